@@ -1,0 +1,176 @@
+/**
+ * Applying records to the database: the one path that both local commits and
+ * remote changes go through, with parking, unparking and cascades.
+ */
+import { checkData, RecordFormatError, type FieldSpec, type RecordData } from '../models/fields';
+import type { DeviceOwnedModel, Model, SharedChange, SharedModel, StateRecord } from '../models/model';
+import type { Writer } from '../store';
+import { ClockDriftError, encodeHlcTime, validateHlc } from './hlc';
+import { idEquals, isId, type Id } from './ids';
+import type { Parking } from './parking';
+import type { PeerLog } from './peer-log';
+import type { Registry } from './registry';
+import { entry } from '../models/catalog';
+
+export interface Rejection {
+  model: string;
+  uuid: Id | null;
+  error: Error;
+}
+
+/** What one apply did; also what the engine reports in events. */
+export class ApplyReport {
+  /** Applied device-owned state, per model, in order. */
+  readonly state = new Map<string, StateRecord[]>();
+  /** Applied shared changes, in order. */
+  readonly shared: SharedChange[] = [];
+  stale = 0;
+  parked = 0;
+  readonly rejected: Rejection[] = [];
+  /** Stamps refused for being too far ahead of this device's clock. */
+  readonly refused: ClockDriftError[] = [];
+
+  get applied(): number {
+    let n = this.shared.length;
+    for (const rs of this.state.values()) n += rs.length;
+    return n;
+  }
+
+  addState(model: string, records: readonly StateRecord[]): void {
+    if (records.length === 0) return;
+    const list = this.state.get(model);
+    if (list) list.push(...records);
+    else this.state.set(model, [...records]);
+  }
+}
+
+const identityFields = new WeakMap<DeviceOwnedModel, readonly FieldSpec[]>();
+function identityOf(model: DeviceOwnedModel): readonly FieldSpec[] {
+  let fields = identityFields.get(model);
+  if (!fields) identityFields.set(model, (fields = model.fields.filter((f) => f.identity)));
+  return fields;
+}
+
+/** Checks a device-owned record's shape (not its ownership). */
+export function checkStateRecord(model: DeviceOwnedModel, rec: StateRecord): StateRecord {
+  if (!rec || typeof rec !== 'object') throw new RecordFormatError(`${model.name}: record must be an object`);
+  if (!isId(rec.uuid)) throw new RecordFormatError(`${model.name}: uuid must be a 16-byte id`);
+  validateHlc(rec.hlc);
+  if (typeof rec.deleted !== 'boolean') throw new RecordFormatError(`${model.name}: deleted must be true or false`);
+  const data = rec.deleted
+    ? checkData(model.name, identityOf(model), pick(rec.data, identityOf(model)), true)
+    : checkData(model.name, model.fields, rec.data, true);
+  return { uuid: rec.uuid, hlc: rec.hlc, deleted: rec.deleted, data };
+}
+
+/** Checks a shared change's shape: identity fields only on create, all required fields on create, nothing on delete. */
+export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedChange {
+  if (!ch || typeof ch !== 'object') throw new RecordFormatError(`${model.name}: change must be an object`);
+  if (!isId(ch.uuid)) throw new RecordFormatError(`${model.name}: uuid must be a 16-byte id`);
+  validateHlc(ch.hlc);
+  if (!Number.isSafeInteger(ch.seq) || ch.seq < 1) throw new RecordFormatError(`${model.name}: seq must be a positive integer`);
+  let data: RecordData;
+  switch (ch.op) {
+    case 'create': {
+      data = checkData(model.name, model.fields, ch.data, false);
+      for (const f of model.fields) {
+        if (!f.nullable && data[f.name] === undefined) throw new RecordFormatError(`${model.name}: create needs ${f.name}`);
+      }
+      const derived = model.derivedId(data);
+      if (derived && !idEquals(derived, ch.uuid)) throw new RecordFormatError(`${model.name}: id does not match the item it points at`);
+      break;
+    }
+    case 'update':
+      data = checkData(model.name, model.fields, ch.data, false);
+      for (const f of model.fields) {
+        if (f.identity && data[f.name] !== undefined) throw new RecordFormatError(`${model.name}: ${f.name} cannot be changed by an update`);
+      }
+      break;
+    case 'delete':
+      data = checkData(model.name, model.fields, ch.data ?? {}, false);
+      if (Object.keys(data).length) throw new RecordFormatError(`${model.name}: a delete carries no fields`);
+      break;
+    default:
+      throw new RecordFormatError(`${model.name}: unknown operation ${JSON.stringify(ch.op)}`);
+  }
+  return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, data };
+}
+
+function pick(data: RecordData | undefined, fields: readonly FieldSpec[]): RecordData {
+  const out: RecordData = {};
+  for (const f of fields) if (data && data[f.name] !== undefined) out[f.name] = data[f.name];
+  return out;
+}
+
+/** Models that other models' records can wait for. */
+function isParentModel(registry: Registry, name: string): boolean {
+  return registry.all.some((m) => m.dependsOn.includes(name as never));
+}
+
+export class Applier {
+  private readonly parents: Set<string>;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly log: PeerLog,
+    private readonly parking: Parking,
+  ) {
+    this.parents = new Set(registry.all.filter((m) => isParentModel(registry, m.name)).map((m) => m.name));
+  }
+
+  /** Applies already-validated device-owned state. */
+  applyState(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[], report: ApplyReport): void {
+    const res = model.applyState(w, records);
+    report.stale += res.stale;
+    for (const { record, parent } of res.parked) {
+      this.parking.parkState(w, model, record, parent);
+      report.parked++;
+    }
+    for (const { record, error } of res.rejected) report.rejected.push({ model: model.name, uuid: record.uuid, error });
+    report.addState(model.name, res.applied);
+    if (model.name === 'location') {
+      for (const rec of res.applied) if (rec.deleted) entry.purgeLocation(w, rec.uuid, encodeHlcTime(rec.hlc));
+    }
+    this.release(w, model, res.applied.map((r) => r.uuid), report);
+  }
+
+  /**
+   * Applies a validated shared change. `logged`: it is already in the peer
+   * log (a local change, or one released from parking).
+   */
+  applyChange(w: Writer, model: SharedModel, ch: SharedChange, report: ApplyReport, logged: boolean): void {
+    if (!logged && !this.log.append(w, ch)) {
+      report.stale++;
+      return;
+    }
+    const parent = model.parentOf(ch);
+    const table = model.parentTable();
+    if (parent && table && w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent.uuid]) === undefined) {
+      this.parking.parkChange(w, model, ch, parent);
+      report.parked++;
+      return;
+    }
+    if (model.applyChange(w, ch)) report.shared.push(ch);
+    else report.stale++;
+    this.release(w, model, [ch.uuid], report);
+  }
+
+  private release(w: Writer, model: Model, uuids: readonly Id[], report: ApplyReport): void {
+    if (!this.parents.has(model.name) || uuids.length === 0 || this.parking.size(w) === 0) return;
+    for (const uuid of uuids) {
+      const waiting = this.parking.release(w, model.name, uuid);
+      if (waiting.length === 0) continue;
+      const states = new Map<DeviceOwnedModel, StateRecord[]>();
+      for (const p of waiting) {
+        if ('record' in p) {
+          const list = states.get(p.model) ?? [];
+          list.push(p.record);
+          states.set(p.model, list);
+        } else {
+          this.applyChange(w, p.model, p.change, report, true);
+        }
+      }
+      for (const [m, recs] of states) this.applyState(w, m, recs, report);
+    }
+  }
+}

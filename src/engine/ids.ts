@@ -1,0 +1,67 @@
+/**
+ * Record ids: 16-byte UUIDs (v4 for new records; v8 name-based for records
+ * whose identity is derived from what they point at, so that two devices
+ * creating "the same" record concurrently create one record, not two).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export const ID_BYTES = 16;
+export type Id = Uint8Array;
+
+export class IdFormatError extends Error {
+  readonly code = 'ERR_ID_FORMAT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'IdFormatError';
+  }
+}
+
+export function newId(): Id {
+  const b = randomBytes(ID_BYTES);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return new Uint8Array(b.buffer, b.byteOffset, ID_BYTES);
+}
+
+/** A deterministic id from a namespace and parts (UUID v8 over SHA-256). */
+export function derivedId(namespace: string, ...parts: (string | Uint8Array)[]): Id {
+  const h = createHash('sha256');
+  h.update(namespace);
+  for (const p of parts) {
+    const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length);
+    h.update(len);
+    h.update(bytes);
+  }
+  const b = h.digest().subarray(0, ID_BYTES);
+  b[6] = (b[6] & 0x0f) | 0x80;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return Uint8Array.from(b);
+}
+
+export function idToString(id: Id): string {
+  const h = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+export function idFromString(s: string): Id {
+  if (typeof s !== 'string' || !UUID.test(s)) throw new IdFormatError(`Not a UUID: ${JSON.stringify(String(s)).slice(0, 60)}`);
+  return Uint8Array.from(Buffer.from(s.replace(/-/g, ''), 'hex'));
+}
+
+export function isId(v: unknown): v is Id {
+  return v instanceof Uint8Array && v.length === ID_BYTES;
+}
+
+export function idEquals(a: Id, b: Id): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Map key for an id (hex, no dashes). */
+export function idKey(id: Id): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}

@@ -1,0 +1,565 @@
+/**
+ * A library on this device: its database, clock, peer log and the
+ * transaction API that every write goes through.
+ *
+ * Local writes: `write(tx => …)` (and the commit* shorthands) stamp each
+ * record with the HLC, write the row, its stamp and (for shared data) the
+ * peer-log entry in one durable transaction, then emit `committed`.
+ * Remote writes: `applyState` / `applyShared` validate, refuse stamps beyond
+ * the drift bound, apply idempotently and emit `applied`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkData, RecordFormatError, type RecordData } from '../models/fields';
+import type { DeviceOwnedModel, SharedChange, SharedOp, SharedRow, StateRecord } from '../models/model';
+import { OwnershipError } from '../models/errors';
+import { Store, type Reader, type StoreEvent, type Writer } from '../store';
+import { Applier, ApplyReport, checkSharedChange, checkStateRecord } from './apply';
+import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
+import { TypedEmitter } from './events';
+import { ClockDriftError, compareHlc, decodeHlc, encodeHlc, HlcClock, type Hlc } from './hlc';
+import { idEquals, idKey, idToString, newId, type Id } from './ids';
+import { Parking } from './parking';
+import { PeerLog, type LogRead, type VersionVector } from './peer-log';
+import { registry, type Registry } from './registry';
+import { MIGRATIONS } from './schema';
+
+export const APP_VERSION = '0.1.0';
+
+export interface LibraryOptions {
+  /** Holds one folder per library (the extension's global storage, a CLI --data-dir, a test's temp dir). */
+  dataDir: string;
+  /** Wall clock in ms (injectable for tests and simulations). */
+  now?: () => number;
+  maxClockDriftMs?: number;
+  /** This device's record: defaults from the OS. */
+  deviceName?: string;
+  snapshotJournalBytes?: number;
+  onStoreEvent?: (e: StoreEvent) => void;
+}
+
+export interface CreateLibraryOptions extends LibraryOptions {
+  name: string;
+  /** This device's id; one per machine, shared by its libraries. Default: new. */
+  deviceId?: Id;
+  /** Joining an existing library: its id and secret. Default: new. */
+  libraryId?: Id;
+  secret?: Uint8Array;
+}
+
+export interface OpenLibraryOptions extends LibraryOptions {
+  libraryId: Id;
+}
+
+export interface LibraryInfo {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface Committed {
+  /** Device-owned records written, per model. */
+  state: Map<string, StateRecord[]>;
+  /** Shared changes written (each also in the peer log). */
+  shared: SharedChange[];
+}
+
+export interface LibraryEvents {
+  /** Local changes, durable, ready to broadcast. */
+  committed: (c: Committed) => void;
+  /** Remote changes applied (durable). */
+  applied: (r: ApplyReport) => void;
+  /** A remote stamp was refused: too far ahead of this device's clock. */
+  clockDrift: (e: ClockDriftError) => void;
+  /** Remote records refused for another reason (bad shape, not the owner's). */
+  rejected: (r: ApplyReport['rejected']) => void;
+}
+
+export function libraryDir(dataDir: string, id: Id): string {
+  return path.join(dataDir, 'libraries', idKey(id));
+}
+
+/** Libraries found under a data directory. */
+export async function listLibraries(dataDir: string): Promise<LibraryInfo[]> {
+  const root = path.join(dataDir, 'libraries');
+  let names: string[];
+  try {
+    names = await fsp.readdir(root);
+  } catch {
+    return [];
+  }
+  const out: LibraryInfo[] = [];
+  for (const n of names.sort()) {
+    try {
+      out.push(JSON.parse(await fsp.readFile(path.join(root, n, 'library.json'), 'utf8')) as LibraryInfo);
+    } catch {
+      // not a library folder
+    }
+  }
+  return out;
+}
+
+/** The local side of one transaction. Records are stamped in call order. */
+export interface LocalTx {
+  /** Creates or replaces a row of this device (full data). */
+  put(model: string, data: RecordData, uuid?: Id): StateRecord;
+  /** Deletes a row of this device (tombstone). Deleting a location deletes its entries. */
+  remove(model: string, uuid: Id): StateRecord;
+  /** Creates (or re-creates) a shared row. Rows identified by what they point at get their derived id. */
+  create(model: string, data: RecordData, uuid?: Id): SharedChange;
+  /** Changes fields of a live shared row. */
+  update(model: string, uuid: Id, data: RecordData): SharedChange;
+  /** Deletes a shared row. */
+  delete(model: string, uuid: Id): SharedChange;
+  readonly reader: Reader;
+}
+
+export class Library extends TypedEmitter<LibraryEvents> {
+  readonly log: PeerLog;
+  readonly registry: Registry = registry;
+  private readonly parking: Parking;
+  private readonly applier: Applier;
+  private closed = false;
+
+  private constructor(
+    readonly id: Id,
+    readonly deviceId: Id,
+    readonly store: Store,
+    readonly clock: HlcClock,
+    private logSeq: number,
+  ) {
+    super();
+    this.log = new PeerLog(registry);
+    this.parking = new Parking(registry);
+    this.applier = new Applier(registry, this.log, this.parking);
+  }
+
+  /** Creates a new library (or this device's copy of one it is joining). */
+  static async create(opts: CreateLibraryOptions): Promise<Library> {
+    const id = opts.libraryId ?? newId();
+    const dir = libraryDir(opts.dataDir, id);
+    const store = await openStore(dir, opts);
+    try {
+      if (store.read((r) => r.value("SELECT value FROM meta WHERE key = 'library_id'")) !== undefined) {
+        throw new Error(`A library with id ${idToString(id)} already exists at ${dir}`);
+      }
+      const deviceId = opts.deviceId ?? newId();
+      const secret = opts.secret ?? randomBytes(32);
+      const now = (opts.now ?? Date.now)();
+      await store.transaction((w) => {
+        const set = (k: string, v: Uint8Array | string | number) => w.run('INSERT INTO meta (key, value) VALUES (?, ?)', [k, v]);
+        set('library_id', id);
+        set('library_name', opts.name);
+        set('device_id', deviceId);
+        set('secret', secret);
+        set('created_at', now);
+        set('log_seq', 0);
+      });
+      const info: LibraryInfo = { id: idToString(id), name: opts.name, createdAt: now };
+      await fsp.writeFile(path.join(dir, 'library.json'), JSON.stringify(info, null, 2) + '\n');
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return Library.fromStore(store, opts);
+  }
+
+  static async open(opts: OpenLibraryOptions): Promise<Library> {
+    const dir = libraryDir(opts.dataDir, opts.libraryId);
+    try {
+      await fsp.access(path.join(dir, 'library.json'));
+    } catch {
+      throw new LibraryNotFoundError(dir);
+    }
+    return Library.fromStore(await openStore(dir, opts), opts);
+  }
+
+  private static async fromStore(store: Store, opts: LibraryOptions): Promise<Library> {
+    try {
+      const meta = store.read((r) => new Map(r.rows('SELECT key, value FROM meta').map(([k, v]) => [k as string, v])));
+      const id = meta.get('library_id') as Uint8Array | undefined;
+      const deviceId = meta.get('device_id') as Uint8Array | undefined;
+      if (!id || !deviceId) throw new LibraryNotFoundError(store.dir);
+      const last = meta.get('hlc');
+      const clock = new HlcClock({
+        device: deviceId,
+        now: opts.now,
+        maxDriftMs: opts.maxClockDriftMs,
+        last: last instanceof Uint8Array ? decodeHlc(last) : null,
+      });
+      const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0));
+      await lib.announceDevice(opts);
+      return lib;
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  /** Keeps this device's own record current (name, OS, version, last seen). */
+  private async announceDevice(opts: LibraryOptions): Promise<void> {
+    const existing = this.store.read((r) => registry.deviceOwnedModel('device').get(r, this.deviceId));
+    const now = this.clock.now().ms;
+    const data: RecordData = {
+      name: opts.deviceName ?? (existing && !existing.deleted ? (existing.data.name as string) : os.hostname()),
+      os: `${os.platform()}-${os.arch()}`,
+      hostname: os.hostname(),
+      app_version: APP_VERSION,
+      created_at: existing && !existing.deleted ? (existing.data.created_at as number) : now,
+      updated_at: now,
+      last_seen_at: now,
+    };
+    await this.write((tx) => tx.put('device', data, this.deviceId));
+  }
+
+  get name(): string {
+    return String(this.meta('library_name') ?? '');
+  }
+
+  /** The 32-byte library secret. Never log it. */
+  get secret(): Uint8Array {
+    return this.meta('secret') as Uint8Array;
+  }
+
+  private meta(key: string) {
+    return this.store.read((r) => r.value('SELECT value FROM meta WHERE key = ?', [key]));
+  }
+
+  read<T>(fn: (r: Reader) => T): T {
+    return this.store.read(fn);
+  }
+
+  // ---------------------------------------------------------------- local writes
+
+  /**
+   * Runs `fn` as one atomic, durable transaction of local changes. Resolves
+   * when durable, then emits `committed`. If `fn` throws, nothing is written.
+   */
+  async write(fn: (tx: LocalTx) => void): Promise<Committed> {
+    const committed: Committed = { state: new Map(), shared: [] };
+    const report = new ApplyReport();
+    const seqBefore = this.logSeq;
+    try {
+      await this.store.transaction((w) => {
+        fn(this.localTx(w, report, committed));
+        w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
+        if (this.logSeq !== seqBefore) w.run("UPDATE meta SET value = ? WHERE key = 'log_seq'", [this.logSeq]);
+      });
+    } catch (e) {
+      // Rolled back: the log sequence must not skip. (The clock may stay ahead: that is harmless.)
+      this.logSeq = seqBefore;
+      this.parking.invalidate();
+      throw e;
+    }
+    if (committed.shared.length || committed.state.size) this.emit('committed', committed);
+    if (report.applied > committed.shared.length + countState(committed)) this.emit('applied', report);
+    return committed;
+  }
+
+  private localTx(w: Writer, report: ApplyReport, committed: Committed): LocalTx {
+    const lib = this;
+    const pushState = (model: string, rec: StateRecord) => {
+      const list = committed.state.get(model) ?? [];
+      list.push(rec);
+      committed.state.set(model, list);
+    };
+    return {
+      reader: w,
+      put(modelName, data, uuid) {
+        const model = registry.deviceOwnedModel(modelName);
+        const id = uuid ?? newId();
+        const checked = checkData(model.name, model.fields, data, true);
+        const owner = model.ownerOf(w, id, checked);
+        if (!owner) throw new NotFoundError(`${model.name}: what it belongs to does not exist here (${describeParent(model, checked)})`);
+        if (!idEquals(owner, lib.deviceId)) {
+          throw new OwnershipError(`${model.name} ${idToString(id)} belongs to device ${idToString(owner)}; only it can write it`);
+        }
+        const rec: StateRecord = { uuid: id, hlc: lib.clock.now(), deleted: false, data: checked };
+        lib.applyLocalState(w, model, rec, report);
+        pushState(model.name, rec);
+        return rec;
+      },
+      remove(modelName, uuid) {
+        const model = registry.deviceOwnedModel(modelName);
+        const cur = model.get(w, uuid);
+        if (!cur || cur.deleted) throw new NotFoundError(`${model.name} ${idToString(uuid)} does not exist`);
+        if (!idEquals(cur.hlc.device, lib.deviceId)) {
+          throw new OwnershipError(`${model.name} ${idToString(uuid)} belongs to device ${idToString(cur.hlc.device)}; only it can delete it`);
+        }
+        const identity: RecordData = {};
+        for (const f of model.fields) if (f.identity) identity[f.name] = cur.data[f.name];
+        const rec: StateRecord = { uuid, hlc: lib.clock.now(), deleted: true, data: identity };
+        lib.applyLocalState(w, model, rec, report);
+        pushState(model.name, rec);
+        return rec;
+      },
+      create(modelName, data, uuid) {
+        const model = registry.sharedModel(modelName);
+        const derived = model.derivedId(data);
+        if (derived && uuid && !idEquals(derived, uuid)) throw new InvalidChangeError(`${model.name}: its id is derived from the item it points at`);
+        return lib.localChange(w, modelName, derived ?? uuid ?? newId(), 'create', data, report, committed);
+      },
+      update(modelName, uuid, data) {
+        const model = registry.sharedModel(modelName);
+        const cur = model.get(w, uuid);
+        if (!cur || !cur.live) throw new NotFoundError(`${model.name} ${idToString(uuid)} does not exist (or was deleted)`);
+        return lib.localChange(w, modelName, uuid, 'update', data, report, committed);
+      },
+      delete(modelName, uuid) {
+        const model = registry.sharedModel(modelName);
+        const cur = model.get(w, uuid);
+        if (!cur || !cur.live) throw new NotFoundError(`${model.name} ${idToString(uuid)} does not exist (or was already deleted)`);
+        return lib.localChange(w, modelName, uuid, 'delete', {}, report, committed);
+      },
+    };
+  }
+
+  private applyLocalState(w: Writer, model: DeviceOwnedModel, rec: StateRecord, report: ApplyReport): void {
+    const before = report.rejected.length;
+    const parkedBefore = report.parked;
+    this.applier.applyState(w, model, [rec], report);
+    if (report.rejected.length > before) throw report.rejected[before].error;
+    if (report.parked > parkedBefore) throw new NotFoundError(`${model.name}: ${describeParent(model, rec.data)} does not exist here`);
+  }
+
+  private localChange(w: Writer, modelName: string, uuid: Id, op: SharedOp, data: RecordData, report: ApplyReport, committed: Committed): SharedChange {
+    const model = registry.sharedModel(modelName);
+    const hlc = this.clock.now();
+    let change: SharedChange;
+    try {
+      change = checkSharedChange(model, { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, data });
+    } catch (e) {
+      throw e instanceof RecordFormatError ? new InvalidChangeError(e.message) : e;
+    }
+    this.logSeq++;
+    this.log.append(w, change);
+    this.applier.applyChange(w, model, change, report, true);
+    committed.shared.push(change);
+    return change;
+  }
+
+  /** Shorthand: put device-owned rows of this device. */
+  async commitDeviceOwned(model: string, rows: readonly { uuid?: Id; data: RecordData }[]): Promise<StateRecord[]> {
+    const out: StateRecord[] = [];
+    await this.write((tx) => {
+      for (const r of rows) out.push(tx.put(model, r.data, r.uuid));
+    });
+    return out;
+  }
+
+  /** Shorthand: delete device-owned rows of this device. */
+  async deleteDeviceOwned(model: string, uuids: readonly Id[]): Promise<StateRecord[]> {
+    const out: StateRecord[] = [];
+    await this.write((tx) => {
+      for (const u of uuids) out.push(tx.remove(model, u));
+    });
+    return out;
+  }
+
+  /** Shorthand: shared changes in one transaction. */
+  async commitShared(changes: readonly { model: string; op: SharedOp; uuid?: Id; data?: RecordData }[]): Promise<SharedChange[]> {
+    const out: SharedChange[] = [];
+    await this.write((tx) => {
+      for (const c of changes) {
+        if (c.op === 'create') out.push(tx.create(c.model, c.data ?? {}, c.uuid));
+        else if (!c.uuid) throw new InvalidChangeError(`${c.model}: ${c.op} needs a uuid`);
+        else if (c.op === 'update') out.push(tx.update(c.model, c.uuid, c.data ?? {}));
+        else out.push(tx.delete(c.model, c.uuid));
+      }
+    });
+    return out;
+  }
+
+  // ---------------------------------------------------------------- remote writes
+
+  /**
+   * Applies device-owned state received from a peer. Each record must be
+   * stamped by its owner. Bad records are rejected one by one (reported,
+   * never thrown); stamps too far ahead are refused and reported.
+   */
+  async applyState(modelName: string, records: readonly StateRecord[]): Promise<ApplyReport> {
+    const model = registry.deviceOwnedModel(modelName);
+    const report = new ApplyReport();
+    const refused: ClockDriftError[] = [];
+    const valid: StateRecord[] = [];
+    for (const rec of records) {
+      try {
+        const checked = checkStateRecord(model, rec);
+        this.clock.check(checked.hlc);
+        valid.push(checked);
+      } catch (e) {
+        if (e instanceof ClockDriftError) refused.push(e);
+        else report.rejected.push({ model: model.name, uuid: rec?.uuid ?? null, error: e as Error });
+      }
+    }
+    await this.applyRemote(report, refused, valid.map((r) => r.hlc), (w) => this.applier.applyState(w, model, valid, report));
+    return report;
+  }
+
+  /** Applies shared changes received from a peer (from any origin), idempotently. */
+  async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
+    const report = new ApplyReport();
+    const refused: ClockDriftError[] = [];
+    const valid: SharedChange[] = [];
+    for (const ch of changes) {
+      try {
+        const checked = checkSharedChange(registry.sharedModel(ch?.model), ch);
+        this.clock.check(checked.hlc);
+        valid.push(checked);
+      } catch (e) {
+        if (e instanceof ClockDriftError) refused.push(e);
+        else report.rejected.push({ model: String(ch?.model), uuid: ch?.uuid ?? null, error: e as Error });
+      }
+    }
+    await this.applyRemote(report, refused, valid.map((c) => c.hlc), (w) => {
+      for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
+    });
+    return report;
+  }
+
+  private async applyRemote(report: ApplyReport, refused: ClockDriftError[], stamps: Hlc[], apply: (w: Writer) => void): Promise<void> {
+    if (stamps.length) {
+      try {
+        await this.store.transaction((w) => {
+          apply(w);
+          let max = this.clock.last();
+          for (const h of stamps) if (compareHlc(h, max) > 0) max = h;
+          this.clock.receive(max);
+          w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
+        });
+      } catch (e) {
+        this.parking.invalidate();
+        throw e;
+      }
+    }
+    for (const e of refused) this.emit('clockDrift', e);
+    if (report.rejected.length) this.emit('rejected', report.rejected);
+    if (report.applied) this.emit('applied', report);
+    report.refused.push(...refused);
+  }
+
+  // ---------------------------------------------------------------- sync queries
+
+  /** Device-owned rows of `owner` stamped after `after` (8-byte HLC time), oldest first. */
+  stateSince(model: string, owner: Id, after: Uint8Array | null, limit: number): StateRecord[] {
+    const m = registry.deviceOwnedModel(model);
+    return this.store.read((r) => m.stateSince(r, owner, after, limit));
+  }
+
+  countStateSince(model: string, owner: Id, after: Uint8Array | null): number {
+    const m = registry.deviceOwnedModel(model);
+    return this.store.read((r) => m.countSince(r, owner, after));
+  }
+
+  /** Per origin: highest contiguous log seq held (and how much was pruned). */
+  vector(): VersionVector {
+    return this.store.read((r) => this.log.vector(r));
+  }
+
+  /** Shared changes the holder of `have` (origin key → seq) lacks. */
+  changesSince(have: ReadonlyMap<string, number>, limit: number): LogRead {
+    return this.store.read((r) => this.log.since(r, have, limit));
+  }
+
+  /** Current shared rows (with per-field stamps and tombstones), for a snapshot when the log was pruned. */
+  sharedRows(model: string, after: Id | null, limit: number): SharedRow[] {
+    const m = registry.sharedModel(model);
+    return this.store.read((r) => m.rows(r, after, limit));
+  }
+
+  /** Per (owner, model): the newest owner stamp received with nothing missing below it. */
+  watermark(owner: Id, model: string): Uint8Array | null {
+    const v = this.store.read((r) => r.value('SELECT hlc FROM state_watermark WHERE owner = ? AND model = ?', [owner, model]));
+    return v instanceof Uint8Array ? v : null;
+  }
+
+  // ---------------------------------------------------------------- partners, acks, pruning
+
+  async addPartner(device: Id, name: string | null = null, publicKey: Uint8Array | null = null): Promise<void> {
+    const now = this.clock.now().ms;
+    await this.store.transaction((w) =>
+      w.run('INSERT INTO partner (device, name, public_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET name = excluded.name, public_key = excluded.public_key', [
+        device,
+        name,
+        publicKey,
+        now,
+      ]),
+    );
+  }
+
+  async removePartner(device: Id): Promise<void> {
+    await this.store.transaction((w) => {
+      w.run('DELETE FROM partner WHERE device = ?', [device]);
+      w.run('DELETE FROM log_ack WHERE partner = ?', [device]);
+    });
+  }
+
+  partners(): { device: Id; name: string | null; addedAt: number }[] {
+    return this.store.read((r) =>
+      r.rows('SELECT device, name, added_at FROM partner ORDER BY added_at').map(([d, n, a]) => ({ device: d as Uint8Array, name: n as string | null, addedAt: a as number })),
+    );
+  }
+
+  /** Records a partner's acknowledgement: it holds each origin's changes up to seq. */
+  async recordAcks(partner: Id, acks: ReadonlyMap<string, { origin: Id; seq: number }> | { origin: Id; seq: number }[]): Promise<void> {
+    const list = Array.isArray(acks) ? acks : [...acks.values()];
+    await this.store.transaction((w) => {
+      for (const a of list) this.log.recordAck(w, partner, a.origin, a.seq);
+    });
+  }
+
+  /** Prunes log entries every partner has acked. Returns how many were removed. */
+  async prune(): Promise<number> {
+    return this.store.transaction((w) => this.log.prune(w));
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  /** A hash of every replicated row (ids, stamps, values, tombstones) in a canonical order. */
+  digest(): string {
+    const h = createHash('sha256');
+    this.store.read((r) => {
+      for (const m of registry.all) {
+        h.update(`#${m.name}\n`);
+        m.digest(r, (chunk) => h.update(chunk));
+      }
+    });
+    return h.digest('hex');
+  }
+
+  counts(): Record<string, number> {
+    return this.store.read((r) => Object.fromEntries(registry.all.map((m) => [m.name, m.count(r)])));
+  }
+
+  parkedCount(): number {
+    return this.store.read((r) => this.parking.size(r));
+  }
+
+  get ownLogSeq(): number {
+    return this.logSeq;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.store.close();
+  }
+}
+
+function countState(c: Committed): number {
+  let n = 0;
+  for (const rs of c.state.values()) n += rs.length;
+  return n;
+}
+
+function describeParent(model: DeviceOwnedModel, data: RecordData): string {
+  for (const f of model.fields) if (f.identity && data[f.name] instanceof Uint8Array) return `${f.name} ${idToString(data[f.name] as Id)}`;
+  return 'its parent';
+}
+
+async function openStore(dir: string, opts: LibraryOptions): Promise<Store> {
+  return Store.open({ dir, migrations: MIGRATIONS, snapshotJournalBytes: opts.snapshotJournalBytes, onEvent: opts.onStoreEvent });
+}
+

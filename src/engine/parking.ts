@@ -1,0 +1,58 @@
+/**
+ * Records whose parent has not arrived yet wait here, in the database (so a
+ * restart keeps them), and are applied in the transaction that applies the
+ * parent.
+ */
+import type { DeviceOwnedModel, Model, ModelName, ParentRef, SharedChange, SharedModel, StateRecord } from '../models/model';
+import type { Reader, Writer } from '../store';
+import type { Id } from './ids';
+import { decodeWith, encodeWith, sharedChangeEncoding, stateRecordEncoding } from './records';
+import type { Registry } from './registry';
+
+export type Parked = { model: DeviceOwnedModel; record: StateRecord } | { model: SharedModel; change: SharedChange };
+
+export class Parking {
+  /** Rows in the parked table; kept in memory so the common case (none) costs nothing. */
+  private count = -1;
+
+  constructor(private readonly registry: Registry) {}
+
+  size(r: Reader): number {
+    if (this.count < 0) this.count = Number(r.value('SELECT count(*) FROM parked'));
+    return this.count;
+  }
+
+  parkState(w: Writer, model: DeviceOwnedModel, record: StateRecord, parent: ParentRef): void {
+    this.insert(w, parent, model, record.uuid, encodeWith(stateRecordEncoding(model), record));
+  }
+
+  parkChange(w: Writer, model: SharedModel, change: SharedChange, parent: ParentRef): void {
+    this.insert(w, parent, model, change.uuid, encodeWith(sharedChangeEncoding(model), change));
+  }
+
+  private insert(w: Writer, parent: ParentRef, model: Model, uuid: Id, record: Uint8Array): void {
+    this.size(w);
+    w.run('INSERT INTO parked (parent_model, parent_uuid, model, uuid, record) VALUES (?, ?, ?, ?, ?)', [parent.model, parent.uuid, model.name, uuid, record]);
+    this.count++;
+  }
+
+  /** Removes and returns what waited for (model, uuid). */
+  release(w: Writer, parentModel: ModelName, parentUuid: Id): Parked[] {
+    if (this.size(w) === 0) return [];
+    const rows = w.rows('SELECT id, model, record FROM parked WHERE parent_model = ? AND parent_uuid = ? ORDER BY id', [parentModel, parentUuid]);
+    if (rows.length === 0) return [];
+    w.run('DELETE FROM parked WHERE parent_model = ? AND parent_uuid = ?', [parentModel, parentUuid]);
+    this.count -= rows.length;
+    return rows.map(([, name, record]) => {
+      const model = this.registry.get(name as string);
+      return model.kind === 'device-owned'
+        ? { model, record: decodeWith(stateRecordEncoding(model), record as Uint8Array, 'parked record') }
+        : { model, change: decodeWith(sharedChangeEncoding(model), record as Uint8Array, 'parked change') };
+    });
+  }
+
+  /** Forget the cached count (after a rolled-back transaction). */
+  invalidate(): void {
+    this.count = -1;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The peer log: every shared change this device has made or received, kept
+ * until every partner has acknowledged it (DESIGN rules 4 and 5).
+ *
+ * Each origin numbers its changes 1, 2, 3, … The version vector records, per
+ * origin, the highest seq received with nothing missing below it, so a
+ * change that arrived early (after a drop or a reorder) never lets catch-up
+ * skip the one before it.
+ */
+import type { SharedChange } from '../models/model';
+import type { Reader, Writer } from '../store';
+import { decodeHlc, encodeHlc, type Hlc } from './hlc';
+import { idKey, type Id } from './ids';
+import { opCode, opFromCode } from './records';
+import type { Registry } from './registry';
+
+export interface VectorEntry {
+  readonly origin: Id;
+  /** Highest seq held with no gap below it. */
+  readonly seq: number;
+  readonly hlc: Hlc | null;
+  /** Entries up to this seq were pruned from the log. */
+  readonly pruned: number;
+}
+
+/** origin (idKey) → entry. */
+export type VersionVector = Map<string, VectorEntry>;
+
+export interface LogRead {
+  changes: SharedChange[];
+  /** More changes follow after these (ask again with the vector advanced). */
+  hasMore: boolean;
+  /** Origins whose requested range was already pruned here: the requester needs a snapshot. */
+  pruned: Id[];
+}
+
+export class PeerLog {
+  constructor(private readonly registry: Registry) {}
+
+  /** Highest seq received from `origin` with nothing missing below it (0 if none). */
+  contiguous(r: Reader, origin: Id): number {
+    const v = r.value('SELECT seq FROM log_vector WHERE origin = ?', [origin]);
+    return typeof v === 'number' ? v : 0;
+  }
+
+  /** True if this change is already held (or was held and pruned). */
+  has(r: Reader, origin: Id, seq: number): boolean {
+    if (seq <= this.contiguous(r, origin)) return true;
+    return r.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq]) !== undefined;
+  }
+
+  /** Adds a change; false if it was already there. Advances the vector over any gap it closes. */
+  append(w: Writer, ch: SharedChange): boolean {
+    const origin = ch.hlc.device;
+    if (this.has(w, origin, ch.seq)) return false;
+    const model = this.registry.sharedModel(ch.model);
+    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      origin,
+      ch.seq,
+      encodeHlc(ch.hlc),
+      ch.model,
+      ch.uuid,
+      opCode(ch.op),
+      model.codec.encode(ch.data),
+    ]);
+    let seq = this.contiguous(w, origin);
+    if (ch.seq !== seq + 1) return true;
+    let hlc: Uint8Array = encodeHlc(ch.hlc);
+    seq = ch.seq;
+    for (;;) {
+      const next = w.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq + 1]);
+      if (!(next instanceof Uint8Array)) break;
+      seq++;
+      hlc = next;
+    }
+    w.run(
+      'INSERT INTO log_vector (origin, seq, hlc) VALUES (?, ?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = excluded.hlc',
+      [origin, seq, hlc],
+    );
+    return true;
+  }
+
+  vector(r: Reader): VersionVector {
+    const out: VersionVector = new Map();
+    for (const [origin, seq, hlc, pruned] of r.rows('SELECT origin, seq, hlc, pruned FROM log_vector')) {
+      const o = origin as Uint8Array;
+      out.set(idKey(o), { origin: o, seq: seq as number, hlc: hlc instanceof Uint8Array ? decodeHlc(hlc) : null, pruned: pruned as number });
+    }
+    return out;
+  }
+
+  /**
+   * Changes the requester lacks, given what it has (origin → contiguous
+   * seq), oldest first per origin, at most `limit`.
+   */
+  since(r: Reader, have: ReadonlyMap<string, number>, limit: number): LogRead {
+    const changes: SharedChange[] = [];
+    const pruned: Id[] = [];
+    let hasMore = false;
+    for (const v of this.vector(r).values()) {
+      const from = have.get(idKey(v.origin)) ?? 0;
+      if (from < v.pruned) {
+        pruned.push(v.origin);
+        continue;
+      }
+      if (hasMore) continue;
+      const rows = r.rows('SELECT seq, hlc, model, uuid, op, data FROM peer_log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?', [
+        v.origin,
+        from,
+        limit - changes.length + 1,
+      ]);
+      for (const [seq, hlc, model, uuid, op, data] of rows) {
+        if (changes.length === limit) {
+          hasMore = true;
+          break;
+        }
+        const m = this.registry.sharedModel(model as string);
+        changes.push({
+          model: m.name,
+          uuid: uuid as Uint8Array,
+          hlc: decodeHlc(hlc as Uint8Array),
+          seq: seq as number,
+          op: opFromCode(op as number),
+          data: m.codec.decode(data as Uint8Array),
+        });
+      }
+    }
+    return { changes, hasMore, pruned };
+  }
+
+  /** Records that `partner` holds `origin`'s changes up to `seq` (acks only move forward). */
+  recordAck(w: Writer, partner: Id, origin: Id, seq: number): void {
+    w.run(
+      'INSERT INTO log_ack (partner, origin, seq) VALUES (?, ?, ?) ON CONFLICT(partner, origin) DO UPDATE SET seq = max(seq, excluded.seq)',
+      [partner, origin, seq],
+    );
+  }
+
+  acks(r: Reader, partner: Id): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [origin, seq] of r.rows('SELECT origin, seq FROM log_ack WHERE partner = ?', [partner])) out.set(idKey(origin as Uint8Array), seq as number);
+    return out;
+  }
+
+  /**
+   * Removes entries every partner has acknowledged. A partner that never
+   * acked an origin counts as zero; with no partners nothing is pruned.
+   * Returns the number of entries removed.
+   */
+  prune(w: Writer): number {
+    const partners = w.rows('SELECT device FROM partner').map((row) => row[0] as Uint8Array);
+    if (partners.length === 0) return 0;
+    let removed = 0;
+    for (const v of this.vector(w).values()) {
+      let horizon = v.seq;
+      for (const p of partners) {
+        const acked = w.value('SELECT seq FROM log_ack WHERE partner = ? AND origin = ?', [p, v.origin]);
+        horizon = Math.min(horizon, typeof acked === 'number' ? acked : 0);
+      }
+      if (horizon <= v.pruned) continue;
+      removed += w.run('DELETE FROM peer_log WHERE origin = ? AND seq <= ?', [v.origin, horizon]);
+      w.run('UPDATE log_vector SET pruned = ? WHERE origin = ?', [horizon, v.origin]);
+    }
+    return removed;
+  }
+
+  size(r: Reader): number {
+    return Number(r.value('SELECT count(*) FROM peer_log'));
+  }
+}

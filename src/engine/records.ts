@@ -1,0 +1,94 @@
+/**
+ * Binary codecs for the two kinds of synced record: device-owned state and
+ * shared changes. Used for parked records and by the wire protocol.
+ */
+import c from 'compact-encoding';
+import { RecordFormatError } from '../models/fields';
+import type { DeviceOwnedModel, SharedChange, SharedModel, SharedOp, StateRecord } from '../models/model';
+import { decodeHlc, encodeHlc, HLC_BYTES } from './hlc';
+import { ID_BYTES } from './ids';
+
+const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
+const id = c.fixed(ID_BYTES);
+const hlc = c.fixed(HLC_BYTES);
+
+export function stateRecordEncoding(model: DeviceOwnedModel): c.Encoder<StateRecord> {
+  return {
+    preencode(state, r) {
+      id.preencode(state, r.uuid);
+      hlc.preencode(state, encodeHlc(r.hlc));
+      c.bool.preencode(state, r.deleted);
+      model.codec.preencode(state, r.data);
+    },
+    encode(state, r) {
+      id.encode(state, r.uuid);
+      hlc.encode(state, encodeHlc(r.hlc));
+      c.bool.encode(state, r.deleted);
+      model.codec.encodeInto(state, r.data);
+    },
+    decode(state) {
+      const uuid = Uint8Array.from(id.decode(state));
+      const stamp = decodeHlc(Uint8Array.from(hlc.decode(state)));
+      const deleted = c.bool.decode(state);
+      const data = model.codec.decodeFrom(state);
+      return { uuid, hlc: stamp, deleted, data };
+    },
+  };
+}
+
+export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange> {
+  return {
+    preencode(state, ch) {
+      id.preencode(state, ch.uuid);
+      hlc.preencode(state, encodeHlc(ch.hlc));
+      c.uint.preencode(state, ch.seq);
+      c.uint.preencode(state, OPS.indexOf(ch.op));
+      model.codec.preencode(state, ch.data);
+    },
+    encode(state, ch) {
+      id.encode(state, ch.uuid);
+      hlc.encode(state, encodeHlc(ch.hlc));
+      c.uint.encode(state, ch.seq);
+      c.uint.encode(state, OPS.indexOf(ch.op));
+      model.codec.encodeInto(state, ch.data);
+    },
+    decode(state) {
+      const uuid = Uint8Array.from(id.decode(state));
+      const stamp = decodeHlc(Uint8Array.from(hlc.decode(state)));
+      const seq = c.uint.decode(state);
+      const op = OPS[c.uint.decode(state)];
+      if (!op) throw new RecordFormatError(`${model.name}: unknown change operation`);
+      if (seq < 1) throw new RecordFormatError(`${model.name}: log sequence must be ≥ 1`);
+      const data = model.codec.decodeFrom(state);
+      return { model: model.name, uuid, hlc: stamp, seq, op, data };
+    },
+  };
+}
+
+export function opCode(op: SharedOp): number {
+  return OPS.indexOf(op);
+}
+
+export function opFromCode(code: number): SharedOp {
+  const op = OPS[code];
+  if (!op) throw new RecordFormatError(`unknown change operation ${code}`);
+  return op;
+}
+
+/** Encodes with a compact-encoding encoder; decodes wrapping every failure in RecordFormatError. */
+export function encodeWith<T>(enc: c.Encoder<T>, value: T): Uint8Array {
+  return c.encode(enc, value);
+}
+
+export function decodeWith<T>(enc: c.Encoder<T>, bytes: Uint8Array, what: string): T {
+  const state = c.state(0, bytes.byteLength, bytes);
+  let value: T;
+  try {
+    value = enc.decode(state);
+  } catch (e) {
+    if (e instanceof RecordFormatError) throw e;
+    throw new RecordFormatError(`${what}: malformed (${(e as Error).message})`);
+  }
+  if (state.start !== state.end) throw new RecordFormatError(`${what}: ${state.end - state.start} trailing bytes`);
+  return value;
+}

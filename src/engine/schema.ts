@@ -1,0 +1,34 @@
+/**
+ * The library database's migrations. Version 1 creates the engine's own
+ * tables and every registered model's tables.
+ */
+import type { Migration } from '../store';
+import { registry } from './registry';
+
+const engineTables = [
+  // Local settings and identity: library id/name, this device's id, last HLC stamp, own log sequence.
+  'CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID',
+  // Shared changes, own and received, until every partner has acked them.
+  'CREATE TABLE peer_log (origin BLOB NOT NULL, seq INTEGER NOT NULL, hlc BLOB NOT NULL, model TEXT NOT NULL, uuid BLOB NOT NULL, ' +
+    'op INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (origin, seq)) WITHOUT ROWID',
+  // Version vector: per origin, the highest seq received with nothing missing below it; and what was pruned.
+  'CREATE TABLE log_vector (origin BLOB PRIMARY KEY, seq INTEGER NOT NULL, hlc BLOB, pruned INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID',
+  // Per partner and origin: the highest seq the partner has acknowledged.
+  'CREATE TABLE log_ack (partner BLOB NOT NULL, origin BLOB NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (partner, origin)) WITHOUT ROWID',
+  // Devices this one syncs with.
+  'CREATE TABLE partner (device BLOB PRIMARY KEY, name TEXT, public_key BLOB, added_at INTEGER NOT NULL) WITHOUT ROWID',
+  // Per (owner, model): the newest owner stamp received through catch-up with nothing missing below it.
+  'CREATE TABLE state_watermark (owner BLOB NOT NULL, model TEXT NOT NULL, hlc BLOB NOT NULL, PRIMARY KEY (owner, model)) WITHOUT ROWID',
+  // Records whose parent has not arrived yet.
+  'CREATE TABLE parked (id INTEGER PRIMARY KEY, parent_model TEXT NOT NULL, parent_uuid BLOB NOT NULL, model TEXT NOT NULL, ' +
+    'uuid BLOB NOT NULL, record BLOB NOT NULL)',
+  'CREATE INDEX parked_parent ON parked(parent_model, parent_uuid)',
+];
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'engine tables and models',
+    statements: [...engineTables, ...registry.all.flatMap((m) => m.schema)],
+  },
+];

@@ -1,0 +1,123 @@
+/**
+ * What every syncable model declares about itself. The engine's registry
+ * holds one of these per model and dispatches everything through it.
+ */
+import type { Reader, Writer } from '../store';
+import type { Hlc } from '../engine/hlc';
+import type { Id } from '../engine/ids';
+import type { DataCodec, FieldSpec, RecordData } from './fields';
+
+export type ModelKind = 'device-owned' | 'shared';
+
+export type ModelName =
+  | 'device'
+  | 'volume'
+  | 'location'
+  | 'entry'
+  | 'tag'
+  | 'album'
+  | 'user_metadata'
+  | 'tag_assignment'
+  | 'album_item';
+
+/** The state of one device-owned row, as its owner last wrote it. */
+export interface StateRecord {
+  readonly uuid: Id;
+  /** The owner's version stamp; `hlc.device` is the owning device. */
+  readonly hlc: Hlc;
+  readonly deleted: boolean;
+  /** All fields for a live row; only identity fields for a tombstone. */
+  readonly data: RecordData;
+}
+
+export type SharedOp = 'create' | 'update' | 'delete';
+
+/** One change to a shared row, as written to the peer log. */
+export interface SharedChange {
+  readonly model: ModelName;
+  readonly uuid: Id;
+  /** The change's stamp; `hlc.device` is the origin. */
+  readonly hlc: Hlc;
+  /** Position in the origin's peer log: 1, 2, 3, … with no gaps. */
+  readonly seq: number;
+  readonly op: SharedOp;
+  /** create: the fields it sets (identity fields required); update: changed fields; delete: {}. */
+  readonly data: RecordData;
+}
+
+/** A record that cannot be applied until `parent` exists locally. */
+export interface ParentRef {
+  readonly model: ModelName;
+  readonly uuid: Id;
+}
+
+export interface ModelBase {
+  readonly name: ModelName;
+  readonly kind: ModelKind;
+  readonly table: string;
+  readonly fields: readonly FieldSpec[];
+  /** Models whose rows must exist before this one's (backfill order, parking). */
+  readonly dependsOn: readonly ModelName[];
+  readonly codec: DataCodec;
+  /** SQL creating this model's tables and indexes (first migration). */
+  readonly schema: readonly string[];
+  /** Number of live (not deleted) rows. */
+  count(r: Reader): number;
+  /** Feeds this model's synced contents, in a canonical order, to `add`. */
+  digest(r: Reader, add: (chunk: Uint8Array | string) => void): void;
+}
+
+export interface ApplyStateResult {
+  applied: StateRecord[];
+  /** Older than or equal to what is stored (duplicate, reordered, superseded). */
+  stale: number;
+  parked: { record: StateRecord; parent: ParentRef }[];
+  /** Refused: not the owner's row, or it conflicts with a row of another owner. */
+  rejected: { record: StateRecord; error: Error }[];
+}
+
+export interface DeviceOwnedModel extends ModelBase {
+  readonly kind: 'device-owned';
+  /** Applies owner-stamped state; only the owner's rows; newer stamp wins. */
+  applyState(w: Writer, records: readonly StateRecord[]): ApplyStateResult;
+  /** Rows of `owner` with a stamp after `after` (8-byte HLC time, null = from the start), tombstones included, oldest first. */
+  stateSince(r: Reader, owner: Id, after: Uint8Array | null, limit: number): StateRecord[];
+  /** Rows of `owner` (tombstones included) with a stamp after `after`. */
+  countSince(r: Reader, owner: Id, after: Uint8Array | null): number;
+  /** The stored state of one row, or null. */
+  get(r: Reader, uuid: Id): StateRecord | null;
+  /** Which device owns the record described by `data` (null: unknown yet). */
+  ownerOf(r: Reader, uuid: Id, data: RecordData): Id | null;
+  /** Devices that own rows of this model here. */
+  owners(r: Reader): Id[];
+}
+
+export interface SharedRow {
+  readonly uuid: Id;
+  readonly hlc: Hlc;
+  readonly live: boolean;
+  readonly createdHlc: Hlc | null;
+  readonly deletedHlc: Hlc | null;
+  readonly data: RecordData;
+  /** Per-field stamps of the values in `data`. */
+  readonly fieldHlcs: Record<string, Hlc | null>;
+}
+
+export interface SharedModel extends ModelBase {
+  readonly kind: 'shared';
+  /** Merges one change into the row (per-field last writer by HLC); idempotent, order-independent. */
+  applyChange(w: Writer, change: SharedChange): boolean;
+  get(r: Reader, uuid: Id): SharedRow | null;
+  /** The parent a change needs before it can be applied (membership rows: their tag or album). */
+  parentOf(change: SharedChange): ParentRef | null;
+  /** The table holding that parent, to check whether it has arrived. */
+  parentTable(): string | null;
+  /** For rows whose identity is what they point at: the id derived from their identity fields. */
+  derivedId(data: RecordData): Id | null;
+  /** Rows in uuid order after `after`, for snapshots of shared state. */
+  rows(r: Reader, after: Id | null, limit: number): SharedRow[];
+  /** Installs a row from a snapshot, merging per field like applyChange. */
+  mergeRow(w: Writer, row: SharedRow): boolean;
+}
+
+export type Model = DeviceOwnedModel | SharedModel;

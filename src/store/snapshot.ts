@@ -1,0 +1,143 @@
+/**
+ * Snapshot file: a 48-byte header followed by the SQLite database bytes.
+ *
+ *   0  8 bytes magic "LSYNCSNP"
+ *   8  u32 format version (1)
+ *  12  u32 header length (48)
+ *  16  u64 seq of the last transaction included (two u32: low, high)
+ *  24  u64 data length (two u32: low, high)
+ *  32  u32 CRC32 of the data
+ *  36  u32 flags (0)
+ *  40  u32 reserved (0)
+ *  44  u32 CRC32 of header bytes 0..44
+ */
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { StoreCorruptError, StoreVersionError } from './errors';
+import { randomSuffix } from './fsutil';
+import * as path from 'node:path';
+
+export const SNAPSHOT_FILE = 'snapshot.db';
+export const SNAPSHOT_TMP_PREFIX = 'snapshot.db.tmp-';
+export const SNAPSHOT_HEADER = 48;
+export const SNAPSHOT_VERSION = 1;
+const MAGIC = Buffer.from('LSYNCSNP', 'latin1');
+/** checksum this much per event-loop turn (~3 ms) */
+const CRC_SLICE = 16 * 1024 * 1024;
+
+function buildHeader(seq: number, dataLength: number, dataCrc: number): Buffer {
+  const h = Buffer.alloc(SNAPSHOT_HEADER);
+  MAGIC.copy(h, 0);
+  h.writeUInt32LE(SNAPSHOT_VERSION, 8);
+  h.writeUInt32LE(SNAPSHOT_HEADER, 12);
+  h.writeUInt32LE(seq % 0x100000000, 16);
+  h.writeUInt32LE(Math.floor(seq / 0x100000000), 20);
+  h.writeUInt32LE(dataLength % 0x100000000, 24);
+  h.writeUInt32LE(Math.floor(dataLength / 0x100000000), 28);
+  h.writeUInt32LE(dataCrc, 32);
+  h.writeUInt32LE(0, 36);
+  h.writeUInt32LE(0, 40);
+  h.writeUInt32LE(zlib.crc32(h.subarray(0, 44)), 44);
+  return h;
+}
+
+export interface LoadedSnapshot {
+  seq: number;
+  data: Uint8Array;
+  fileBytes: number;
+}
+
+/**
+ * Reads and verifies the snapshot. Returns undefined if there is none.
+ * Throws StoreCorruptError (file untouched) if it cannot be trusted.
+ */
+export function readSnapshot(dir: string): LoadedSnapshot | undefined {
+  const file = path.join(dir, SNAPSHOT_FILE);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  if (buf.length < SNAPSHOT_HEADER) {
+    throw new StoreCorruptError(file, `snapshot is ${buf.length} bytes, shorter than its ${SNAPSHOT_HEADER}-byte header`);
+  }
+  if (!buf.subarray(0, 8).equals(MAGIC)) throw new StoreCorruptError(file, 'bad snapshot magic (not a Leaderless Sync snapshot)', 0);
+  if (zlib.crc32(buf.subarray(0, 44)) !== buf.readUInt32LE(44)) {
+    throw new StoreCorruptError(file, 'snapshot header checksum mismatch', 0);
+  }
+  const version = buf.readUInt32LE(8);
+  if (version > SNAPSHOT_VERSION) throw new StoreVersionError(dir, version, SNAPSHOT_VERSION, 'snapshot format');
+  const headerLen = buf.readUInt32LE(12);
+  if (headerLen !== SNAPSHOT_HEADER) throw new StoreCorruptError(file, `bad snapshot header length ${headerLen}`, 12);
+  const seq = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 0x100000000;
+  const len = buf.readUInt32LE(24) + buf.readUInt32LE(28) * 0x100000000;
+  if (len !== buf.length - SNAPSHOT_HEADER) {
+    throw new StoreCorruptError(
+      file,
+      `snapshot header announces ${len} data bytes but the file holds ${buf.length - SNAPSHOT_HEADER}`,
+      24,
+    );
+  }
+  const data = buf.subarray(SNAPSHOT_HEADER);
+  if (zlib.crc32(data) !== buf.readUInt32LE(32)) {
+    throw new StoreCorruptError(file, 'snapshot data checksum mismatch', SNAPSHOT_HEADER);
+  }
+  return { seq, data, fileBytes: buf.length };
+}
+
+/**
+ * Writes a snapshot to a temp file, fsyncs it and returns the temp path (the
+ * caller renames it into place). The data goes out in one asynchronous write
+ * (so the exported copy is released as soon as possible even when the event
+ * loop is busy with large transactions) while the checksum is computed in
+ * slices between event-loop turns; the header, which holds the checksum, is
+ * written last.
+ */
+export async function writeSnapshotTemp(dir: string, seq: number, data: Uint8Array): Promise<{ tmp: string; bytes: number }> {
+  const tmp = path.join(dir, SNAPSHOT_TMP_PREFIX + randomSuffix());
+  const fh = await fs.promises.open(tmp, 'wx');
+  let ok = false;
+  try {
+    const writeData = (async () => {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await fh.write(data, done, data.length - done, SNAPSHOT_HEADER + done);
+        if (bytesWritten <= 0) throw new Error(`short write to ${tmp}`);
+        done += bytesWritten;
+      }
+    })();
+    const checksum = (async () => {
+      let crc = 0;
+      for (let off = 0; off < data.length; off += CRC_SLICE) {
+        if (off > 0) await new Promise<void>((r) => setImmediate(r));
+        crc = zlib.crc32(data.subarray(off, Math.min(off + CRC_SLICE, data.length)), crc);
+      }
+      return crc;
+    })();
+    const [crc] = await Promise.all([checksum, writeData]);
+    const header = buildHeader(seq, data.length, crc);
+    const { bytesWritten } = await fh.write(header, 0, header.length, 0);
+    if (bytesWritten !== header.length) throw new Error(`short write to ${tmp}`);
+    await fh.sync();
+    ok = true;
+  } finally {
+    await fh.close();
+    if (!ok) await fs.promises.unlink(tmp).catch(() => undefined);
+  }
+  return { tmp, bytes: SNAPSHOT_HEADER + data.length };
+}
+
+/** Removes temp files left by snapshots interrupted by a crash (they are never the only copy of anything). */
+export function removeSnapshotTemps(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(SNAPSHOT_TMP_PREFIX)) {
+      try {
+        fs.unlinkSync(path.join(dir, name));
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+}

@@ -1,0 +1,931 @@
+/**
+ * Durable store: an in-memory sql.js database made durable by a checksummed
+ * journal (one record per committed transaction, group-committed with
+ * write + fdatasync) and periodic atomic snapshots. See
+ * /work/shared/notes/sqljs.md for the measurements behind the design.
+ *
+ * Files in `dir`:
+ *   LOCK                     single-writer lock (pid, host, token)
+ *   snapshot.db              header + SQLite bytes as of some seq
+ *   journal-NNNNNNNN.log     journal generations; records with seq > the snapshot's are replayed
+ *   journal-*.log.torn-at-*  bytes of an interrupted last write, kept aside on recovery
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { RecordEncoder, checkParams, decodeFrame, frameSeq, type DecodedRecord, type SqlValue } from './codec';
+import {
+  StoreClosedError,
+  StoreCorruptError,
+  StoreError,
+  StoreFailedError,
+  StoreVersionError,
+  TransactionError,
+} from './errors';
+import { asError, fsyncDir, writeFileDurableSync } from './fsutil';
+import { JournalWriter, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo } from './journal';
+import { DirLock } from './lock';
+import { SNAPSHOT_FILE, readSnapshot, removeSnapshotTemps, writeSnapshotTemp } from './snapshot';
+import { loadSqlJs, type SqlDatabase, type SqlStatement } from './sqljs';
+
+export type { SqlValue } from './codec';
+export type Row = Record<string, SqlValue>;
+
+export interface Reader {
+  /** First row as an object, or undefined. */
+  get(sql: string, params?: SqlValue[]): Row | undefined;
+  all(sql: string, params?: SqlValue[]): Row[];
+  /** Fast path: rows as arrays. */
+  rows(sql: string, params?: SqlValue[]): SqlValue[][];
+  /** First column of the first row, or undefined if there is no row. */
+  value(sql: string, params?: SqlValue[]): SqlValue | undefined;
+}
+
+export interface Writer extends Reader {
+  /** Executes the statement and records it in the journal; returns sqlite changes(). */
+  run(sql: string, params?: SqlValue[]): number;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export type StoreEvent =
+  | {
+      type: 'open';
+      dir: string;
+      ms: number;
+      seq: number;
+      snapshotSeq: number;
+      snapshotBytes: number;
+      replayedRecords: number;
+      journalFiles: number;
+    }
+  | { type: 'snapshot'; ms: number; exportMs: number; bytes: number; seq: number }
+  | { type: 'snapshot-failed'; error: Error }
+  | { type: 'torn-tail'; file: string; offset: number; bytes: number; keptAt: string; reason: string }
+  | { type: 'stale-lock'; pid?: number; host?: string; reason: string }
+  | { type: 'migration'; version: number; name: string; ms: number }
+  | { type: 'journal-failed'; error: Error };
+
+export interface StoreOptions {
+  /** Directory for this database; created if missing. */
+  dir: string;
+  /** Applied in version order, each in one transaction, recorded in _migrations. */
+  migrations: Migration[];
+  /** Journal size that triggers a background snapshot (default 64 MiB). */
+  snapshotJournalBytes?: number;
+  /** sql-wasm.wasm bytes; else looked up next to the bundle, then in the sql.js package. */
+  wasmBinary?: Uint8Array;
+  onEvent?: (e: StoreEvent) => void;
+}
+
+export interface StoreStats {
+  seq: number;
+  /** bytes in the current journal generation (what triggers auto snapshots) */
+  journalBytes: number;
+  /** size of the last snapshot file written or loaded */
+  snapshotBytes: number;
+  /** snapshots taken since open */
+  snapshots: number;
+  /** duration of the last snapshot (export + write + rename), ms */
+  lastSnapshotMs: number;
+  /** seq contained in the snapshot file */
+  snapshotSeq: number;
+  /** journal records appended since open */
+  journalRecords: number;
+  /** journal write+fdatasync calls since open (fewer than records thanks to group commit) */
+  journalSyncs: number;
+}
+
+const DEFAULT_SNAPSHOT_JOURNAL_BYTES = 64 * 1024 * 1024;
+/** SQLite page cache (KiB). The database lives in memory anyway; see notes on memory budget. */
+const CACHE_KIB = Number(process.env.LSYNC_CACHE_KIB ?? 4 * 1024);
+const MAX_CACHED_STATEMENTS = 256;
+const STORE_FORMAT = 1;
+const CONTROL_RE = /^\s*(?:BEGIN|COMMIT|END|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b/i;
+const EXPLAIN_RE = /^\s*EXPLAIN\b/i;
+
+interface CachedStmt {
+  sql: string;
+  stmt: SqlStatement;
+  /** lazily computed: may the statement modify the database? */
+  writes: boolean | undefined;
+  /** BEGIN/COMMIT/ROLLBACK/END: not allowed through the API */
+  control: boolean;
+}
+
+function abbrev(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+function toObject(cols: string[], vals: SqlValue[]): Row {
+  const o: Row = {};
+  for (let i = 0; i < cols.length; i++) o[cols[i]] = vals[i];
+  return o;
+}
+
+/** The sql.js database with a bounded statement cache. */
+class Engine {
+  private readonly cache = new Map<string, CachedStmt>();
+  private readonly internal: SqlStatement[] = [];
+  private readonly sBegin: SqlStatement;
+  private readonly sCommit: SqlStatement;
+  private readonly sRollback: SqlStatement;
+  private readonly sSetSeq: SqlStatement;
+  closed = false;
+
+  constructor(readonly db: SqlDatabase) {
+    this.sBegin = this.internalStmt('BEGIN');
+    this.sCommit = this.internalStmt('COMMIT');
+    this.sRollback = this.internalStmt('ROLLBACK');
+    this.sSetSeq = this.internalStmt("UPDATE _store SET value = ? WHERE key = 'seq'");
+  }
+
+  private internalStmt(sql: string): SqlStatement {
+    const s = this.db.prepare(sql);
+    this.internal.push(s);
+    return s;
+  }
+
+  private static step1(s: SqlStatement, params?: SqlValue[]): void {
+    try {
+      if (params) s.bind(params);
+      s.step();
+    } catch (e) {
+      throw asError(e);
+    } finally {
+      s.reset();
+    }
+  }
+
+  begin(): void {
+    Engine.step1(this.sBegin);
+  }
+  commit(): void {
+    Engine.step1(this.sCommit);
+  }
+  rollback(): void {
+    Engine.step1(this.sRollback);
+  }
+  setSeq(seq: number): void {
+    Engine.step1(this.sSetSeq, [seq]);
+  }
+
+  prepare(sql: string): CachedStmt {
+    let e = this.cache.get(sql);
+    if (e) {
+      // keep recently used statements at the end (LRU)
+      this.cache.delete(sql);
+      this.cache.set(sql, e);
+      return e;
+    }
+    if (typeof sql !== 'string') throw new TypeError('SQL must be a string');
+    if (!(sql as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw new TypeError(`SQL text contains a lone UTF-16 surrogate: ${abbrev(sql)}`);
+    }
+    let stmt: SqlStatement;
+    try {
+      stmt = this.db.prepare(sql);
+    } catch (err) {
+      const m = asError(err);
+      throw m.message === 'Nothing to prepare' ? new TypeError(`no SQL statement in ${JSON.stringify(abbrev(sql))}`) : m;
+    }
+    if (sql.includes(';') && this.countStatements(sql) > 1) {
+      stmt.free();
+      throw new TypeError(`one SQL statement per call expected, got several: ${abbrev(sql)}`);
+    }
+    e = { sql, stmt, writes: undefined, control: CONTROL_RE.test(sql) };
+    this.cache.set(sql, e);
+    if (this.cache.size > MAX_CACHED_STATEMENTS) {
+      const oldest = this.cache.keys().next().value as string;
+      const old = this.cache.get(oldest)!;
+      this.cache.delete(oldest);
+      old.stmt.free();
+    }
+    return e;
+  }
+
+  private countStatements(sql: string): number {
+    let n = 0;
+    try {
+      for (const _s of this.db.iterateStatements(sql)) if (++n > 1) break;
+    } catch {
+      n = 2; // a later statement does not even compile: still several statements
+    }
+    return n;
+  }
+
+  /** Whether the statement may modify the database (EXPLAIN: a write Transaction opcode). */
+  writes(e: CachedStmt): boolean {
+    if (e.writes === undefined) {
+      if (EXPLAIN_RE.test(e.sql)) {
+        e.writes = false;
+      } else {
+        try {
+          const res = this.db.exec('EXPLAIN ' + e.sql);
+          const rows = res.length ? res[0].values : [];
+          e.writes = rows.some((r) => r[1] === 'Transaction' && r[3] !== 0);
+        } catch {
+          e.writes = true; // cannot tell: treat as a write (journaling a read is harmless)
+        }
+      }
+    }
+    return e.writes;
+  }
+
+  /** Applies a journal record (replay). */
+  apply(rec: DecodedRecord): void {
+    this.begin();
+    try {
+      for (const s of rec.statements) Engine.step1(this.prepare(s.sql).stmt, s.params.length ? s.params : undefined);
+      this.setSeq(rec.seq);
+      this.commit();
+    } catch (e) {
+      try {
+        this.rollback();
+      } catch {
+        /* ignore */
+      }
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const e of this.cache.values()) e.stmt.free();
+    this.cache.clear();
+    for (const s of this.internal) s.free();
+    this.db.close();
+  }
+}
+
+const MODE_READ = 0; // read() outside a transaction
+const MODE_WRITE = 1; // transaction()
+const MODE_NESTED_READ = 2; // read() called inside a transaction callback
+
+interface TxState {
+  /** set when the transaction must not commit (nested transaction() call...) */
+  poisoned: Error | null;
+}
+
+/** Reader/Writer handle, valid only during its callback. */
+class Handle implements Writer {
+  active = true;
+  constructor(
+    private readonly eng: Engine,
+    private readonly mode: number,
+    private readonly enc: RecordEncoder | null,
+    private readonly tx: TxState | null,
+    private readonly onWriteError: ((tx: TxState, err: Error) => void) | null,
+  ) {}
+
+  private enter(sql: string, isRun: boolean): CachedStmt {
+    if (!this.active) {
+      throw new TransactionError(
+        'this Reader/Writer is no longer valid: it can only be used synchronously inside its read()/transaction() callback',
+      );
+    }
+    if (this.tx?.poisoned) throw new TransactionError(`transaction can no longer be used: ${this.tx.poisoned.message}`);
+    const e = this.eng.prepare(sql);
+    if (e.control) {
+      throw new TransactionError(`${abbrev(sql)}: transactions are managed by Store.transaction(); do not BEGIN/COMMIT/ROLLBACK yourself`);
+    }
+    if (!isRun && this.mode !== MODE_WRITE && this.eng.writes(e)) {
+      throw new TransactionError(`read() cannot modify the database (${abbrev(sql)}); use transaction()`);
+    }
+    return e;
+  }
+
+  /** After a statement succeeded: journal it if it may have written. */
+  private record(e: CachedStmt, params: SqlValue[] | undefined, isRun: boolean): void {
+    if (this.mode === MODE_WRITE && (isRun || this.eng.writes(e))) this.enc!.add(e.sql, params);
+  }
+
+  private fail(err: unknown): Error {
+    const e = asError(err);
+    if (this.mode === MODE_WRITE && this.onWriteError) this.onWriteError(this.tx!, e);
+    return e;
+  }
+
+  run(sql: string, params?: SqlValue[]): number {
+    const e = this.enter(sql, true);
+    const p = params && params.length ? checkParams(params) : undefined;
+    const st = e.stmt;
+    let changes: number;
+    try {
+      if (p) st.bind(p);
+      st.step();
+      changes = this.eng.db.getRowsModified();
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      st.reset();
+    }
+    this.record(e, p, true);
+    return changes;
+  }
+
+  get(sql: string, params?: SqlValue[]): Row | undefined {
+    const e = this.enter(sql, false);
+    const p = params && params.length ? checkParams(params) : undefined;
+    const st = e.stmt;
+    let row: Row | undefined;
+    try {
+      if (p) st.bind(p);
+      row = st.step() ? toObject(st.getColumnNames(), st.get()) : undefined;
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      st.reset();
+    }
+    this.record(e, p, false);
+    return row;
+  }
+
+  all(sql: string, params?: SqlValue[]): Row[] {
+    const e = this.enter(sql, false);
+    const p = params && params.length ? checkParams(params) : undefined;
+    const st = e.stmt;
+    const out: Row[] = [];
+    try {
+      if (p) st.bind(p);
+      if (st.step()) {
+        const cols = st.getColumnNames();
+        do out.push(toObject(cols, st.get()));
+        while (st.step());
+      }
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      st.reset();
+    }
+    this.record(e, p, false);
+    return out;
+  }
+
+  rows(sql: string, params?: SqlValue[]): SqlValue[][] {
+    const e = this.enter(sql, false);
+    const p = params && params.length ? checkParams(params) : undefined;
+    const st = e.stmt;
+    const out: SqlValue[][] = [];
+    try {
+      if (p) st.bind(p);
+      while (st.step()) out.push(st.get());
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      st.reset();
+    }
+    this.record(e, p, false);
+    return out;
+  }
+
+  value(sql: string, params?: SqlValue[]): SqlValue | undefined {
+    const e = this.enter(sql, false);
+    const p = params && params.length ? checkParams(params) : undefined;
+    const st = e.stmt;
+    let v: SqlValue | undefined;
+    try {
+      if (p) st.bind(p);
+      v = st.step() ? st.get()[0] : undefined;
+    } catch (err) {
+      throw this.fail(err);
+    } finally {
+      st.reset();
+    }
+    this.record(e, p, false);
+    return v;
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+function validateMigrations(migrations: Migration[]): Migration[] {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  for (let i = 0; i < sorted.length; i++) {
+    const m = sorted[i];
+    if (!Number.isSafeInteger(m.version) || m.version <= 0) throw new TypeError(`migration "${m.name}": version must be a positive integer`);
+    if (i > 0 && sorted[i - 1].version === m.version) throw new TypeError(`two migrations have version ${m.version}`);
+    if (!Array.isArray(m.statements)) throw new TypeError(`migration ${m.version}: statements must be an array`);
+  }
+  return sorted;
+}
+
+interface TornTail {
+  file: string;
+  offset: number;
+  size: number;
+  reason: string;
+}
+
+export class Store {
+  private _seq: number;
+  private snapshotSeq: number;
+  private snapshotBytes: number;
+  private snapshots = 0;
+  private lastSnapshotMs = 0;
+  private tx: TxState | null = null;
+  private failure: Error | null = null;
+  private closing = false;
+  private closed = false;
+  private closePromise: Promise<void> | null = null;
+  private snapChain: Promise<void> = Promise.resolve();
+  private autoScheduled = false;
+  private snapshotRunning = false;
+  private readonly encoder = new RecordEncoder();
+  private readonly threshold: number;
+
+  private constructor(
+    readonly dir: string,
+    private readonly eng: Engine,
+    private readonly journal: JournalWriter,
+    private readonly lock: DirLock,
+    private readonly emit: (e: StoreEvent) => void,
+    seq: number,
+    snapshotSeq: number,
+    snapshotBytes: number,
+    threshold: number,
+  ) {
+    this._seq = seq;
+    this.snapshotSeq = snapshotSeq;
+    this.snapshotBytes = snapshotBytes;
+    this.threshold = threshold;
+  }
+
+  /** Last committed transaction sequence number. */
+  get seq(): number {
+    return this._seq;
+  }
+
+  static async open(opts: StoreOptions): Promise<Store> {
+    const t0 = performance.now();
+    const userEmit = opts.onEvent;
+    const emit = (e: StoreEvent): void => {
+      if (!userEmit) return;
+      try {
+        userEmit(e);
+      } catch {
+        /* a logging callback must not break the store */
+      }
+    };
+    const migrations = validateMigrations(opts.migrations ?? []);
+    const threshold = opts.snapshotJournalBytes ?? DEFAULT_SNAPSHOT_JOURNAL_BYTES;
+    if (!(threshold > 0)) throw new TypeError('snapshotJournalBytes must be positive');
+
+    await fs.promises.mkdir(opts.dir, { recursive: true });
+    const dir = fs.realpathSync(path.resolve(opts.dir));
+    const lock = await DirLock.acquire(dir, (e) => emit({ type: 'stale-lock', ...e }));
+    let eng: Engine | undefined;
+    let journal: JournalWriter | undefined;
+    let store: Store | undefined;
+    try {
+      const SQL = await loadSqlJs(opts.wasmBinary);
+      removeSnapshotTemps(dir);
+
+      // 1. snapshot
+      const snap = readSnapshot(dir);
+      const snapPath = path.join(dir, SNAPSHOT_FILE);
+      let db: SqlDatabase;
+      try {
+        db = new SQL.Database(snap ? snap.data : undefined);
+      } catch (e) {
+        throw new StoreCorruptError(snapPath, `SQLite cannot open the snapshot (${asError(e).message})`, undefined, { cause: e });
+      }
+      let dbSeq: number;
+      try {
+        db.exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-${CACHE_KIB}`);
+        db.exec(
+          `CREATE TABLE IF NOT EXISTS _store(key TEXT PRIMARY KEY, value);
+           INSERT OR IGNORE INTO _store(key, value) VALUES ('seq', 0), ('format', ${STORE_FORMAT});
+           CREATE TABLE IF NOT EXISTS _migrations(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);`,
+        );
+        const r = db.exec(`SELECT (SELECT value FROM _store WHERE key = 'seq'), (SELECT value FROM _store WHERE key = 'format')`);
+        dbSeq = Number(r[0].values[0][0]);
+        const format = Number(r[0].values[0][1]);
+        if (format > STORE_FORMAT) {
+          db.close();
+          throw new StoreVersionError(dir, format, STORE_FORMAT, 'store format');
+        }
+      } catch (e) {
+        if (e instanceof StoreError) throw e;
+        try {
+          db.close();
+        } catch {
+          /* ignore */
+        }
+        if (!snap) throw asError(e);
+        throw new StoreCorruptError(snapPath, `SQLite refuses the snapshot (${asError(e).message})`, undefined, { cause: e });
+      }
+      if (snap && snap.seq !== dbSeq) {
+        db.close();
+        throw new StoreCorruptError(snapPath, `snapshot header says seq ${snap.seq} but its database says ${dbSeq}`);
+      }
+      const snapshotSeq = dbSeq;
+      eng = new Engine(db);
+
+      // 2. journal replay (nothing on disk is modified until it all succeeded)
+      const files = listJournalFiles(dir);
+      const { seq, replayed, torn } = Store.replay(eng, files, snapshotSeq);
+
+      // 3. torn tail: keep the bytes aside, then truncate
+      if (torn) Store.recoverTornTail(torn, emit);
+
+      // 4. journal writer on the newest generation
+      const last = files[files.length - 1];
+      const current = last
+        ? JournalWriter.openGeneration(dir, last.gen, torn && torn.file === last.path ? torn.offset : last.size)
+        : JournalWriter.openGeneration(dir, 1, 0);
+      const older: JournalFile[] = [];
+      try {
+        for (const f of files.slice(0, -1)) older.push(JournalWriter.openGeneration(dir, f.gen, f.size));
+      } catch (e) {
+        for (const f of older) fs.closeSync(f.fd);
+        fs.closeSync(current.fd);
+        throw e;
+      }
+      let storeRef: Store | undefined;
+      journal = new JournalWriter(
+        dir,
+        [...older, current],
+        (cause) => new StoreFailedError(dir, cause),
+        (error) => {
+          if (storeRef) storeRef.failure ??= error;
+          emit({ type: 'journal-failed', error });
+        },
+      );
+
+      store = new Store(dir, eng, journal, lock, emit, seq, snapshotSeq, snap ? snap.fileBytes : 0, threshold);
+      storeRef = store;
+
+      // 5. migrations
+      await store.migrate(migrations);
+
+      emit({
+        type: 'open',
+        dir,
+        ms: performance.now() - t0,
+        seq: store._seq,
+        snapshotSeq,
+        snapshotBytes: snap ? snap.fileBytes : 0,
+        replayedRecords: replayed,
+        journalFiles: files.length,
+      });
+      store.maybeAutoSnapshot();
+      return store;
+    } catch (e) {
+      if (store) {
+        // leave the files as they are (no final snapshot)
+        await store.closeWithoutSnapshot().catch(() => undefined);
+      } else {
+        journal?.closeNow();
+        eng?.close();
+        lock.release();
+      }
+      throw e;
+    }
+  }
+
+  private static replay(
+    eng: Engine,
+    files: JournalFileInfo[],
+    snapshotSeq: number,
+  ): { seq: number; replayed: number; torn?: TornTail } {
+    let lastNonEmpty = -1;
+    files.forEach((f, i) => {
+      if (f.size > 0) lastNonEmpty = i;
+    });
+    let seq = snapshotSeq;
+    let replayed = 0;
+    let torn: TornTail | undefined;
+    for (let i = 0; i <= lastNonEmpty; i++) {
+      const f = files[i];
+      if (f.size === 0) continue;
+      const buf = fs.readFileSync(f.path);
+      const scan = scanJournal(buf, f.path, i === lastNonEmpty);
+      for (const fr of scan.frames) {
+        const rseq = frameSeq(buf, fr.offset);
+        if (rseq <= snapshotSeq && seq === snapshotSeq) continue; // already in the snapshot
+        if (rseq !== seq + 1) {
+          throw new StoreCorruptError(
+            f.path,
+            `journal record has seq ${rseq} where ${seq + 1} was expected` +
+              (seq === snapshotSeq ? ` (the snapshot ends at seq ${snapshotSeq}; records are missing)` : ''),
+            fr.offset,
+          );
+        }
+        let rec: DecodedRecord;
+        try {
+          rec = decodeFrame(buf, fr.offset);
+        } catch (e) {
+          throw new StoreCorruptError(f.path, `malformed journal record seq ${rseq} (${asError(e).message})`, fr.offset);
+        }
+        try {
+          eng.apply(rec);
+        } catch (e) {
+          throw new StoreCorruptError(
+            f.path,
+            `replaying journal record seq ${rseq} failed (${asError(e).message}); the journal does not match the snapshot`,
+            fr.offset,
+            { cause: e },
+          );
+        }
+        seq = rseq;
+        replayed++;
+      }
+      if (scan.torn) torn = { file: f.path, offset: scan.torn.offset, size: buf.length, reason: scan.torn.reason };
+    }
+    return { seq, replayed, torn };
+  }
+
+  private static recoverTornTail(t: TornTail, emit: (e: StoreEvent) => void): void {
+    const keptAt = `${t.file}.torn-at-${t.offset}-${Date.now()}`;
+    const fd = fs.openSync(t.file, 'r+');
+    try {
+      const bytes = Buffer.alloc(t.size - t.offset);
+      let got = 0;
+      while (got < bytes.length) {
+        const n = fs.readSync(fd, bytes, got, bytes.length - got, t.offset + got);
+        if (n <= 0) break;
+        got += n;
+      }
+      writeFileDurableSync(keptAt, bytes.subarray(0, got));
+      fs.ftruncateSync(fd, t.offset);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    emit({ type: 'torn-tail', file: t.file, offset: t.offset, bytes: t.size - t.offset, keptAt, reason: t.reason });
+  }
+
+  private async migrate(migrations: Migration[]): Promise<void> {
+    const known = migrations.length ? migrations[migrations.length - 1].version : 0;
+    const applied = new Set<number>();
+    let maxApplied = 0;
+    for (const [v] of this.read((r) => r.rows('SELECT version FROM _migrations'))) {
+      applied.add(Number(v));
+      maxApplied = Math.max(maxApplied, Number(v));
+    }
+    if (maxApplied > known) throw new StoreVersionError(this.dir, maxApplied, known);
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      const t0 = performance.now();
+      try {
+        await this.transaction((w) => {
+          for (const s of m.statements) w.run(s);
+          w.run('INSERT INTO _migrations(version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
+        });
+      } catch (e) {
+        const err = asError(e);
+        throw new StoreError(`Library database at ${this.dir}: migration ${m.version} "${m.name}" failed: ${err.message}`, {
+          cause: e,
+        });
+      }
+      this.emit({ type: 'migration', version: m.version, name: m.name, ms: performance.now() - t0 });
+    }
+  }
+
+  /** Runs fn synchronously with a read-only handle. */
+  read<T>(fn: (r: Reader) => T): T {
+    if (this.closing) throw new StoreClosedError(this.dir);
+    const h = new Handle(this.eng, this.tx ? MODE_NESTED_READ : MODE_READ, null, null, null);
+    try {
+      const result = fn(h);
+      if (isThenable(result)) {
+        (result as PromiseLike<unknown>).then(undefined, () => undefined);
+        throw new TransactionError('read() callback returned a promise; it must be synchronous');
+      }
+      return result;
+    } finally {
+      h.active = false;
+    }
+  }
+
+  /**
+   * Runs fn synchronously inside BEGIN/COMMIT. The promise resolves once the
+   * transaction's journal record is durable; rejects with fn's error (after
+   * ROLLBACK, nothing journaled) if fn throws.
+   */
+  transaction<T>(fn: (w: Writer) => T): Promise<T> {
+    if (this.tx) {
+      const err = new TransactionError('transaction() called inside a transaction callback; transactions cannot be nested');
+      this.tx.poisoned ??= err;
+      throw err;
+    }
+    if (this.closing) return Promise.reject(new StoreClosedError(this.dir));
+    if (this.failure) return Promise.reject(this.failure);
+    const eng = this.eng;
+    const enc = this.encoder;
+    try {
+      eng.begin();
+    } catch (e) {
+      return Promise.reject(asError(e));
+    }
+    enc.begin();
+    const tx: TxState = { poisoned: null };
+    this.tx = tx;
+    const h = new Handle(eng, MODE_WRITE, enc, tx, (t, err) => this.onStatementError(t, err));
+    let result: T;
+    try {
+      result = fn(h);
+      if (isThenable(result)) {
+        (result as PromiseLike<unknown>).then(undefined, () => undefined);
+        throw new TransactionError(
+          'transaction() callback returned a promise; it must be synchronous (do async work before or after the transaction)',
+        );
+      }
+      if (tx.poisoned) throw tx.poisoned;
+    } catch (e) {
+      h.active = false;
+      this.tx = null;
+      this.rollbackAfterError();
+      return Promise.reject(e);
+    }
+    h.active = false;
+
+    if (enc.statements === 0) {
+      // nothing to journal; resolve once everything committed before is durable
+      this.tx = null;
+      try {
+        eng.commit();
+      } catch (e) {
+        this.rollbackAfterError();
+        return Promise.reject(asError(e));
+      }
+      return this.journal.whenDurable().then(() => result);
+    }
+
+    const seq = this._seq + 1;
+    let frame: Buffer;
+    try {
+      eng.setSeq(seq);
+      frame = enc.finish(seq);
+      eng.commit(); // e.g. deferred foreign keys can refuse here
+    } catch (e) {
+      this.tx = null;
+      this.rollbackAfterError();
+      return Promise.reject(asError(e));
+    }
+    this.tx = null;
+    this._seq = seq;
+    const p = this.journal.append(frame);
+    this.maybeAutoSnapshot();
+    return p.then(() => result);
+  }
+
+  /**
+   * A statement failed inside a transaction. Some errors make SQLite roll the
+   * whole transaction back; statements after that would autocommit without
+   * being journaled. Detect it (BEGIN succeeds only outside a transaction)
+   * and refuse any further use of this transaction.
+   */
+  private onStatementError(tx: TxState, err: Error): void {
+    try {
+      this.eng.begin();
+    } catch {
+      return; // still inside our transaction: a plain statement error
+    }
+    tx.poisoned ??= new TransactionError(`SQLite rolled back the whole transaction after: ${err.message}`, { cause: err });
+  }
+
+  private rollbackAfterError(): void {
+    try {
+      this.eng.rollback();
+    } catch (e) {
+      // No transaction active: only possible if SQLite ended it behind our back,
+      // and then memory may no longer match the journal.
+      const err = new StoreFailedError(this.dir, new Error(`transaction ended unexpectedly (${asError(e).message})`));
+      this.failure ??= err;
+      this.emit({ type: 'journal-failed', error: err });
+    }
+  }
+
+  private maybeAutoSnapshot(): void {
+    if (this.autoScheduled || this.snapshotRunning || this.closing || this.failure) return;
+    if (this.journal.currentBytes < this.threshold) return;
+    this.autoScheduled = true;
+    setImmediate(() => {
+      this.autoScheduled = false;
+      if (this.closing || this.failure || this.snapshotRunning) return;
+      this.queueSnapshot().catch((e) => this.emit({ type: 'snapshot-failed', error: asError(e) }));
+    });
+  }
+
+  /** Takes a snapshot now (waits for one in progress first). */
+  snapshot(): Promise<void> {
+    if (this.closing) return Promise.reject(new StoreClosedError(this.dir));
+    return this.queueSnapshot();
+  }
+
+  private queueSnapshot(): Promise<void> {
+    const p = this.snapChain.then(() => this.doSnapshot());
+    this.snapChain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async doSnapshot(): Promise<void> {
+    if (this.eng.closed) throw new StoreClosedError(this.dir);
+    if (this.failure) throw this.failure;
+    const journal = this.journal;
+    const seq = this._seq;
+    if (seq === this.snapshotSeq) {
+      // nothing new; just drop generations the snapshot already covers
+      if (journal.files.length > 1) await journal.retireBefore(journal.current.gen);
+      return;
+    }
+    this.snapshotRunning = true;
+    try {
+      const t0 = performance.now();
+      // New records go to a new generation while the snapshot is written.
+      const gen = journal.rotate().gen;
+      let data: Uint8Array | null = this.eng.db.export();
+      const exportMs = performance.now() - t0;
+      let written: { tmp: string; bytes: number };
+      try {
+        written = await writeSnapshotTemp(this.dir, seq, data);
+      } finally {
+        data = null;
+      }
+      if (this.failure) {
+        await fs.promises.unlink(written.tmp).catch(() => undefined);
+        throw this.failure;
+      }
+      await fs.promises.rename(written.tmp, path.join(this.dir, SNAPSHOT_FILE));
+      await fsyncDir(this.dir);
+      this.snapshotSeq = seq;
+      this.snapshotBytes = written.bytes;
+      this.snapshots++;
+      await journal.retireBefore(gen);
+      this.lastSnapshotMs = performance.now() - t0;
+      this.emit({ type: 'snapshot', ms: this.lastSnapshotMs, exportMs, bytes: written.bytes, seq });
+    } finally {
+      this.snapshotRunning = false;
+    }
+  }
+
+  /** Waits for journal writes, snapshots if the journal has records, releases the lock. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose(false);
+    return this.closePromise;
+  }
+
+  /**
+   * Stops like a crashed process would (no final snapshot; used by tests and
+   * when open() fails), after acknowledged writes are on disk; releases the lock.
+   * @internal
+   */
+  closeWithoutSnapshot(): Promise<void> {
+    this.closePromise ??= this.doClose(true);
+    return this.closePromise;
+  }
+
+  private async doClose(crash: boolean): Promise<void> {
+    this.closing = true;
+    let error: unknown;
+    try {
+      await this.snapChain;
+      await this.journal.drain();
+      if (!crash && !this.failure && this._seq !== this.snapshotSeq) {
+        try {
+          await this.queueSnapshot();
+        } catch (e) {
+          error = e;
+          this.emit({ type: 'snapshot-failed', error: asError(e) });
+        }
+      }
+      await this.journal.close();
+    } finally {
+      this.journal.closeNow();
+      this.eng.close();
+      this.lock.release();
+      this.closed = true;
+    }
+    if (error) throw error;
+  }
+
+  stats(): StoreStats {
+    return {
+      seq: this._seq,
+      journalBytes: this.journal.currentBytes,
+      snapshotBytes: this.snapshotBytes,
+      snapshots: this.snapshots,
+      lastSnapshotMs: this.lastSnapshotMs,
+      snapshotSeq: this.snapshotSeq,
+      journalRecords: this.journal.records,
+      journalSyncs: this.journal.syncs,
+    };
+  }
+
+  /** @internal fault injection for tests */
+  get journalForTesting(): JournalWriter {
+    return this.journal;
+  }
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { idKey } from '../../src/engine/ids';
+import { Library } from '../../src/engine/library';
+import type { SharedChange } from '../../src/models/model';
+import { cleanupTempDirs, tempDir } from '../support/tmp';
+
+const tag = (name: string) => ({ model: 'tag', op: 'create' as const, data: { name, color: null, icon: null, description: null, namespace: null } });
+
+async function threeDevices(): Promise<Library[]> {
+  const dir = tempDir();
+  const a = await Library.create({ dataDir: `${dir}/a`, name: 'l' });
+  const b = await Library.create({ dataDir: `${dir}/b`, name: 'l', libraryId: a.id });
+  const c = await Library.create({ dataDir: `${dir}/c`, name: 'l', libraryId: a.id });
+  return [a, b, c];
+}
+
+describe('peer log', () => {
+  let libs: Library[] = [];
+  afterEach(async () => {
+    for (const l of libs) await l.close();
+    libs = [];
+  });
+  after(cleanupTempDirs);
+
+  it('numbers own changes 1, 2, 3 in the log and the version vector', async () => {
+    const [a] = (libs = await threeDevices());
+    const changes = await a.commitShared([tag('x'), tag('y'), tag('z')]);
+    assert.deepEqual(changes.map((c) => c.seq), [1, 2, 3]);
+    const v = a.vector().get(idKey(a.deviceId))!;
+    assert.equal(v.seq, 3);
+    assert.deepEqual(v.hlc, changes[2].hlc);
+  });
+
+  it('the vector advances only over contiguous changes: a gap is never skipped', async () => {
+    const [a, b] = (libs = await threeDevices());
+    const [c1, c2, c3] = await a.commitShared([tag('1'), tag('2'), tag('3')]);
+    await b.applyShared([c1, c3]); // c2 dropped
+    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 1);
+    assert.equal(b.counts().tag, 2, 'c3 is applied even though c2 is missing');
+    // asking a for what b lacks returns c2 (and c3 again, harmlessly)
+    const have = new Map([[idKey(a.deviceId), 1]]);
+    const page = a.changesSince(have, 10);
+    assert.deepEqual(page.changes.map((c) => c.seq), [2, 3]);
+    const r = await b.applyShared(page.changes);
+    assert.equal(r.stale, 1, 'c3 was a duplicate');
+    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 3);
+  });
+
+  it('pages with hasMore and relays other origins’ changes', async () => {
+    const [a, b, c] = (libs = await threeDevices());
+    await a.commitShared([tag('1'), tag('2'), tag('3')]);
+    await b.applyShared(a.changesSince(new Map(), 10).changes);
+    await b.commitShared([tag('b1')]);
+    const first = b.changesSince(new Map(), 2);
+    assert.equal(first.changes.length, 2);
+    assert.ok(first.hasMore);
+    await c.applyShared(first.changes);
+    let have = new Map([...c.vector()].map(([k, v]) => [k, v.seq]));
+    const rest = b.changesSince(have, 10);
+    assert.equal(rest.hasMore, false);
+    await c.applyShared(rest.changes);
+    assert.equal(c.counts().tag, 4);
+    have = new Map([...c.vector()].map(([k, v]) => [k, v.seq]));
+    assert.equal(b.changesSince(have, 10).changes.length, 0);
+  });
+
+  it('prunes only what every partner acked; a partner that never acked counts as zero', async () => {
+    const [a, b, c] = (libs = await threeDevices());
+    await a.commitShared([tag('1'), tag('2'), tag('3'), tag('4')]);
+    assert.equal(await a.prune(), 0, 'no partners yet: nothing is pruned');
+    await a.addPartner(b.deviceId, 'b');
+    await a.addPartner(c.deviceId, 'c');
+    await a.recordAcks(b.deviceId, [{ origin: a.deviceId, seq: 4 }]);
+    assert.equal(await a.prune(), 0, 'c never acked');
+    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 2 }]);
+    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 1 }]); // acks never move back
+    assert.equal(await a.prune(), 2);
+    assert.equal(a.read((r) => a.log.size(r)), 2);
+    // the pruned range is reported so a lagging peer gets a snapshot instead
+    const page = a.changesSince(new Map([[idKey(a.deviceId), 1]]), 10);
+    assert.deepEqual(page.pruned.map(idKey), [idKey(a.deviceId)]);
+    assert.equal(page.changes.length, 0);
+    const ok = a.changesSince(new Map([[idKey(a.deviceId), 2]]), 10);
+    assert.deepEqual(ok.changes.map((ch: SharedChange) => ch.seq), [3, 4]);
+    // pruning the log does not change any row (rows carry their own stamps)
+    const before = a.digest();
+    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 4 }]);
+    assert.equal(await a.prune(), 2);
+    assert.equal(a.digest(), before);
+    // an unpaired partner's acks no longer hold pruning back
+    await a.commitShared([tag('5')]);
+    await a.removePartner(c.deviceId);
+    await a.recordAcks(b.deviceId, [{ origin: a.deviceId, seq: 5 }]);
+    assert.equal(await a.prune(), 1);
+  });
+});
