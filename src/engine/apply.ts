@@ -60,7 +60,7 @@ export function checkStateRecord(model: DeviceOwnedModel, rec: StateRecord): Sta
   const data = rec.deleted
     ? checkData(model.name, identityOf(model), pick(rec.data, identityOf(model)), true)
     : checkData(model.name, model.fields, rec.data, true);
-  return { uuid: rec.uuid, hlc: rec.hlc, deleted: rec.deleted, data };
+  return data === rec.data ? rec : { uuid: rec.uuid, hlc: rec.hlc, deleted: rec.deleted, data };
 }
 
 /** Checks a shared change's shape: identity fields only on create, all required fields on create, nothing on delete. */

@@ -190,7 +190,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
         last: last instanceof Uint8Array ? decodeHlc(last) : null,
       });
       const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0));
-      await lib.announceDevice(opts);
+      // Applied in memory now; its durability is not worth delaying the open for
+      // (a failed journal write fails every later commit with StoreFailedError).
+      lib.announceDevice(opts).catch(() => undefined);
       return lib;
     } catch (e) {
       await store.close();
@@ -384,17 +386,19 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const report = new ApplyReport();
     const refused: ClockDriftError[] = [];
     const valid: StateRecord[] = [];
+    let newest: Hlc | null = null;
     for (const rec of records) {
       try {
         const checked = checkStateRecord(model, rec);
         this.clock.check(checked.hlc);
         valid.push(checked);
+        if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
       } catch (e) {
         if (e instanceof ClockDriftError) refused.push(e);
         else report.rejected.push({ model: model.name, uuid: rec?.uuid ?? null, error: e as Error });
       }
     }
-    await this.applyRemote(report, refused, valid.map((r) => r.hlc), (w) => this.applier.applyState(w, model, valid, report));
+    await this.applyRemote(report, refused, newest, (w) => this.applier.applyState(w, model, valid, report));
     return report;
   }
 
@@ -403,30 +407,31 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const report = new ApplyReport();
     const refused: ClockDriftError[] = [];
     const valid: SharedChange[] = [];
+    let newest: Hlc | null = null;
     for (const ch of changes) {
       try {
         const checked = checkSharedChange(registry.sharedModel(ch?.model), ch);
         this.clock.check(checked.hlc);
         valid.push(checked);
+        if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
       } catch (e) {
         if (e instanceof ClockDriftError) refused.push(e);
         else report.rejected.push({ model: String(ch?.model), uuid: ch?.uuid ?? null, error: e as Error });
       }
     }
-    await this.applyRemote(report, refused, valid.map((c) => c.hlc), (w) => {
+    await this.applyRemote(report, refused, newest, (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
     return report;
   }
 
-  private async applyRemote(report: ApplyReport, refused: ClockDriftError[], stamps: Hlc[], apply: (w: Writer) => void): Promise<void> {
-    if (stamps.length) {
+  /** Applies validated remote records in one durable transaction, adopting the newest stamp. */
+  private async applyRemote(report: ApplyReport, refused: ClockDriftError[], newest: Hlc | null, apply: (w: Writer) => void): Promise<void> {
+    if (newest) {
       try {
         await this.store.transaction((w) => {
           apply(w);
-          let max = this.clock.last();
-          for (const h of stamps) if (compareHlc(h, max) > 0) max = h;
-          this.clock.receive(max);
+          this.clock.receive(newest);
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         });
       } catch (e) {

@@ -42,6 +42,28 @@ interface LocationInfo {
   ownerNo?: number;
 }
 
+const COLUMNS = '(id, uuid, owner_no, hlc, deleted, location_id, parent_id, name, kind, size, mtime)';
+const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_ROWS = 50;
+const INSERT_ONE = `INSERT INTO entry ${COLUMNS} VALUES ${ROW}`;
+const INSERT_MANY = `INSERT INTO entry ${COLUMNS} VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')}`;
+const UPDATE = 'UPDATE entry SET owner_no = ?, hlc = ?, deleted = ?, location_id = ?, parent_id = ?, name = ?, kind = ?, size = ?, mtime = ? WHERE id = ?';
+const LOOKUP_IDS = 100;
+const LOOKUP = `SELECT uuid, id, hlc, location_id FROM entry WHERE uuid IN (${Array(LOOKUP_IDS).fill('?').join(', ')})`;
+
+interface Candidate {
+  rec: StateRecord;
+  loc: LocationInfo;
+  time: Uint8Array;
+  ownerNo: number;
+}
+
+/** A row to insert: its column values (id first) and stamp (null for a stub). */
+interface Pending {
+  row: SqlValue[];
+  hlc: Uint8Array | null;
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
   for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return false;
@@ -60,14 +82,8 @@ export class EntryTable implements DeviceOwnedModel {
     'CREATE TABLE entry (id INTEGER PRIMARY KEY, uuid BLOB NOT NULL UNIQUE, owner_no INTEGER NOT NULL, hlc BLOB, ' +
       'deleted INTEGER NOT NULL DEFAULT 0, location_id INTEGER NOT NULL, parent_id INTEGER, name TEXT, kind INTEGER, size INTEGER, mtime INTEGER)',
     'CREATE INDEX entry_since ON entry(owner_no, hlc)',
-    'CREATE INDEX entry_children ON entry(location_id, parent_id, name)',
+    'CREATE INDEX entry_children ON entry(location_id, parent_id)',
   ];
-
-  private static readonly UPSERT =
-    'INSERT INTO entry (uuid, owner_no, hlc, deleted, location_id, parent_id, name, kind, size, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
-    'ON CONFLICT(uuid) DO UPDATE SET hlc = excluded.hlc, deleted = excluded.deleted, parent_id = excluded.parent_id, ' +
-    'name = excluded.name, kind = excluded.kind, size = excluded.size, mtime = excluded.mtime ' +
-    'WHERE (entry.hlc IS NULL OR excluded.hlc > entry.hlc) AND entry.location_id = excluded.location_id';
 
   ownerOf(r: Reader, _uuid: Id, data: Record<string, unknown>): Id | null {
     const loc = data.location;
@@ -76,16 +92,102 @@ export class EntryTable implements DeviceOwnedModel {
     return owner instanceof Uint8Array ? owner : null;
   }
 
+  /**
+   * Applies owner-stamped entry state. Built for backfill volume: one lookup
+   * for the whole batch finds which records exist (and so which are stale),
+   * row ids are assigned here so a file can point at a directory inserted in
+   * the same batch, and new rows go in with multi-row INSERTs (a third faster
+   * than one statement per row in sql.js).
+   */
   applyState(w: Writer, records: readonly StateRecord[]): ApplyStateResult {
     const result: ApplyStateResult = { applied: [], stale: 0, parked: [], rejected: [] };
+    const candidates = this.checkLocations(w, records, result);
+    if (candidates.length === 0) return result;
+
+    const existing = this.lookup(w, candidates);
+    let nextId = ((w.value('SELECT max(id) FROM entry') as number | null) ?? 0) + 1;
+    const ids = new Map<string, number>(); // uuid key → row id, for parent links
+    const inserts: Pending[] = [];
+    const pending = new Map<string, Pending>(); // rows to insert, by uuid key
+    const updates: { id: number; row: SqlValue[] }[] = [];
+
+    const parentId = (parent: Uint8Array, c: Candidate): number => {
+      const pk = idKey(parent);
+      let pid = ids.get(pk) ?? existing.get(pk)?.id ?? pending.get(pk)?.row[0];
+      if (pid === undefined) {
+        pid = w.value('SELECT id FROM entry WHERE uuid = ?', [parent]) as number | undefined;
+        if (pid === undefined) {
+          // A stub for the directory until its own state arrives (hlc NULL: not live).
+          pid = nextId++;
+          const stub: Pending = { row: [pid, parent, c.ownerNo, null, 0, c.loc.id, null, null, null, null, null], hlc: null };
+          inserts.push(stub);
+          pending.set(pk, stub);
+        }
+      }
+      ids.set(pk, pid as number);
+      return pid as number;
+    };
+
+    for (const c of candidates) {
+      const rec = c.rec;
+      const key = idKey(rec.uuid);
+      const d = rec.data;
+      const parent = rec.deleted ? null : (d.parent as Uint8Array | null);
+      const values = (id: number): SqlValue[] =>
+        rec.deleted
+          ? [id, rec.uuid, c.ownerNo, c.time, 1, c.loc.id, null, null, null, null, null]
+          : [id, rec.uuid, c.ownerNo, c.time, 0, c.loc.id, parent ? parentId(parent, c) : null, d.name as string, d.kind as number, d.size as number, d.mtime as number];
+      const inBatch = pending.get(key);
+      const stored = existing.get(key);
+      let id: number;
+      if (inBatch) {
+        // Twice in one batch, or a stub made for it above: the newer state wins.
+        if (inBatch.hlc && compareBytes(c.time, inBatch.hlc) <= 0) {
+          result.stale++;
+          continue;
+        }
+        id = inBatch.row[0] as number;
+        inBatch.row = values(id);
+        inBatch.hlc = c.time;
+      } else if (stored) {
+        if (stored.locationId !== c.loc.id) {
+          result.rejected.push({ record: rec, error: new OwnershipError(`entry ${idToString(rec.uuid)} belongs to another location`) });
+          continue;
+        }
+        if (stored.hlc && compareBytes(c.time, stored.hlc) <= 0) {
+          result.stale++;
+          continue;
+        }
+        id = stored.id;
+        updates.push({ id, row: values(id) });
+        stored.hlc = c.time;
+      } else {
+        id = nextId++;
+        const p: Pending = { row: values(id), hlc: c.time };
+        inserts.push(p);
+        pending.set(key, p);
+      }
+      if (!rec.deleted && d.kind === ENTRY_KIND.dir) ids.set(key, id);
+      result.applied.push(rec);
+    }
+
+    let i = 0;
+    for (; i + INSERT_ROWS <= inserts.length; i += INSERT_ROWS) {
+      const params: SqlValue[] = [];
+      for (let k = i; k < i + INSERT_ROWS; k++) params.push(...inserts[k].row);
+      w.run(INSERT_MANY, params);
+    }
+    for (; i < inserts.length; i++) w.run(INSERT_ONE, inserts[i].row);
+    for (const u of updates) w.run(UPDATE, [...u.row.slice(2), u.id]);
+    return result;
+  }
+
+  /** Checks each record's location (park, refuse, or drop as older than the location's deletion). */
+  private checkLocations(w: Writer, records: readonly StateRecord[], result: ApplyStateResult): Candidate[] {
+    const out: Candidate[] = [];
     const locations = new Map<string, LocationInfo | null>();
-    const ids = new Map<string, number>();
-    // Records of one batch mostly share a location and run in sibling groups:
-    // compare bytes with the previous record's before touching the maps.
     let lastLocUuid: Uint8Array | null = null;
     let lastLoc: LocationInfo | null = null;
-    let lastParent: Uint8Array | null = null;
-    let lastParentId = 0;
     for (const rec of records) {
       const locUuid = rec.data.location as Uint8Array;
       let loc: LocationInfo | null | undefined;
@@ -105,8 +207,7 @@ export class EntryTable implements DeviceOwnedModel {
         result.parked.push({ record: rec, parent: { model: 'location', uuid: locUuid } });
         continue;
       }
-      const owner = rec.hlc.device;
-      if (!idEquals(loc.owner, owner)) {
+      if (!idEquals(loc.owner, rec.hlc.device)) {
         const error = new OwnershipError(`entry ${idToString(rec.uuid)} is in location ${idToString(locUuid)} of another device`);
         result.rejected.push({ record: rec, error });
         continue;
@@ -116,41 +217,23 @@ export class EntryTable implements DeviceOwnedModel {
         result.stale++; // its location was deleted after this state was written
         continue;
       }
-      if (loc.ownerNo === undefined) loc.ownerNo = this.ownerNo(w, owner);
-      const ownerNo = loc.ownerNo;
-      let parentId: number | null = null;
-      const parent = rec.deleted ? null : (rec.data.parent as Uint8Array | null);
-      if (parent && lastParent && sameBytes(parent, lastParent)) {
-        parentId = lastParentId;
-      } else if (parent) {
-        const pk = idKey(parent);
-        let pid = ids.get(pk);
-        if (pid === undefined) {
-          pid = w.value('SELECT id FROM entry WHERE uuid = ?', [parent]) as number | undefined;
-          if (pid === undefined) {
-            w.run('INSERT INTO entry (uuid, owner_no, hlc, deleted, location_id) VALUES (?, ?, NULL, 0, ?)', [parent, ownerNo, loc.id]);
-            pid = w.value('SELECT last_insert_rowid()') as number;
-          }
-          ids.set(pk, pid);
-        }
-        parentId = pid;
-        lastParent = parent;
-        lastParentId = pid;
-      }
-      const d = rec.data;
-      const changed = rec.deleted
-        ? w.run(EntryTable.UPSERT, [rec.uuid, ownerNo, t, 1, loc.id, null, null, null, null, null])
-        : w.run(EntryTable.UPSERT, [rec.uuid, ownerNo, t, 0, loc.id, parentId, d.name as string, d.kind as number, d.size as number, d.mtime as number]);
-      if (changed === 0) {
-        result.stale++;
-        continue;
-      }
-      if (!rec.deleted && d.kind === ENTRY_KIND.dir) {
-        ids.set(idKey(rec.uuid), w.value('SELECT id FROM entry WHERE uuid = ?', [rec.uuid]) as number);
-      }
-      result.applied.push(rec);
+      if (loc.ownerNo === undefined) loc.ownerNo = this.ownerNo(w, rec.hlc.device);
+      out.push({ rec, loc, time: t, ownerNo: loc.ownerNo });
     }
-    return result;
+    return out;
+  }
+
+  /** The stored rows (id, stamp, location) of the candidates, by uuid key: one indexed IN query per LOOKUP_IDS records. */
+  private lookup(w: Writer, candidates: readonly Candidate[]): Map<string, { id: number; hlc: Uint8Array | null; locationId: number }> {
+    const out = new Map<string, { id: number; hlc: Uint8Array | null; locationId: number }>();
+    for (let i = 0; i < candidates.length; i += LOOKUP_IDS) {
+      const params: SqlValue[] = new Array(LOOKUP_IDS).fill(null);
+      for (let k = 0; k < LOOKUP_IDS && i + k < candidates.length; k++) params[k] = candidates[i + k].rec.uuid;
+      for (const [uuid, id, hlc, locationId] of w.rows(LOOKUP, params)) {
+        out.set(idKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number });
+      }
+    }
+    return out;
   }
 
   /** Removes the entries of a deleted location that are older than its deletion. */

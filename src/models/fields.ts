@@ -78,18 +78,28 @@ const knownFields = new WeakMap<readonly FieldSpec[], Set<string>>();
 /** Validates the fields present in `data` (all of them when `complete`). Unknown fields are an error. */
 export function checkData(model: string, fields: readonly FieldSpec[], data: unknown, complete: boolean): RecordData {
   if (typeof data !== 'object' || data === null) throw new RecordFormatError(`${model} record data must be an object`);
-  const out: RecordData = {};
   let known = knownFields.get(fields);
   if (!known) knownFields.set(fields, (known = new Set(fields.map((f) => f.name))));
+  let keys = 0;
   for (const k in data) {
     if (!known.has(k)) throw new RecordFormatError(`${model} has no field "${k.slice(0, 64)}"`);
+    keys++;
   }
-  for (const f of fields) {
+  // Returns `data` itself when it needs no normalisation (the common case:
+  // this runs for every record applied); a copy otherwise.
+  let out: RecordData | null = complete && keys !== fields.length ? {} : null;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
     const v = (data as Record<string, unknown>)[f.name];
     if (v === undefined && !complete) continue;
-    out[f.name] = checkValue(model, f, v);
+    const checked = checkValue(model, f, v);
+    if (checked !== v && !out) {
+      out = {};
+      for (let j = 0; j < i; j++) if ((data as RecordData)[fields[j].name] !== undefined) out[fields[j].name] = (data as RecordData)[fields[j].name];
+    }
+    if (out) out[f.name] = checked;
   }
-  return out;
+  return out ?? (data as RecordData);
 }
 
 export interface DataCodec {

@@ -113,6 +113,23 @@ function readOrUndefined(p: string): Buffer | undefined {
   }
 }
 
+/** Removes temp/aside files of lock attempts interrupted by a crash (older than a minute). */
+function removeLeftovers(dir: string): void {
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      if (!name.startsWith(`${LOCK_FILE}.tmp-`) && !name.startsWith(`${LOCK_FILE}.stale-`)) continue;
+      const p = path.join(dir, name);
+      try {
+        if (Date.now() - fs.statSync(p).mtimeMs > 60_000) fs.unlinkSync(p);
+      } catch {
+        /* ignore */
+      }
+    }
+  } catch {
+    /* ignore */
+  }
+}
+
 export interface StaleLockEvent {
   pid?: number;
   host?: string;
@@ -142,6 +159,7 @@ export class DirLock {
     for (let attempt = 0; attempt < 100; attempt++) {
       if (tryCreate(lockPath, content)) {
         held.set(lockPath, token);
+        removeLeftovers(dir);
         return new DirLock(dir, lockPath, token);
       }
       const raw = readOrUndefined(lockPath);

@@ -23,7 +23,6 @@ export const SNAPSHOT_HEADER = 48;
 export const SNAPSHOT_VERSION = 1;
 const MAGIC = Buffer.from('LSYNCSNP', 'latin1');
 /** checksum this much per event-loop turn (~3 ms) */
-const CRC_SLICE = 16 * 1024 * 1024;
 
 function buildHeader(seq: number, dataLength: number, dataCrc: number): Buffer {
   const h = Buffer.alloc(SNAPSHOT_HEADER);
@@ -88,45 +87,43 @@ export function readSnapshot(dir: string): LoadedSnapshot | undefined {
 }
 
 /**
- * Writes a snapshot to a temp file, fsyncs it and returns the temp path (the
- * caller renames it into place). The data goes out in one asynchronous write
- * (so the exported copy is released as soon as possible even when the event
- * loop is busy with large transactions) while the checksum is computed in
- * slices between event-loop turns; the header, which holds the checksum, is
- * written last.
+ * Writes a snapshot to a temp file and returns the temp path (the caller
+ * renames it into place). The checksum and the hand-off of the bytes to the
+ * OS happen synchronously (at 1M entries, ~45 ms and ~30 ms beside the
+ * export's ~140 ms), so the exported copy can be released before any other
+ * transaction runs: holding it across event-loop turns while the database
+ * keeps growing is what pushed peak memory over budget. The fsync, which is
+ * what takes time on a real disk, is asynchronous.
  */
-export async function writeSnapshotTemp(dir: string, seq: number, data: Uint8Array): Promise<{ tmp: string; bytes: number }> {
+export async function writeSnapshotTemp(dir: string, seq: number, take: () => Uint8Array): Promise<{ tmp: string; bytes: number }> {
   const tmp = path.join(dir, SNAPSHOT_TMP_PREFIX + randomSuffix());
-  const fh = await fs.promises.open(tmp, 'wx');
+  const fd = fs.openSync(tmp, 'wx');
   let ok = false;
+  let bytes = 0;
   try {
-    const writeData = (async () => {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await fh.write(data, done, data.length - done, SNAPSHOT_HEADER + done);
-        if (bytesWritten <= 0) throw new Error(`short write to ${tmp}`);
-        done += bytesWritten;
-      }
-    })();
-    const checksum = (async () => {
-      let crc = 0;
-      for (let off = 0; off < data.length; off += CRC_SLICE) {
-        if (off > 0) await new Promise<void>((r) => setImmediate(r));
-        crc = zlib.crc32(data.subarray(off, Math.min(off + CRC_SLICE, data.length)), crc);
-      }
-      return crc;
-    })();
-    const [crc] = await Promise.all([checksum, writeData]);
-    const header = buildHeader(seq, data.length, crc);
-    const { bytesWritten } = await fh.write(header, 0, header.length, 0);
-    if (bytesWritten !== header.length) throw new Error(`short write to ${tmp}`);
-    await fh.sync();
+    {
+      const data = take();
+      const header = buildHeader(seq, data.length, zlib.crc32(data));
+      writeAllSync(fd, header, 0, tmp);
+      writeAllSync(fd, data, SNAPSHOT_HEADER, tmp);
+      bytes = SNAPSHOT_HEADER + data.length;
+    }
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
     ok = true;
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
     if (!ok) await fs.promises.unlink(tmp).catch(() => undefined);
   }
-  return { tmp, bytes: SNAPSHOT_HEADER + data.length };
+  return { tmp, bytes };
+}
+
+function writeAllSync(fd: number, data: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < data.length) {
+    const n = fs.writeSync(fd, data, done, data.length - done, position + done);
+    if (n <= 0) throw new Error(`short write to ${file}`);
+    done += n;
+  }
 }
 
 /** Removes temp files left by snapshots interrupted by a crash (they are never the only copy of anything). */

@@ -31,12 +31,15 @@ async function main(): Promise<void> {
     const io = store.journalForTesting.io;
     store.journalForTesting.io = {
       ...io,
-      writev: (fd, bufs, cb) => {
+      writev: (fd, bufs, position, cb) => {
         const all = Buffer.concat(bufs);
         const cut = 1 + Math.floor(Math.random() * (all.length - 1));
-        fs.write(fd, all, 0, cut, null, (err, first) => {
+        fs.write(fd, all, 0, cut, position, (err, first) => {
           if (err) return cb(err, 0);
-          setTimeout(() => fs.write(fd, all, first, all.length - first, null, (err2, second) => cb(err2, first + second)), 1);
+          setTimeout(
+            () => fs.write(fd, all, first, all.length - first, position + first, (err2, second) => cb(err2, first + second)),
+            1,
+          );
         });
       },
     };

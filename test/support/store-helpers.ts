@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Store, type StoreEvent, type StoreOptions } from '../../src/store';
+import { scanJournal } from '../../src/store/journal';
 
 /** Temp directories for store tests; call cleanup() in after(). */
 export class TempDirs {
@@ -75,4 +76,9 @@ export function waitExit(child: import('node:child_process').ChildProcess): Prom
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
   });
+}
+
+/** Where the records of a journal file end (the rest is preallocated zeros). */
+export function journalRecordsEnd(file: string): number {
+  return scanJournal(fs.readFileSync(file), file).end;
 }

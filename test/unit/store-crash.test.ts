@@ -4,6 +4,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store } from '../../src/store';
+import { scanJournal } from '../../src/store/journal';
 import { CRASH_MIGRATIONS } from '../support/store-crash-child';
 import { TempDirs, journalFiles, waitExit } from '../support/store-helpers';
 
@@ -60,8 +61,14 @@ describe('store: crash safety (SIGKILL)', function () {
       for (const n of r.acked) allAcked.add(n);
       if (round % 6 === 3) {
         // also simulate a torn write after the kill
+        // (garbage where the next record would have gone, in the preallocated space)
         const js = journalFiles(dir);
-        fs.appendFileSync(js[js.length - 1], crypto.randomBytes(1 + Math.floor(Math.random() * 300)));
+        const file = js[js.length - 1];
+        const scan = scanJournal(fs.readFileSync(file), file);
+        const at = scan.torn ? scan.torn.dataEnd : scan.end;
+        const fd = fs.openSync(file, 'r+');
+        fs.writeSync(fd, crypto.randomBytes(1 + Math.floor(Math.random() * 300)), 0, undefined, at);
+        fs.closeSync(fd);
       }
       const store = await Store.open({
         dir,

@@ -2,22 +2,31 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StoreCorruptError, type StoreEvent } from '../../src/store';
-import { checkFrame } from '../../src/store/codec';
+import { scanJournal } from '../../src/store/journal';
 import { writeSnapshotTemp } from '../../src/store/snapshot';
 import { TempDirs, countRows, insertMany, journalFiles, openStore, tornFiles } from '../support/store-helpers';
 
-/** Offsets and lengths of the records of a journal file. */
+/** Offsets and lengths of the records of a journal file, and where they end. */
 function frames(file: string): Array<{ offset: number; length: number }> {
-  const buf = fs.readFileSync(file);
-  const out: Array<{ offset: number; length: number }> = [];
-  let off = 0;
-  while (off < buf.length) {
-    const c = checkFrame(buf, off);
-    if (!c.ok) throw new Error(`bad frame at ${off}: ${c.reason}`);
-    out.push({ offset: off, length: c.length });
-    off += c.length;
-  }
-  return out;
+  const scan = scanJournal(fs.readFileSync(file), file);
+  assert.equal(scan.torn, undefined);
+  return scan.frames;
+}
+
+function recordsEnd(file: string): number {
+  return scanJournal(fs.readFileSync(file), file).end;
+}
+
+function writeAt(file: string, at: number, bytes: Buffer): void {
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, bytes, 0, bytes.length, at);
+  fs.closeSync(fd);
+}
+
+function trimZeros(b: Buffer): Buffer {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  return b.subarray(0, end);
 }
 
 /** A directory with 10 one-row transactions in the journal and no snapshot. */
@@ -54,23 +63,24 @@ describe('store: journal recovery', function () {
   const tmp = new TempDirs();
   after(() => tmp.cleanup());
 
-  it('recovers from garbage appended after the last record, keeping it aside', async () => {
+  it('recovers from garbage written after the last record, keeping it aside', async () => {
     const { dir, journal } = await journalOnly(tmp);
-    const size = fs.statSync(journal).size;
+    const end = recordsEnd(journal);
+    assert.ok(fs.statSync(journal).size > end, 'journal space is preallocated');
     const garbage = Buffer.from('this is not a journal record, just garbage from a torn write');
-    fs.appendFileSync(journal, garbage);
+    writeAt(journal, end, garbage);
     const { store, events } = await openStore(dir);
     assert.equal(countRows(store), 10);
-    assert.equal(fs.statSync(journal).size, size, 'truncated back to the last complete record');
     const torn = tornFiles(dir);
     assert.equal(torn.length, 1);
     assert.ok(fs.readFileSync(torn[0]).equals(garbage), 'torn bytes kept aside');
     const ev = events.find((e) => e.type === 'torn-tail') as Extract<StoreEvent, { type: 'torn-tail' }>;
     assert.ok(ev);
     assert.equal(ev.file, journal);
-    assert.equal(ev.offset, size);
+    assert.equal(ev.offset, end);
     assert.equal(ev.bytes, garbage.length);
     assert.equal(ev.keptAt, torn[0]);
+    assert.equal(recordsEnd(journal), end);
     // and the store keeps working on the same journal
     await insertMany(store, 2, 100);
     await store.closeWithoutSnapshot();
@@ -80,7 +90,21 @@ describe('store: journal recovery', function () {
     await again.store.close();
   });
 
-  it('recovers from a last record cut in the middle (and from zeros)', async () => {
+  it('recovers from garbage appended after the preallocated space', async () => {
+    const { dir, journal } = await journalOnly(tmp);
+    const end = recordsEnd(journal);
+    const physical = fs.statSync(journal).size;
+    fs.appendFileSync(journal, Buffer.from('garbage'));
+    const { store } = await openStore(dir);
+    assert.equal(countRows(store), 10);
+    assert.equal(fs.statSync(journal).size, end, 'truncated after the last record');
+    const kept = fs.readFileSync(tornFiles(dir)[0]);
+    assert.equal(kept.length, physical - end + 7);
+    assert.ok(kept.subarray(kept.length - 7).equals(Buffer.from('garbage')));
+    await store.close();
+  });
+
+  it('recovers from a last record cut in the middle (and from zeros after it)', async () => {
     const { dir, journal } = await journalOnly(tmp);
     const fr = frames(journal);
     const last = fr[fr.length - 1];
@@ -94,9 +118,19 @@ describe('store: journal recovery', function () {
     assert.equal(fs.statSync(journal).size, last.offset);
     const torn = tornFiles(dir);
     assert.equal(torn.length, 1);
-    assert.ok(fs.readFileSync(torn[0]).equals(Buffer.concat([full.subarray(last.offset, cut), Buffer.alloc(37)])));
+    assert.ok(fs.readFileSync(torn[0]).equals(trimZeros(full.subarray(last.offset, cut))));
     assert.ok(events.some((e) => e.type === 'torn-tail'));
     await store.close();
+  });
+
+  it('treats zeros after the last record as a clean end', async () => {
+    const { dir, journal } = await journalOnly(tmp);
+    const { store, events } = await openStore(dir);
+    assert.equal(countRows(store), 10);
+    assert.ok(!events.some((e) => e.type === 'torn-tail'));
+    assert.deepEqual(tornFiles(dir), []);
+    await store.close();
+    void journal;
   });
 
   it('recovers from a record cut inside its header', async () => {
@@ -141,7 +175,7 @@ describe('store: journal recovery', function () {
     const gen2 = path.join(dir, 'journal-00000002.log');
     fs.writeFileSync(gen2, buf.subarray(split));
     assert.deepEqual(journalFiles(dir), [journal, gen2]);
-    await expectCorrupt(dir, journal, /followed by newer ones/);
+    await expectCorrupt(dir, journal, /followed by a newer one/);
   });
 
   it('refuses a gap in sequence numbers', async () => {
@@ -197,7 +231,7 @@ describe('store: snapshots', function () {
 
   it('refuses a snapshot whose checksums are fine but SQLite cannot read', async () => {
     const { dir, snap } = await withSnapshot();
-    const { tmp: t } = await writeSnapshotTemp(dir, 21, Buffer.alloc(8192, 0x41));
+    const { tmp: t } = await writeSnapshotTemp(dir, 21, () => Buffer.alloc(8192, 0x41));
     fs.renameSync(t, snap);
     await expectCorrupt(dir, snap, /SQLite/);
   });
