@@ -127,12 +127,20 @@ function baseline(phase: 'raw' | 'native'): number {
 }
 
 async function openPhase(dataDir: string, id: string): Promise<void> {
+  let store: unknown = null;
   const t0 = performance.now();
-  const lib = await Library.open({ dataDir, libraryId: idFromString(id), now: () => Date.now() + 10 * 365 * 86400_000 });
+  const lib = await Library.open({
+    dataDir,
+    libraryId: idFromString(id),
+    now: () => Date.now() + 10 * 365 * 86400_000,
+    onStoreEvent: (e) => {
+      if (e.type === 'open') store = e;
+    },
+  });
   const ms = performance.now() - t0;
   const entries = lib.counts().entry;
   await lib.close();
-  process.stdout.write(JSON.stringify({ ms, entries, rssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
+  process.stdout.write(JSON.stringify({ ms, entries, store, rssMB: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
 }
 
 async function main(): Promise<void> {
@@ -183,6 +191,7 @@ async function main(): Promise<void> {
   const opened = JSON.parse(childRun(['--open', dataDir, id]));
   if (opened.entries !== N) throw new Error(`reopened with ${opened.entries} entries`);
   const openMs = opened.ms as number;
+  if (process.env.BENCH_RSS) say(`open detail ${JSON.stringify(opened)}`);
   say(`open ${N.toLocaleString()}-entry library from snapshot + journal ${openMs.toFixed(0)} ms (target ≤ 500), fresh process (RSS ${opened.rssMB} MB)`);
 
   const engineRssMB = process.resourceUsage().maxRSS / 1024;

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { collectGarbage } from './memory';
 import { StoreCorruptError, StoreVersionError } from './errors';
 import { randomSuffix } from './fsutil';
 import * as path from 'node:path';
@@ -101,13 +102,8 @@ export async function writeSnapshotTemp(dir: string, seq: number, take: () => Ui
   let ok = false;
   let bytes = 0;
   try {
-    {
-      const data = take();
-      const header = buildHeader(seq, data.length, zlib.crc32(data));
-      writeAllSync(fd, header, 0, tmp);
-      writeAllSync(fd, data, SNAPSHOT_HEADER, tmp);
-      bytes = SNAPSHOT_HEADER + data.length;
-    }
+    bytes = writeSnapshotBytes(fd, tmp, seq, take);
+    collectGarbage(); // the exported copy, now in the OS's hands (see memory.ts)
     await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
     ok = true;
   } finally {
@@ -115,6 +111,18 @@ export async function writeSnapshotTemp(dir: string, seq: number, take: () => Ui
     if (!ok) await fs.promises.unlink(tmp).catch(() => undefined);
   }
   return { tmp, bytes };
+}
+
+/**
+ * The synchronous part, in a plain function of its own: a local of the async
+ * caller would be kept alive across its awaits, and with it the whole copy.
+ */
+function writeSnapshotBytes(fd: number, tmp: string, seq: number, take: () => Uint8Array): number {
+  const data = take();
+  const header = buildHeader(seq, data.length, zlib.crc32(data));
+  writeAllSync(fd, header, 0, tmp);
+  writeAllSync(fd, data, SNAPSHOT_HEADER, tmp);
+  return SNAPSHOT_HEADER + data.length;
 }
 
 function writeAllSync(fd: number, data: Uint8Array, position: number, file: string): void {

@@ -25,6 +25,7 @@ import {
 import { asError, fsyncDir, writeFileDurableSync } from './fsutil';
 import { JournalWriter, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo } from './journal';
 import { DirLock } from './lock';
+import { collectGarbage } from './memory';
 import { SNAPSHOT_FILE, readSnapshot, removeSnapshotTemps, writeSnapshotTemp } from './snapshot';
 import { loadSqlJs, type SqlDatabase, type SqlStatement } from './sqljs';
 
@@ -860,6 +861,7 @@ export class Store {
       const gen = journal.rotate().gen;
       let exportMs = 0;
       const written = await writeSnapshotTemp(this.dir, seq, () => {
+        collectGarbage();
         const data = this.eng.db.export();
         exportMs = performance.now() - t0;
         return data;
