@@ -14,6 +14,7 @@ import { loadSqlJs } from '../src/store/sqljs';
 import { EntryTree } from './entries';
 import { registry } from '../src/engine/registry';
 import type { StateRecord } from '../src/models/model';
+import { ENGINE_NODE_FLAGS } from '../src/worker/limits';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const BATCH = 1000;
@@ -69,8 +70,13 @@ async function rawInsert(tree: EntryTree): Promise<number> {
 }
 
 async function commitLoop(lib: Library, concurrency: number): Promise<number> {
+  await commitFor(lib, concurrency, 0.5); // warm-up: JIT and caches, not measured
+  return commitFor(lib, concurrency, COMMIT_SECONDS);
+}
+
+async function commitFor(lib: Library, concurrency: number, seconds: number): Promise<number> {
   let n = 0;
-  const deadline = performance.now() + COMMIT_SECONDS * 1000;
+  const deadline = performance.now() + seconds * 1000;
   const t0 = performance.now();
   const worker = async () => {
     while (performance.now() < deadline) {
@@ -146,6 +152,9 @@ async function openPhase(dataDir: string, id: string): Promise<void> {
 async function main(): Promise<void> {
   const tree = new EntryTree(N);
   say(`bench:store — ${N.toLocaleString()} entries, batches of ${BATCH}, ${os.cpus().length} cores, Node ${process.version}`);
+  const flags = process.execArgv.join(' ');
+  say(`engine process flags: ${flags || '(none)'}; the engine worker uses the same limits (src/worker/limits.ts)`);
+  if (!ENGINE_NODE_FLAGS.every((f) => process.execArgv.includes(f))) say(`warning: run with ${ENGINE_NODE_FLAGS.join(' ')} (npm run bench:store does) for figures comparable to the engine worker`);
 
   const rawInsertRowsPerSec = baseline('raw');
   say(`raw sql.js prepared inserts (baseline, separate process) ${Math.round(rawInsertRowsPerSec).toLocaleString()} rows/s`);

@@ -52,21 +52,23 @@ export class PeerLog {
   /** Adds a change; false if it was already there. Advances the vector over any gap it closes. */
   append(w: Writer, ch: SharedChange): boolean {
     const origin = ch.hlc.device;
-    if (this.has(w, origin, ch.seq)) return false;
+    const contiguous = this.contiguous(w, origin);
+    if (ch.seq <= contiguous) return false;
+    // The next change of its origin (always so for this device's own) cannot be here yet.
+    if (ch.seq !== contiguous + 1 && w.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, ch.seq]) !== undefined) return false;
     const model = this.registry.sharedModel(ch.model);
+    let hlc: Uint8Array = encodeHlc(ch.hlc);
     w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       origin,
       ch.seq,
-      encodeHlc(ch.hlc),
+      hlc,
       ch.model,
       ch.uuid,
       opCode(ch.op),
       model.codec.encode(ch.data),
     ]);
-    let seq = this.contiguous(w, origin);
-    if (ch.seq !== seq + 1) return true;
-    let hlc: Uint8Array = encodeHlc(ch.hlc);
-    seq = ch.seq;
+    if (ch.seq !== contiguous + 1) return true;
+    let seq = ch.seq;
     for (;;) {
       const next = w.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq + 1]);
       if (!(next instanceof Uint8Array)) break;
