@@ -53,9 +53,13 @@ type Liveness = 'live' | 'dead' | 'foreign';
 function liveness(lockPath: string, info: LockInfo): Liveness {
   if (info.host !== os.hostname()) return 'foreign';
   if (info.pid === process.pid) {
-    // Our own pid: live only if this process really holds it (else: a previous
-    // incarnation that had the same pid, common in containers).
-    return held.get(lockPath) === info.token ? 'live' : 'dead';
+    // Our own pid: this module instance holds it, or another thread of this
+    // process does (worker threads have their own module state; the process
+    // start time tells us apart from a previous process that had our pid,
+    // common in containers). Without a start time, assume it is held.
+    if (held.get(lockPath) === info.token) return 'live';
+    if (info.start === undefined) return 'live';
+    return info.start === processStart(process.pid) ? 'live' : 'dead';
   }
   try {
     process.kill(info.pid, 0);

@@ -8,8 +8,8 @@ import { TempDirs, countRows, insertMany, openStore, waitExit } from '../support
 
 const LOCK_CHILD = path.join(__dirname, '..', 'support', 'store-lock-child.ts');
 
-function lockContent(pid: number, host = os.hostname()): string {
-  return JSON.stringify({ pid, host, token: 'f00d', created: new Date().toISOString() });
+function lockContent(pid: number, host = os.hostname(), start?: string): string {
+  return JSON.stringify({ pid, host, token: 'f00d', created: new Date().toISOString(), start });
 }
 
 async function deadPid(): Promise<number> {
@@ -101,12 +101,18 @@ describe('store: lock', function () {
     }
   });
 
-  it('treats a lock naming our own pid but not held by this process as stale (pid reuse)', async () => {
+  it('treats a lock naming our own pid but an earlier process start as stale (pid reuse)', async () => {
     const dir = tmp.make();
-    fs.writeFileSync(path.join(dir, 'LOCK'), lockContent(process.pid));
+    fs.writeFileSync(path.join(dir, 'LOCK'), lockContent(process.pid, os.hostname(), '1'));
     const { store, events } = await openStore(dir);
     assert.ok(events.some((e) => e.type === 'stale-lock'));
     await store.close();
+  });
+
+  it('refuses a lock naming our own pid without a start time: another thread of this process may hold it', async () => {
+    const dir = tmp.make();
+    fs.writeFileSync(path.join(dir, 'LOCK'), lockContent(process.pid));
+    await assert.rejects(openStore(dir), StoreLockedError);
   });
 
   it('refuses a lock from another host', async () => {
