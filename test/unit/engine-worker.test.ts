@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { build } from 'esbuild';
+import { bundleForTest } from '../support/bundle';
 import { EngineHost, EngineWorkerError } from '../../src/worker/engine-host';
 import { Library } from '../../src/engine/library';
 import { idToString } from '../../src/engine/ids';
@@ -12,17 +10,14 @@ describe('engine worker', function () {
   after(cleanupTempDirs);
 
   it('hosts a library off the calling thread and answers requests', async () => {
-    const out = tempDir();
-    // Bundled exactly as shipped (esbuild.mjs does the same), with sql-wasm.wasm beside it.
-    await build({ entryPoints: ['src/worker/engine-worker.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: path.join(out, 'worker.js'), logLevel: 'silent' });
-    copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), path.join(out, 'sql-wasm.wasm'));
+    const workerFile = await bundleForTest('src/worker/engine-worker.ts', 'worker.js');
 
     const dataDir = tempDir();
     const lib = await Library.create({ dataDir, name: 'Work' });
     await lib.commitShared([{ model: 'tag', op: 'create', data: { name: 'todo', color: null, icon: null, description: null, namespace: null } }]);
     await lib.close();
 
-    const host = new EngineHost(path.join(out, 'worker.js'), dataDir);
+    const host = new EngineHost(workerFile, dataDir);
     try {
       const libs = await host.request<{ id: string; name: string }[]>('libraries');
       assert.deepEqual(libs.map((l) => l.name), ['Work']);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Store } from '../../src/store';
 import { scanJournal } from '../../src/store/journal';
 import { CRASH_MIGRATIONS } from '../support/store-crash-child';
-import { TempDirs, journalFiles, waitExit } from '../support/store-helpers';
+import { runUntilKilled } from '../support/crash';
+import { TempDirs, journalFiles } from '../support/store-helpers';
 
 const CHILD = path.join(__dirname, '..', 'support', 'store-crash-child.ts');
 const ROUNDS = 22;
@@ -19,25 +19,7 @@ interface Round {
 
 /** Runs the child until `ready`, lets it commit for a random 50–400 ms, SIGKILLs it. */
 async function runChild(dir: string, split: boolean): Promise<Round> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, split ? 'split' : 'whole'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = waitExit(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const had = out.includes('ready\n');
-      out += d.toString();
-      if (!had && out.includes('ready\n')) resolve();
-    });
-    void exited.then(() => reject(new Error(`crash child exited early: ${stderr}`)));
-  });
-  const killedAfterMs = 50 + Math.floor(Math.random() * 350);
-  await new Promise((r) => setTimeout(r, killedAfterMs));
-  child.kill('SIGKILL');
-  await exited;
-  // stdout is a pipe: every `ack` written before the kill is in `out` once the pipe closed
-  await new Promise<void>((r) => (child.stdout!.readableEnded ? r() : child.stdout!.once('end', () => r())));
+  const { out, stderr, killedAfterMs } = await runUntilKilled(['--import', 'tsx', CHILD, dir, split ? 'split' : 'whole']);
   const acked: number[] = [];
   for (const line of out.split('\n')) {
     const m = /^ack (\d+)$/.exec(line);

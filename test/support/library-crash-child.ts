@@ -1,0 +1,33 @@
+/**
+ * Child for the library crash test: opens (or creates) a library and commits
+ * in a loop, shared changes and device-owned state, printing `ack <seq>` for
+ * each tag once `commitShared` has resolved (acknowledged = durable).
+ * Args: dataDir libraryId|new
+ */
+import { idFromString, idToString } from '../../src/engine/ids';
+import { Library } from '../../src/engine/library';
+import { ENTRY_KIND } from '../../src/models/entry';
+
+async function main(): Promise<void> {
+  const [dataDir, id] = process.argv.slice(2);
+  const lib = id === 'new' ? await Library.create({ dataDir, name: 'crash' }) : await Library.open({ dataDir, libraryId: idFromString(id) });
+  process.stdout.write(`library ${idToString(lib.id)}\nready\n`);
+  const [loc] = await lib.commitDeviceOwned('location', [
+    { data: { device: lib.deviceId, volume: null, path: `/p${lib.ownLogSeq}`, name: 'p', workspace_key: 'k', entry_count: 0, total_bytes: 0 } },
+  ]);
+  for (let n = 0; ; n++) {
+    const burst = n % 4 === 0 ? 8 : 1; // mix single commits and concurrent bursts (group commit)
+    await Promise.all(
+      Array.from({ length: burst }, async () => {
+        const [tag] = await lib.commitShared([{ model: 'tag', op: 'create', data: { name: 'crash', color: null, icon: null, description: null, namespace: null } }]);
+        process.stdout.write(`ack ${tag.seq}\n`);
+      }),
+    );
+    // a transaction of 50 entries: all or nothing
+    await lib.write((tx) => {
+      for (let i = 0; i < 50; i++) tx.put('entry', { location: loc.uuid, parent: null, name: `f${n}-${i}`, kind: ENTRY_KIND.file, size: i, mtime: n });
+    });
+  }
+}
+
+void main();
