@@ -31,6 +31,8 @@ export interface SharedTableSpec {
   extraSchema?: readonly string[];
 }
 
+const SAME_AS_CREATED = new Uint8Array(0);
+
 function newer(a: Hlc | null, b: Hlc | null): Hlc | null {
   if (!a) return b;
   if (!b) return a;
@@ -99,14 +101,16 @@ export class SharedTable implements SharedModel {
   private toRow(row: readonly SqlValue[]): SharedRow {
     const data: RecordData = {};
     const fieldHlcs: Record<string, Hlc | null> = {};
+    const createdHlc = stampOrNull(row[2]);
     this.fields.forEach((f, i) => {
       data[f.name] = fromSql(f, row[5 + 2 * i]);
-      fieldHlcs[f.name] = stampOrNull(row[6 + 2 * i]);
+      const h = row[6 + 2 * i];
+      fieldHlcs[f.name] = h instanceof Uint8Array && h.length === 0 ? createdHlc : stampOrNull(h);
     });
     return {
       uuid: row[0] as Uint8Array,
       hlc: stamp(row[1]),
-      createdHlc: stampOrNull(row[2]),
+      createdHlc,
       deletedHlc: stampOrNull(row[3]),
       live: row[4] === 1,
       data,
@@ -169,7 +173,9 @@ export class SharedTable implements SharedModel {
         h = incHlc;
         changed = true;
       }
-      values.push(toSql(f, value), bytesOrNull(h));
+      // A field last set by the row's newest create (the usual case) stores an
+      // empty stamp meaning "same as created_hlc": 1 byte instead of 24.
+      values.push(toSql(f, value), h && createdHlc && compareHlc(h, createdHlc) === 0 ? SAME_AS_CREATED : bytesOrNull(h));
     }
     if (!changed) return false;
     const hlc = newer(cur?.hlc ?? null, inc.hlc)!;

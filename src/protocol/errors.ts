@@ -1,0 +1,75 @@
+/**
+ * The one error type of the wire protocol. Every failure to decode (or
+ * encode) a message is a ProtocolError whose `code` is also what travels
+ * back to the sender in an Error message.
+ */
+import { HlcFormatError } from '../engine/hlc';
+import { IdFormatError } from '../engine/ids';
+import { ModelKindError, UnknownModelError } from '../engine/registry';
+import { RecordFormatError } from '../models/fields';
+import type { MessageType } from './messages';
+
+/** Wire order is fixed: an Error message carries the index. Append only. */
+export const ERROR_CODES = [
+  'bad-frame',
+  'unknown-type',
+  'unknown-model',
+  'bad-record',
+  'version',
+  'too-large',
+  'clock-drift',
+  'not-owner',
+  'rate-limited',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
+}
+
+export interface ProtocolErrorDetails {
+  /** The request the bad message belonged to, when that much could be read (0: none or unknown). */
+  requestId?: number;
+  /** The message type, when that much could be read. */
+  messageType?: MessageType;
+  cause?: unknown;
+}
+
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly requestId: number;
+  readonly messageType: MessageType | null;
+
+  constructor(code: ErrorCode, message: string, details: ProtocolErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.requestId = details.requestId ?? 0;
+    this.messageType = details.messageType ?? null;
+  }
+}
+
+/**
+ * Any error met while decoding or encoding, as a ProtocolError: record and
+ * clock format errors are 'bad-record', model lookups 'unknown-model', and
+ * everything else compact-encoding throws (out of bounds, a varint beyond
+ * 2^53) is 'bad-frame'.
+ */
+export function toProtocolError(e: unknown, context: string, details: Omit<ProtocolErrorDetails, 'cause'> = {}): ProtocolError {
+  if (e instanceof ProtocolError) {
+    const requestId = e.requestId || details.requestId || 0;
+    const messageType = e.messageType ?? details.messageType ?? null;
+    if (requestId === e.requestId && messageType === e.messageType) return e;
+    return new ProtocolError(e.code, e.message, { requestId, messageType: messageType ?? undefined, cause: e.cause });
+  }
+  const text = e instanceof Error ? e.message : String(e);
+  const code: ErrorCode =
+    e instanceof RecordFormatError || e instanceof HlcFormatError || e instanceof IdFormatError
+      ? 'bad-record'
+      : e instanceof UnknownModelError || e instanceof ModelKindError
+        ? 'unknown-model'
+        : 'bad-frame';
+  return new ProtocolError(code, `${context}: ${text}`, { ...details, cause: e });
+}

@@ -1,0 +1,192 @@
+/**
+ * The messages peers exchange, one interface each, told apart by `type`.
+ * Their binary layout is in codec.ts; DESIGN.md "Wire protocol" says what
+ * each is for.
+ */
+import type { Id } from '../engine/ids';
+import type { ModelName, SharedChange, SharedRow, StateRecord } from '../models/model';
+import { type ErrorCode, ProtocolError } from './errors';
+import { MAX_ERROR_MESSAGE_CHARS } from './limits';
+
+/** How far one origin's peer log has been received (highest seq with no gap below it). */
+export interface OriginSeq {
+  readonly origin: Id;
+  readonly seq: number;
+}
+
+/** How far one owner's rows of one device-owned model have been received. */
+export interface Watermark {
+  readonly owner: Id;
+  readonly model: ModelName;
+  /** 8-byte HLC time (see encodeHlcTime) of the newest row received. */
+  readonly hlc: Uint8Array;
+}
+
+/** First message on a connection, both ways. */
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly protocolVersion: number;
+  readonly libraryId: Id;
+  readonly deviceId: Id;
+  /** Shared data: per origin, the contiguous seq held. */
+  readonly vector: readonly OriginSeq[];
+  /** Device-owned data: per (owner, model), the newest stamp held. */
+  readonly watermarks: readonly Watermark[];
+}
+
+/** One live device-owned row state (device-owned models only). */
+export interface StateChangeMessage {
+  readonly type: 'state-change';
+  readonly model: ModelName;
+  readonly record: StateRecord;
+}
+
+/** Live device-owned row states coalesced under load. */
+export interface StateBatchMessage {
+  readonly type: 'state-batch';
+  readonly model: ModelName;
+  readonly records: readonly StateRecord[];
+}
+
+/** One live shared change (shared models only; the change names its model). */
+export interface SharedChangeMessage {
+  readonly type: 'shared-change';
+  readonly change: SharedChange;
+}
+
+/** Live shared changes coalesced under load. */
+export interface SharedChangeBatchMessage {
+  readonly type: 'shared-change-batch';
+  readonly changes: readonly SharedChange[];
+}
+
+/** Rows of `owner`'s `model` stamped after `after`, oldest first, tombstones included. */
+export interface StateRequestMessage {
+  readonly type: 'state-request';
+  readonly requestId: number;
+  readonly model: ModelName;
+  readonly owner: Id;
+  /** 8-byte HLC time cursor; null: from the start. */
+  readonly after: Uint8Array | null;
+  /** 1 … MAX_RECORDS. */
+  readonly limit: number;
+}
+
+export interface StateResponseMessage {
+  readonly type: 'state-response';
+  readonly requestId: number;
+  readonly model: ModelName;
+  readonly owner: Id;
+  /** Every record's `hlc.device` is `owner`. */
+  readonly records: readonly StateRecord[];
+  readonly hasMore: boolean;
+  /** Rows after this page, for honest progress. */
+  readonly remaining: number;
+}
+
+/** Shared changes the requester lacks, given what it has. */
+export interface SharedChangeRequestMessage {
+  readonly type: 'shared-change-request';
+  readonly requestId: number;
+  readonly have: readonly OriginSeq[];
+  /** 1 … MAX_RECORDS. */
+  readonly limit: number;
+}
+
+/** A page of shared state for a requester whose range was pruned from the log. */
+export interface SharedSnapshotPage {
+  readonly model: ModelName;
+  readonly rows: readonly SharedRow[];
+  /** Cursor: ask again after this uuid (null: from the start). */
+  readonly after: Id | null;
+  readonly hasMore: boolean;
+}
+
+export interface SharedChangeResponseMessage {
+  readonly type: 'shared-change-response';
+  readonly requestId: number;
+  readonly changes: readonly SharedChange[];
+  readonly hasMore: boolean;
+  readonly snapshot: SharedSnapshotPage | null;
+  /** Origins whose requested range was pruned here. */
+  readonly pruned: readonly Id[];
+}
+
+/** What the sender now holds, per origin (lets the receiver prune). */
+export interface AckMessage {
+  readonly type: 'ack';
+  readonly vector: readonly OriginSeq[];
+}
+
+export interface HeartbeatMessage {
+  readonly type: 'heartbeat';
+  /** The sender's wall clock, ms since the epoch. */
+  readonly nowMs: number;
+}
+
+export interface ErrorMessage {
+  readonly type: 'error';
+  /** The request this answers; 0 if it is not about a request. */
+  readonly requestId: number;
+  readonly code: ErrorCode;
+  /** At most MAX_ERROR_MESSAGE_CHARS characters. */
+  readonly message: string;
+}
+
+export type Message =
+  | HelloMessage
+  | StateChangeMessage
+  | StateBatchMessage
+  | SharedChangeMessage
+  | SharedChangeBatchMessage
+  | StateRequestMessage
+  | StateResponseMessage
+  | SharedChangeRequestMessage
+  | SharedChangeResponseMessage
+  | AckMessage
+  | HeartbeatMessage
+  | ErrorMessage;
+
+export type MessageType = Message['type'];
+export type RequestMessage = StateRequestMessage | SharedChangeRequestMessage;
+export type ResponseMessage = StateResponseMessage | SharedChangeResponseMessage;
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+export function isRequest(m: Message): m is RequestMessage {
+  return m.type === 'state-request' || m.type === 'shared-change-request';
+}
+
+export function isResponse(m: Message): m is ResponseMessage {
+  return m.type === 'state-response' || m.type === 'shared-change-response';
+}
+
+/**
+ * An Error message for `error` (a ProtocolError keeps its code; anything
+ * else is 'internal'), its text cut to the wire limit.
+ */
+export function errorMessage(error: unknown, requestId?: number): ErrorMessage;
+export function errorMessage(code: ErrorCode, text: string, requestId?: number): ErrorMessage;
+export function errorMessage(a: unknown, b?: string | number, c?: number): ErrorMessage {
+  let code: ErrorCode;
+  let text: string;
+  let requestId: number;
+  if (typeof b === 'string') {
+    code = a as ErrorCode;
+    text = b;
+    requestId = c ?? 0;
+  } else {
+    code = a instanceof ProtocolError ? a.code : 'internal';
+    text = a instanceof Error ? a.message : String(a);
+    requestId = b ?? (a instanceof ProtocolError ? a.requestId : 0);
+  }
+  return { type: 'error', requestId, code, message: truncate(text, MAX_ERROR_MESSAGE_CHARS) };
+}
+
+function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = max - 1;
+  // Do not split a surrogate pair.
+  const last = s.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return s.slice(0, cut) + '…';
+}
