@@ -129,6 +129,23 @@ function abbrev(sql: string): string {
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
 }
 
+const firstObject = (st: SqlStatement): Row | undefined => (st.step() ? toObject(st.getColumnNames(), st.get()) : undefined);
+const firstValue = (st: SqlStatement): SqlValue | undefined => (st.step() ? st.get()[0] : undefined);
+const allArrays = (st: SqlStatement): SqlValue[][] => {
+  const out: SqlValue[][] = [];
+  while (st.step()) out.push(st.get());
+  return out;
+};
+const allObjects = (st: SqlStatement): Row[] => {
+  const out: Row[] = [];
+  if (st.step()) {
+    const cols = st.getColumnNames();
+    do out.push(toObject(cols, st.get()));
+    while (st.step());
+  }
+  return out;
+};
+
 function toObject(cols: string[], vals: SqlValue[]): Row {
   const o: Row = {};
   for (let i = 0; i < cols.length; i++) o[cols[i]] = vals[i];
@@ -318,93 +335,46 @@ class Handle implements Writer {
   }
 
   run(sql: string, params?: SqlValue[]): number {
-    const e = this.enter(sql, true);
-    const p = params && params.length ? checkParams(params) : undefined;
-    const st = e.stmt;
-    let changes: number;
-    try {
-      if (p) st.bind(p);
-      st.step();
-      changes = this.eng.db.getRowsModified();
-    } catch (err) {
-      throw this.fail(err);
-    } finally {
-      st.reset();
-    }
-    this.record(e, p, true);
-    return changes;
+    return this.exec(sql, params, true, this.stepChanges);
   }
 
   get(sql: string, params?: SqlValue[]): Row | undefined {
-    const e = this.enter(sql, false);
-    const p = params && params.length ? checkParams(params) : undefined;
-    const st = e.stmt;
-    let row: Row | undefined;
-    try {
-      if (p) st.bind(p);
-      row = st.step() ? toObject(st.getColumnNames(), st.get()) : undefined;
-    } catch (err) {
-      throw this.fail(err);
-    } finally {
-      st.reset();
-    }
-    this.record(e, p, false);
-    return row;
+    return this.exec(sql, params, false, firstObject);
   }
 
   all(sql: string, params?: SqlValue[]): Row[] {
-    const e = this.enter(sql, false);
-    const p = params && params.length ? checkParams(params) : undefined;
-    const st = e.stmt;
-    const out: Row[] = [];
-    try {
-      if (p) st.bind(p);
-      if (st.step()) {
-        const cols = st.getColumnNames();
-        do out.push(toObject(cols, st.get()));
-        while (st.step());
-      }
-    } catch (err) {
-      throw this.fail(err);
-    } finally {
-      st.reset();
-    }
-    this.record(e, p, false);
-    return out;
+    return this.exec(sql, params, false, allObjects);
   }
 
   rows(sql: string, params?: SqlValue[]): SqlValue[][] {
-    const e = this.enter(sql, false);
-    const p = params && params.length ? checkParams(params) : undefined;
-    const st = e.stmt;
-    const out: SqlValue[][] = [];
-    try {
-      if (p) st.bind(p);
-      while (st.step()) out.push(st.get());
-    } catch (err) {
-      throw this.fail(err);
-    } finally {
-      st.reset();
-    }
-    this.record(e, p, false);
-    return out;
+    return this.exec(sql, params, false, allArrays);
   }
 
   value(sql: string, params?: SqlValue[]): SqlValue | undefined {
-    const e = this.enter(sql, false);
+    return this.exec(sql, params, false, firstValue);
+  }
+
+  private readonly stepChanges = (st: SqlStatement): number => {
+    st.step();
+    return this.eng.db.getRowsModified();
+  };
+
+  /** Binds, runs `read` on the statement, resets it, and journals what the statement wrote. */
+  private exec<T>(sql: string, params: SqlValue[] | undefined, write: boolean, read: (st: SqlStatement) => T): T {
+    const e = this.enter(sql, write);
     const p = params && params.length ? checkParams(params) : undefined;
     const st = e.stmt;
-    let v: SqlValue | undefined;
+    let out: T;
     try {
       if (p) st.bind(p);
-      v = st.step() ? st.get()[0] : undefined;
+      out = read(st);
     } catch (err) {
       throw this.fail(err);
     } finally {
       st.reset();
     }
-    this.record(e, p, false);
-    return v;
+    this.record(e, p, write);
+    return out;
   }
 }
 
