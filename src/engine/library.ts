@@ -342,6 +342,23 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return change;
   }
 
+  /**
+   * Records how far this device's scan of one of its locations got (e.g.
+   * 'scanning', 'done', 'error: …'). Local: durable, never synced.
+   */
+  async setScanState(location: Id, state: string): Promise<void> {
+    const now = this.clock.now().ms;
+    await this.store.transaction((w) => {
+      const changed = w.run('UPDATE location SET scan_state = ?, scanned_at = ? WHERE uuid = ? AND owner = ? AND deleted = 0', [state, now, location, this.deviceId]);
+      if (changed === 0) throw new NotFoundError(`location ${idToString(location)} is not a location of this device`);
+    });
+  }
+
+  scanState(location: Id): { state: string | null; at: number | null } | null {
+    const row = this.store.read((r) => r.rows('SELECT scan_state, scanned_at FROM location WHERE uuid = ?', [location])[0]);
+    return row ? { state: row[0] as string | null, at: row[1] as number | null } : null;
+  }
+
   /** Shorthand: put device-owned rows of this device. */
   async commitDeviceOwned(model: string, rows: readonly { uuid?: Id; data: RecordData }[]): Promise<StateRecord[]> {
     const out: StateRecord[] = [];

@@ -268,6 +268,20 @@ describe('Library', () => {
     assert.equal(b.counts().tag, 1);
   });
 
+  it('keeps a location’s scan state locally: not synced, not in the digest, not clobbered by sync', async () => {
+    const [a, b] = track(await pair());
+    const [loc] = await a.commitDeviceOwned('location', [{ data: locationData(a.deviceId) }]);
+    const before = a.digest();
+    await a.setScanState(loc.uuid, 'scanning');
+    assert.equal(a.scanState(loc.uuid)?.state, 'scanning');
+    assert.equal(a.digest(), before);
+    await b.applyState('location', [loc]);
+    assert.equal(b.scanState(loc.uuid)?.state, null);
+    await assert.rejects(b.setScanState(loc.uuid, 'x'), NotFoundError);
+    await a.commitDeviceOwned('location', [{ uuid: loc.uuid, data: { ...loc.data, name: 'renamed' } }]);
+    assert.equal(a.scanState(loc.uuid)?.state, 'scanning', 'the owner’s own update keeps it');
+  });
+
   it('serves state since a watermark, tombstones included, oldest first', async () => {
     const lib = track(await Library.create({ dataDir: tempDir(), name: 'x' }));
     const [l1] = await lib.commitDeviceOwned('location', [{ data: locationData(lib.deviceId) }]);
