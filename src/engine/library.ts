@@ -497,6 +497,31 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return v instanceof Uint8Array ? v : null;
   }
 
+  /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */
+  async setWatermark(owner: Id, model: string, hlc: Uint8Array): Promise<void> {
+    registry.deviceOwnedModel(model);
+    await this.store.transaction((w) =>
+      w.run(
+        'INSERT INTO state_watermark (owner, model, hlc) VALUES (?, ?, ?) ON CONFLICT(owner, model) DO UPDATE SET hlc = excluded.hlc WHERE excluded.hlc > state_watermark.hlc',
+        [owner, model, hlc],
+      ),
+    );
+  }
+
+  /** Per (owner, device-owned model): the newest stamp held here (what a Hello advertises). */
+  newestStamps(): { owner: Id; model: string; hlc: Uint8Array }[] {
+    return this.store.read((r) => {
+      const out: { owner: Id; model: string; hlc: Uint8Array }[] = [];
+      for (const m of registry.deviceOwned) {
+        for (const owner of m.owners(r)) {
+          const hlc = m.newestStamp(r, owner);
+          if (hlc) out.push({ owner, model: m.name, hlc });
+        }
+      }
+      return out;
+    });
+  }
+
   // ---------------------------------------------------------------- partners, acks, pruning
 
   async addPartner(device: Id, name: string | null = null, publicKey: Uint8Array | null = null): Promise<void> {
@@ -525,8 +550,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
   }
 
   /** Records a partner's acknowledgement: it holds each origin's changes up to seq. */
-  async recordAcks(partner: Id, acks: ReadonlyMap<string, { origin: Id; seq: number }> | { origin: Id; seq: number }[]): Promise<void> {
-    const list = Array.isArray(acks) ? acks : [...acks.values()];
+  async recordAcks(partner: Id, acks: ReadonlyMap<string, { origin: Id; seq: number }> | readonly { origin: Id; seq: number }[]): Promise<void> {
+    const list: readonly { origin: Id; seq: number }[] = isList(acks) ? acks : [...acks.values()];
     await this.store.transaction((w) => {
       for (const a of list) this.log.recordAck(w, partner, a.origin, a.seq);
     });
@@ -568,6 +593,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.closed = true;
     await this.store.close();
   }
+}
+
+function isList<T>(x: ReadonlyMap<string, T> | readonly T[]): x is readonly T[] {
+  return Array.isArray(x);
 }
 
 function countState(c: Committed): number {

@@ -142,6 +142,11 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
     return r.rows(`SELECT DISTINCT owner FROM ${this.table}`).map((row) => row[0] as Uint8Array);
   }
 
+  newestStamp(r: Reader, owner: Id): Uint8Array | null {
+    const v = r.value(`SELECT max(hlc) FROM ${this.table} WHERE owner = ?`, [owner]);
+    return v instanceof Uint8Array ? v : null;
+  }
+
   count(r: Reader): number {
     return Number(r.value(`SELECT count(*) FROM ${this.table} WHERE deleted = 0`));
   }

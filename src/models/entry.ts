@@ -291,6 +291,13 @@ export class EntryTable implements DeviceOwnedModel {
     return r.rows('SELECT device FROM device_no WHERE no IN (SELECT DISTINCT owner_no FROM entry)').map((row) => row[0] as Uint8Array);
   }
 
+  newestStamp(r: Reader, owner: Id): Uint8Array | null {
+    const no = r.value('SELECT no FROM device_no WHERE device = ?', [owner]);
+    if (typeof no !== 'number') return null;
+    const v = r.value('SELECT max(hlc) FROM entry WHERE owner_no = ?', [no]);
+    return v instanceof Uint8Array ? v : null;
+  }
+
   count(r: Reader): number {
     return Number(r.value('SELECT count(*) FROM entry WHERE deleted = 0 AND hlc IS NOT NULL'));
   }

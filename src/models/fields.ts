@@ -36,6 +36,7 @@ export class RecordFormatError extends Error {
 }
 
 const MAX_FIELDS = 31;
+const MAX_INT = 2 ** 52 - 1;
 const DEFAULT_MAX_TEXT = 4096;
 
 export function checkValue(model: string, f: FieldSpec, v: unknown): FieldValue {
@@ -63,7 +64,8 @@ export function checkValue(model: string, f: FieldSpec, v: unknown): FieldValue 
       return v;
     }
     case 'int':
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new RecordFormatError(`${where} must be an integer`);
+      // ±(2^52 - 1): what compact-encoding's zigzag int carries exactly.
+      if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_INT) throw new RecordFormatError(`${where} must be an integer of at most 52 bits`);
       if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max))
         throw new RecordFormatError(`${where} must be between ${f.min ?? '-∞'} and ${f.max ?? '∞'}`);
       return v;

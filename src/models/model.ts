@@ -90,6 +90,8 @@ export interface DeviceOwnedModel extends ModelBase {
   ownerOf(r: Reader, uuid: Id, data: RecordData): Id | null;
   /** Devices that own rows of this model here. */
   owners(r: Reader): Id[];
+  /** The newest stamp (8-byte HLC time) of `owner`'s rows held here, tombstones included. */
+  newestStamp(r: Reader, owner: Id): Uint8Array | null;
 }
 
 export interface SharedRow {

@@ -54,22 +54,29 @@ export class ProtocolError extends Error {
 /**
  * Any error met while decoding or encoding, as a ProtocolError: record and
  * clock format errors are 'bad-record', model lookups 'unknown-model', and
- * everything else compact-encoding throws (out of bounds, a varint beyond
- * 2^53) is 'bad-frame'.
+ * everything else compact-encoding throws is `otherwise` (decoding: an out
+ * of bounds read or a varint beyond 2^53, 'bad-frame'; encoding: a value it
+ * cannot represent, 'bad-record').
  */
-export function toProtocolError(e: unknown, context: string, details: Omit<ProtocolErrorDetails, 'cause'> = {}): ProtocolError {
+export function toProtocolError(
+  e: unknown,
+  context: string,
+  details: Omit<ProtocolErrorDetails, 'cause'> = {},
+  otherwise: ErrorCode = 'bad-frame',
+): ProtocolError {
   if (e instanceof ProtocolError) {
     const requestId = e.requestId || details.requestId || 0;
     const messageType = e.messageType ?? details.messageType ?? null;
     if (requestId === e.requestId && messageType === e.messageType) return e;
-    return new ProtocolError(e.code, e.message, { requestId, messageType: messageType ?? undefined, cause: e.cause });
+    return new ProtocolError(e.code, `${context}: ${e.message}`, { requestId, messageType: messageType ?? undefined, cause: e.cause });
   }
-  const text = e instanceof Error ? e.message : String(e);
+  const raw = e instanceof Error ? e.message : String(e);
+  const text = raw === 'Out of bounds' ? 'the message is cut short' : raw;
   const code: ErrorCode =
     e instanceof RecordFormatError || e instanceof HlcFormatError || e instanceof IdFormatError
       ? 'bad-record'
       : e instanceof UnknownModelError || e instanceof ModelKindError
         ? 'unknown-model'
-        : 'bad-frame';
+        : otherwise;
   return new ProtocolError(code, `${context}: ${text}`, { ...details, cause: e });
 }

@@ -10,7 +10,7 @@ import { sharedChangeEncoding, stateRecordEncoding } from '../engine/records';
 import { isId } from '../engine/ids';
 import type { Registry } from '../engine/registry';
 import { checkData, type RecordData } from '../models/fields';
-import type { Hlc } from '../engine/hlc';
+import { compareHlc, HLC_BYTES, type Hlc } from '../engine/hlc';
 import type { DeviceOwnedModel, ModelKind, ModelName, SharedChange, SharedModel, SharedOp, SharedRow, StateRecord } from '../models/model';
 import { MAX_MODEL_NAME_BYTES, MAX_RECORDS } from './limits';
 import { bool, boundedArray, boundedString, checkHlc, fail, hlc, id, optional, type Codec } from './primitives';
@@ -22,7 +22,7 @@ const MIN_NAME_BYTES = 2;
 const MIN_DATA_BYTES = 2; // present and null bitmaps
 const MIN_STATE_RECORD_BYTES = 16 + 24 + 1 + MIN_DATA_BYTES;
 const MIN_SHARED_CHANGE_BYTES = MIN_NAME_BYTES + 16 + 24 + 1 + 1 + MIN_DATA_BYTES;
-const MIN_SHARED_ROW_BYTES = 16 + 24 + 1 + 1 + 1 + MIN_DATA_BYTES + 1;
+const MIN_SHARED_ROW_BYTES = 16 + 24 + 1 + 1 + 1 + MIN_DATA_BYTES + 2;
 
 const optionalHlc = optional(hlc);
 
@@ -145,16 +145,24 @@ export class ModelCodecs {
 
   /**
    * uuid, hlc, live, createdHlc?, deletedHlc?, data (the model's codec), then
-   * a bitmap of the fields present in data that carry a stamp, and those
-   * stamps in field order. A field present in data without a stamp decodes
-   * with fieldHlcs[field] = null.
+   * two field bitmaps: the fields present in data that carry a stamp, and of
+   * those the ones whose stamp is the row's createdHlc (the usual case: set
+   * by the newest create), then the other stamps in field order, 24 bytes
+   * each. A field present in data without a stamp decodes with
+   * fieldHlcs[field] = null.
    */
   private sharedRowCodec(model: SharedModel): Codec<SharedRow> {
     const fields = model.fields;
-    const stamped = (row: SharedRow): number => {
-      let mask = 0;
-      for (let i = 0; i < fields.length; i++) if (row.fieldHlcs[fields[i].name]) mask |= 1 << i;
-      return mask >>> 0;
+    const masks = (row: SharedRow): { stamped: number; same: number } => {
+      let stamped = 0;
+      let same = 0;
+      for (let i = 0; i < fields.length; i++) {
+        const h = row.fieldHlcs[fields[i].name];
+        if (!h) continue;
+        stamped |= 1 << i;
+        if (row.createdHlc && compareHlc(h, row.createdHlc) === 0) same |= 1 << i;
+      }
+      return { stamped: stamped >>> 0, same: same >>> 0 };
     };
     return {
       preencode(state, row) {
@@ -176,9 +184,10 @@ export class ModelCodecs {
         optionalHlc.preencode(state, row.createdHlc);
         optionalHlc.preencode(state, row.deletedHlc);
         model.codec.preencode(state, row.data);
-        const mask = stamped(row);
-        c.uint.preencode(state, mask);
-        for (let i = 0; i < fields.length; i++) if (mask & (1 << i)) hlc.preencode(state, row.fieldHlcs[fields[i].name]!);
+        const { stamped, same } = masks(row);
+        c.uint.preencode(state, stamped);
+        c.uint.preencode(state, same);
+        for (let i = 0; i < fields.length; i++) if ((stamped & ~same) & (1 << i)) state.end += HLC_BYTES;
       },
       encode(state, row) {
         id.encode(state, row.uuid);
@@ -187,9 +196,10 @@ export class ModelCodecs {
         optionalHlc.encode(state, row.createdHlc);
         optionalHlc.encode(state, row.deletedHlc);
         model.codec.encodeInto(state, row.data);
-        const mask = stamped(row);
-        c.uint.encode(state, mask);
-        for (let i = 0; i < fields.length; i++) if (mask & (1 << i)) hlc.encode(state, row.fieldHlcs[fields[i].name]!);
+        const { stamped, same } = masks(row);
+        c.uint.encode(state, stamped);
+        c.uint.encode(state, same);
+        for (let i = 0; i < fields.length; i++) if ((stamped & ~same) & (1 << i)) hlc.encode(state, row.fieldHlcs[fields[i].name]!);
       },
       decode(state) {
         const uuid = id.decode(state);
@@ -198,14 +208,18 @@ export class ModelCodecs {
         const createdHlc = optionalHlc.decode(state);
         const deletedHlc = optionalHlc.decode(state);
         const data: RecordData = model.codec.decodeFrom(state);
-        const mask = c.uint.decode(state);
-        if (mask >= 2 ** fields.length) fail('bad-record', `${model.name}: bad field stamp bitmap`);
+        const stamped = c.uint.decode(state);
+        const same = c.uint.decode(state);
+        if (stamped >= 2 ** fields.length || (same & ~stamped) !== 0 || same >= 2 ** fields.length)
+          fail('bad-record', `${model.name}: bad field stamp bitmap`);
+        if (same !== 0 && !createdHlc) fail('bad-record', `${model.name}: a field stamp refers to a missing createdHlc`);
         const fieldHlcs: Record<string, Hlc | null> = {};
         for (let i = 0; i < fields.length; i++) {
           const name = fields[i].name;
-          if (mask & (1 << i)) {
+          const bit = 1 << i;
+          if (stamped & bit) {
             if (data[name] === undefined) fail('bad-record', `${model.name}.${name} has a stamp but no value`);
-            fieldHlcs[name] = hlc.decode(state);
+            fieldHlcs[name] = same & bit ? createdHlc : hlc.decode(state);
           } else if (data[name] !== undefined) {
             fieldHlcs[name] = null;
           }

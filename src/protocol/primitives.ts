@@ -19,6 +19,16 @@ function remaining(state: c.State): number {
   return state.end - state.start;
 }
 
+/**
+ * The next `size` bytes as a new plain Uint8Array (Buffer#slice would return
+ * a view of the frame, and a Buffer rather than a Uint8Array).
+ */
+function copyOut(state: c.State, size: number): Uint8Array {
+  const out = new Uint8Array(state.buffer!.subarray(state.start, state.start + size));
+  state.start += size;
+  return out;
+}
+
 /** An unsigned integer in [min, max] (compact-encoding uint: 1, 3, 5 or 9 bytes). */
 export function boundedUint(what: string, min: number, max: number): Codec<number> {
   return {
@@ -84,7 +94,7 @@ function fixedBytes(what: string, size: number): Codec<Uint8Array> {
     },
     decode(state) {
       if (remaining(state) < size) fail('bad-frame', `${what} is cut short`);
-      return state.buffer!.slice(state.start, (state.start += size));
+      return copyOut(state, size);
     },
   };
 }
@@ -112,7 +122,7 @@ export const hlc: Codec<Hlc> = {
   },
   decode(state) {
     if (remaining(state) < HLC_BYTES) fail('bad-frame', 'HLC is cut short');
-    return decodeHlc(state.buffer!.slice(state.start, (state.start += HLC_BYTES)));
+    return decodeHlc(copyOut(state, HLC_BYTES));
   },
 };
 
