@@ -38,6 +38,8 @@ export interface LibraryOptions {
   deviceName?: string;
   snapshotJournalBytes?: number;
   onStoreEvent?: (e: StoreEvent) => void;
+  /** Source of new record ids (default: random v4); simulations pass a seeded one. */
+  newId?: () => Id;
 }
 
 export interface CreateLibraryOptions extends LibraryOptions {
@@ -122,6 +124,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private readonly parking: Parking;
   private readonly applier: Applier;
   private closed = false;
+  /** Makes ids for new records. */
+  readonly makeId: () => Id;
 
   private constructor(
     readonly id: Id,
@@ -129,8 +133,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
     readonly store: Store,
     readonly clock: HlcClock,
     private logSeq: number,
+    makeId: () => Id,
   ) {
     super();
+    this.makeId = makeId;
     this.log = new PeerLog(registry);
     this.parking = new Parking(registry);
     this.applier = new Applier(registry, this.log, this.parking);
@@ -138,14 +144,14 @@ export class Library extends TypedEmitter<LibraryEvents> {
 
   /** Creates a new library (or this device's copy of one it is joining). */
   static async create(opts: CreateLibraryOptions): Promise<Library> {
-    const id = opts.libraryId ?? newId();
+    const id = opts.libraryId ?? (opts.newId ?? newId)();
     const dir = libraryDir(opts.dataDir, id);
     const store = await openStore(dir, opts);
     try {
       if (store.read((r) => r.value("SELECT value FROM meta WHERE key = 'library_id'")) !== undefined) {
         throw new Error(`A library with id ${idToString(id)} already exists at ${dir}`);
       }
-      const deviceId = opts.deviceId ?? newId();
+      const deviceId = opts.deviceId ?? (opts.newId ?? newId)();
       const secret = opts.secret ?? randomBytes(32);
       const now = (opts.now ?? Date.now)();
       await store.transaction((w) => {
@@ -189,7 +195,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         maxDriftMs: opts.maxClockDriftMs,
         last: last instanceof Uint8Array ? decodeHlc(last) : null,
       });
-      const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0));
+      const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0), opts.newId ?? newId);
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
       lib.announceDevice(opts).catch(() => undefined);
@@ -271,7 +277,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       reader: w,
       put(modelName, data, uuid) {
         const model = registry.deviceOwnedModel(modelName);
-        const id = uuid ?? newId();
+        const id = uuid ?? lib.makeId();
         const checked = checkData(model.name, model.fields, data, true);
         const owner = model.ownerOf(w, id, checked);
         if (!owner) throw new NotFoundError(`${model.name}: what it belongs to does not exist here (${describeParent(model, checked)})`);
@@ -301,7 +307,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         const model = registry.sharedModel(modelName);
         const derived = model.derivedId(data);
         if (derived && uuid && !idEquals(derived, uuid)) throw new InvalidChangeError(`${model.name}: its id is derived from the item it points at`);
-        return lib.localChange(w, modelName, derived ?? uuid ?? newId(), 'create', data, report, committed);
+        return lib.localChange(w, modelName, derived ?? uuid ?? lib.makeId(), 'create', data, report, committed);
       },
       update(modelName, uuid, data) {
         const model = registry.sharedModel(modelName);

@@ -174,10 +174,10 @@ function edit(lib: Library, tx: LocalTx, rnd: Random): void {
   }
 }
 
-/** Runs `steps` random edits (and occasional pulls between replicas). */
-export async function runWorkload(libs: readonly Library[], rnd: Random, steps: number): Promise<void> {
+/** Runs `steps` random edits (and, unless `pull: false`, occasional direct pulls between replicas). */
+export async function runWorkload(libs: readonly Library[], rnd: Random, steps: number, opts: { pull?: boolean } = {}): Promise<void> {
   for (let i = 0; i < steps; i++) {
-    if (libs.length > 1 && rnd.chance(0.15)) {
+    if (opts.pull !== false && libs.length > 1 && rnd.chance(0.15)) {
       const a = rnd.pick(libs);
       const b = rnd.pick(libs.filter((l) => l !== a));
       await pullAll(a, b);

@@ -1,0 +1,372 @@
+/**
+ * One link to one partner: the Hello handshake, requests with ids and
+ * timeouts, serving the partner's catch-up requests, catching up from it,
+ * live changes both ways, acks and heartbeats. Frames that fail to decode or
+ * validate get an Error back and are counted; too many close the link.
+ */
+import {
+  MAX_RECORDS,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeMessage,
+  encodeMessage,
+  type ErrorCode,
+  type HelloMessage,
+  type Message,
+  type SharedChangeResponseMessage,
+  type StateResponseMessage,
+} from '../../protocol';
+import type { SharedChange, StateRecord } from '../../models/model';
+import type { ApplyReport } from '../apply';
+import { encodeHlcTime } from '../hlc';
+import { idEquals, idKey, idToString, type Id } from '../ids';
+import type { Committed, Library } from '../library';
+import type { Link, Scheduler } from '../transport';
+
+export interface SessionOptions {
+  scheduler: Scheduler;
+  /** Page size for catch-up requests. */
+  pageSize: number;
+  heartbeatMs: number;
+  /** A link silent this long is dead. */
+  deadAfterMs: number;
+  requestTimeoutMs: number;
+  /** Live changes held while catching up; past this the buffer is dropped and catch-up runs again. */
+  maxBuffered: number;
+  /** Bad frames tolerated before the link is closed. */
+  maxErrors: number;
+  /** How often a ready session exchanges Hellos again and catches up on anything a lost frame kept from it. */
+  antiEntropyMs: number;
+}
+
+export interface SessionHost {
+  readonly library: Library;
+  readonly options: SessionOptions;
+  /** Runs library work one operation at a time (deterministic order). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  sessionReady(s: Session): void;
+  sessionClosed(s: Session): void;
+  report(event: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void;
+}
+
+export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
+
+interface Pending {
+  resolve: (m: Message) => void;
+  reject: (e: Error) => void;
+  timer: unknown;
+}
+
+export class Session {
+  state: SessionState = 'handshake';
+  private remoteHello: HelloMessage | null = null;
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private lastHeard: number;
+  private heartbeatTimer: unknown = null;
+  private buffered: Message[] = [];
+  private overflowed = false;
+  private errors = 0;
+  private outbox: { state: Map<string, StateRecord[]>; shared: SharedChange[] } | null = null;
+  private lastHello: number;
+
+  constructor(
+    readonly link: Link,
+    private readonly host: SessionHost,
+  ) {
+    this.lastHeard = host.options.scheduler.now();
+    this.lastHello = this.lastHeard;
+    link.on('frame', (f) => this.onFrame(f));
+    link.on('close', () => this.closed());
+    this.send(this.hello());
+    this.heartbeat();
+  }
+
+  get remote(): Id {
+    return this.link.remote;
+  }
+
+  close(reason: string): void {
+    this.link.close(reason);
+    this.closed();
+  }
+
+  /** Queues local changes for the partner; sent together on the next turn (batched under load). */
+  broadcast(c: Committed): void {
+    if (this.state === 'closed') return;
+    if (!this.outbox) {
+      this.outbox = { state: new Map(), shared: [] };
+      this.host.options.scheduler.setTimeout(() => this.flush(), 0);
+    }
+    for (const [model, recs] of c.state) {
+      const list = this.outbox.state.get(model) ?? [];
+      list.push(...recs);
+      this.outbox.state.set(model, list);
+    }
+    this.outbox.shared.push(...c.shared);
+  }
+
+  private flush(): void {
+    const box = this.outbox;
+    this.outbox = null;
+    if (!box || this.state === 'closed') return;
+    for (const [model, records] of box.state) {
+      for (let i = 0; i < records.length; i += MAX_RECORDS) {
+        const part = records.slice(i, i + MAX_RECORDS);
+        this.send(part.length === 1 ? { type: 'state-change', model: model as never, record: part[0] } : { type: 'state-batch', model: model as never, records: part });
+      }
+    }
+    for (let i = 0; i < box.shared.length; i += MAX_RECORDS) {
+      const part = box.shared.slice(i, i + MAX_RECORDS);
+      this.send(part.length === 1 ? { type: 'shared-change', change: part[0] } : { type: 'shared-change-batch', changes: part });
+    }
+  }
+
+  private hello(): HelloMessage {
+    const lib = this.host.library;
+    return {
+      type: 'hello',
+      protocolVersion: PROTOCOL_VERSION,
+      libraryId: lib.id,
+      deviceId: lib.deviceId,
+      vector: [...lib.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq })),
+      watermarks: lib.newestStamps().map((w) => ({ owner: w.owner, model: w.model as never, hlc: w.hlc })),
+    };
+  }
+
+  private send(msg: Message): void {
+    if (this.state === 'closed') return;
+    this.link.send(encodeMessage(msg));
+  }
+
+  private sendError(requestId: number, code: ErrorCode, message: string): void {
+    this.send({ type: 'error', requestId, code, message: message.slice(0, 1000) });
+  }
+
+  private heartbeat(): void {
+    const { scheduler, heartbeatMs, deadAfterMs } = this.host.options;
+    if (this.state === 'closed') return;
+    if (scheduler.now() - this.lastHeard > deadAfterMs) {
+      this.close('no heartbeat');
+      return;
+    }
+    if (this.state === 'ready' && scheduler.now() - this.lastHello >= this.host.options.antiEntropyMs) {
+      this.lastHello = scheduler.now();
+      this.send(this.hello());
+    } else this.send({ type: 'heartbeat', nowMs: scheduler.now() });
+    this.heartbeatTimer = scheduler.setTimeout(() => this.heartbeat(), heartbeatMs);
+  }
+
+  private closed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.host.options.scheduler.clearTimeout(this.heartbeatTimer);
+    for (const p of this.pending.values()) {
+      this.host.options.scheduler.clearTimeout(p.timer);
+      p.reject(new Error('link closed'));
+    }
+    this.pending.clear();
+    this.host.sessionClosed(this);
+  }
+
+  private onFrame(bytes: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.lastHeard = this.host.options.scheduler.now();
+    let msg: Message;
+    try {
+      msg = decodeMessage(bytes);
+    } catch (e) {
+      const pe = e instanceof ProtocolError ? e : new ProtocolError('bad-frame', String(e));
+      this.misbehaved(pe.requestId, pe.code, pe.message);
+      return;
+    }
+    this.dispatch(msg);
+  }
+
+  private misbehaved(requestId: number, code: ErrorCode, message: string): void {
+    this.host.report({ type: 'error', peer: this.remote, error: new ProtocolError(code, message) });
+    this.sendError(requestId, code, message);
+    if (++this.errors > this.host.options.maxErrors) this.close(`too many bad frames (${code})`);
+  }
+
+  private dispatch(msg: Message): void {
+    switch (msg.type) {
+      case 'hello':
+        return this.onHello(msg);
+      case 'heartbeat':
+        return;
+      case 'state-change':
+      case 'state-batch':
+      case 'shared-change':
+      case 'shared-change-batch':
+        if (this.state !== 'ready') {
+          if (this.buffered.length >= this.host.options.maxBuffered) {
+            // Never drop silently: forget the buffer and catch up again from watermarks and vectors.
+            this.buffered = [];
+            this.overflowed = true;
+          } else if (!this.overflowed) this.buffered.push(msg);
+          return;
+        }
+        void this.applyLive(msg);
+        return;
+      case 'state-request':
+        void this.serveState(msg.requestId, msg.model, msg.owner, msg.after, msg.limit);
+        return;
+      case 'shared-change-request':
+        void this.serveShared(msg.requestId, msg.have, msg.limit);
+        return;
+      case 'ack':
+        void this.host.exclusive(() => this.host.library.recordAcks(this.remote, msg.vector)).catch((e) => this.fail(e));
+        return;
+      case 'state-response':
+      case 'shared-change-response':
+        return this.resolve(msg.requestId, msg);
+      case 'error': {
+        this.host.report({ type: 'error', peer: this.remote, error: new Error(`${idToString(this.remote)} says ${msg.code}: ${msg.message}`) });
+        const p = this.pending.get(msg.requestId);
+        if (p) {
+          this.pending.delete(msg.requestId);
+          this.host.options.scheduler.clearTimeout(p.timer);
+          p.reject(new ProtocolError(msg.code, msg.message));
+        }
+        return;
+      }
+    }
+  }
+
+  private onHello(h: HelloMessage): void {
+    const lib = this.host.library;
+    if (h.protocolVersion !== PROTOCOL_VERSION) return this.refuse('version', `protocol version ${h.protocolVersion} is not ${PROTOCOL_VERSION}`);
+    if (!idEquals(h.libraryId, lib.id)) return this.refuse('bad-record', 'not the same library');
+    if (!idEquals(h.deviceId, this.remote)) return this.refuse('not-owner', 'the hello names another device than the link');
+    this.remoteHello = h;
+    // The first Hello starts catch-up; a later one (anti-entropy) does it again once this side is ready.
+    if (this.state === 'handshake' || this.state === 'ready') void this.catchUp();
+  }
+
+  private refuse(code: ErrorCode, message: string): void {
+    this.sendError(0, code, message);
+    this.close(message);
+  }
+
+  private request<T extends StateResponseMessage | SharedChangeResponseMessage>(msg: Message & { requestId: number }): Promise<T> {
+    const { scheduler, requestTimeoutMs } = this.host.options;
+    return new Promise<T>((resolve, reject) => {
+      const timer = scheduler.setTimeout(() => {
+        this.pending.delete(msg.requestId);
+        reject(new Error(`request ${msg.type} timed out`));
+      }, requestTimeoutMs);
+      this.pending.set(msg.requestId, { resolve: resolve as (m: Message) => void, reject, timer });
+      this.send(msg);
+    });
+  }
+
+  private resolve(requestId: number, msg: Message): void {
+    const p = this.pending.get(requestId);
+    if (!p) return; // late or duplicate answer
+    this.pending.delete(requestId);
+    this.host.options.scheduler.clearTimeout(p.timer);
+    p.resolve(msg);
+  }
+
+  /** Pulls what the partner has and this device lacks: shared changes by vector, then each owner's rows by watermark. */
+  async catchUp(): Promise<void> {
+    if (this.state === 'closed' || !this.remoteHello) return;
+    this.state = 'catching-up';
+    const lib = this.host.library;
+    const { pageSize } = this.host.options;
+    try {
+      for (;;) {
+        const have = [...lib.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq }));
+        const resp = await this.request<SharedChangeResponseMessage>({ type: 'shared-change-request', requestId: this.nextRequestId++, have, limit: pageSize });
+        if (resp.changes.length) await this.apply(() => lib.applyShared(resp.changes));
+        if (!resp.hasMore) break;
+      }
+      for (const model of lib.registry.deviceOwned) {
+        for (const w of this.remoteHello.watermarks) {
+          if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
+          let after = lib.watermark(w.owner, model.name);
+          while (!after || Buffer.compare(Buffer.from(w.hlc), Buffer.from(after)) > 0) {
+            const resp = await this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model.name, owner: w.owner, after, limit: pageSize });
+            if (resp.records.length === 0) break;
+            await this.apply(() => lib.applyState(model.name, resp.records));
+            after = encodeHlcTime(resp.records[resp.records.length - 1].hlc);
+            const mark = after;
+            await this.host.exclusive(() => lib.setWatermark(w.owner, model.name, mark));
+            if (!resp.hasMore) break;
+          }
+        }
+      }
+    } catch (e) {
+      if (this.isClosed()) return;
+      this.fail(e as Error);
+      this.close('catch-up failed');
+      return;
+    }
+    if (this.isClosed()) return;
+    this.state = 'ready';
+    const buffered = this.buffered;
+    this.buffered = [];
+    const rerun = this.overflowed;
+    this.overflowed = false;
+    for (const m of buffered) await this.applyLive(m);
+    this.sendAck();
+    this.host.sessionReady(this);
+    if (rerun) await this.catchUp();
+  }
+
+  /** (A method, so the compiler does not assume the state is unchanged across awaits.) */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private sendAck(): void {
+    this.send({ type: 'ack', vector: [...this.host.library.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq })) });
+  }
+
+  private async applyLive(msg: Message): Promise<void> {
+    const lib = this.host.library;
+    try {
+      if (msg.type === 'state-change') await this.apply(() => lib.applyState(msg.model, [msg.record]));
+      else if (msg.type === 'state-batch') await this.apply(() => lib.applyState(msg.model, msg.records));
+      else if (msg.type === 'shared-change') await this.apply(() => lib.applyShared([msg.change]));
+      else if (msg.type === 'shared-change-batch') await this.apply(() => lib.applyShared(msg.changes));
+      if (msg.type === 'shared-change' || msg.type === 'shared-change-batch') this.sendAck();
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private async apply(fn: () => Promise<ApplyReport>): Promise<void> {
+    const report = await this.host.exclusive(fn);
+    for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
+    for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
+    if (report.applied) this.host.report({ type: 'applied', peer: this.remote, report });
+  }
+
+  private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<void> {
+    const lib = this.host.library;
+    try {
+      const records = lib.stateSince(model, owner, after, Math.min(limit, MAX_RECORDS));
+      const last = records.length ? encodeHlcTime(records[records.length - 1].hlc) : after;
+      const remaining = lib.countStateSince(model, owner, last);
+      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore: remaining > 0, remaining });
+    } catch (e) {
+      this.sendError(requestId, 'internal', (e as Error).message);
+    }
+  }
+
+  private async serveShared(requestId: number, have: readonly { origin: Id; seq: number }[], limit: number): Promise<void> {
+    const lib = this.host.library;
+    try {
+      const page = lib.changesSince(new Map(have.map((h) => [idKey(h.origin), h.seq])), Math.min(limit, MAX_RECORDS));
+      this.send({ type: 'shared-change-response', requestId, changes: page.changes, hasMore: page.hasMore, snapshot: null, pruned: page.pruned });
+    } catch (e) {
+      this.sendError(requestId, 'internal', (e as Error).message);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.host.report({ type: 'error', peer: this.remote, error: e });
+  }
+}
