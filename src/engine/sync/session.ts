@@ -69,6 +69,8 @@ export class Session {
   private errors = 0;
   private outbox: { state: Map<string, StateRecord[]>; shared: SharedChange[] } | null = null;
   private lastHello: number;
+  /** Pages being served, per (model, owner): where the next page starts and how many rows were left after it. */
+  private readonly serving = new Map<string, { next: Uint8Array; remaining: number }>();
 
   constructor(
     readonly link: Link,
@@ -349,8 +351,15 @@ export class Session {
     try {
       const records = lib.stateSince(model, owner, after, Math.min(limit, MAX_RECORDS));
       const last = records.length ? encodeHlcTime(records[records.length - 1].hlc) : after;
-      const remaining = lib.countStateSince(model, owner, last);
-      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore: remaining > 0, remaining });
+      // Counting what is left costs a scan of it: count once per run of pages, then subtract.
+      const key = `${model}/${idKey(owner)}`;
+      const run = this.serving.get(key);
+      const continues = run && after && Buffer.compare(Buffer.from(run.next), Buffer.from(after)) === 0;
+      const remaining = continues ? Math.max(0, run.remaining - records.length) : lib.countStateSince(model, owner, last);
+      if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
+      else this.serving.delete(key);
+      const hasMore = remaining > 0 || records.length === Math.min(limit, MAX_RECORDS); // rows written since the count are not missed
+      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore, remaining });
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }
