@@ -111,7 +111,7 @@ export class Applier {
   private readonly parents: Set<string>;
 
   constructor(
-    private readonly registry: Registry,
+    registry: Registry,
     private readonly log: PeerLog,
     private readonly parking: Parking,
   ) {

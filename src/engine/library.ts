@@ -126,6 +126,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private closed = false;
   /** Makes ids for new records. */
   readonly makeId: () => Id;
+  private announced: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly id: Id,
@@ -198,7 +199,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0), opts.newId ?? newId);
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
-      lib.announceDevice(opts).catch(() => undefined);
+      lib.announced = lib.announceDevice(opts).catch(() => undefined);
       return lib;
     } catch (e) {
       await store.close();
@@ -220,6 +221,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
       last_seen_at: now,
     };
     await this.write((tx) => tx.put('device', data, this.deviceId));
+  }
+
+  /** Resolves once this device's own record, updated as the library opened, is durable (and announced). */
+  ready(): Promise<void> {
+    return this.announced;
   }
 
   get name(): string {
@@ -501,6 +507,15 @@ export class Library extends TypedEmitter<LibraryEvents> {
   watermark(owner: Id, model: string): Uint8Array | null {
     const v = this.store.read((r) => r.value('SELECT hlc FROM state_watermark WHERE owner = ? AND model = ?', [owner, model]));
     return v instanceof Uint8Array ? v : null;
+  }
+
+  /** Up to which stamp every row of `owner`'s `model` is here: all of this device's own; for others, the watermark. */
+  completeThrough(owner: Id, model: string): Uint8Array | null {
+    if (idEquals(owner, this.deviceId)) {
+      const m = registry.deviceOwnedModel(model);
+      return this.store.read((r) => m.newestStamp(r, owner));
+    }
+    return this.watermark(owner, model);
   }
 
   /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */

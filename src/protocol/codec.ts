@@ -138,6 +138,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
         records: (m) => models.stateRecords(m.model),
         hasMore: bool,
         remaining: boundedUint('remaining', 0, MAX_SAFE),
+        completeThrough: optional(hlcTime),
       },
       (m) => {
         const owner = idKeyOf(m.owner);

@@ -82,6 +82,13 @@ export interface StateResponseMessage {
   readonly hasMore: boolean;
   /** Rows after this page, for honest progress. */
   readonly remaining: number;
+  /**
+   * The server holds every row of `owner`'s `model` stamped up to this (8-byte
+   * HLC time): all of them when it is the owner, else what its own catch-up
+   * confirmed. A requester's watermark never moves past it, so rows a relaying
+   * peer lacks are never skipped. Null: it vouches for none.
+   */
+  readonly completeThrough: Uint8Array | null;
 }
 
 /** Shared changes the requester lacks, given what it has. */

@@ -412,7 +412,6 @@ export class Store {
   private tx: TxState | null = null;
   private failure: Error | null = null;
   private closing = false;
-  private closed = false;
   private closePromise: Promise<void> | null = null;
   private snapChain: Promise<void> = Promise.resolve();
   private autoScheduled = false;
@@ -888,7 +887,6 @@ export class Store {
       this.journal.closeNow();
       this.eng.close();
       this.lock.release();
-      this.closed = true;
     }
     if (error) throw error;
   }

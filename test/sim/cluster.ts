@@ -4,7 +4,7 @@
  * virtual clock as its wall clock. `settle()` lets every engine finish the
  * work the last events started, so a seeded run replays exactly.
  */
-import type { Id } from '../../src/engine/ids';
+import { idKey, type Id } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
 import { PeerSync } from '../../src/engine/sync/peer-sync';
 import type { SessionOptions } from '../../src/engine/sync/session';
@@ -19,6 +19,8 @@ export interface Node {
   library: Library;
   sync: PeerSync;
   errors: Error[];
+  /** This device's wall clock. */
+  now: () => number;
 }
 
 export class Cluster {
@@ -48,10 +50,13 @@ export class Cluster {
     return b;
   };
 
-  async add(name: string): Promise<Node> {
+  /** A new device; `skewMs`: how far its wall clock is off. */
+  async add(name: string, skewMs = 0): Promise<Node> {
     const dataDir = tempDir();
-    const library = await Library.create({ dataDir, name: 'sim', libraryId: this.libraryId, secret: this.secret, now: () => this.clock.now(), deviceName: name, newId: this.newId });
-    const node: Node = { name, dataDir, library, sync: null as never, errors: [] };
+    const now = () => this.clock.now() + skewMs;
+    const library = await Library.create({ dataDir, name: 'sim', libraryId: this.libraryId, secret: this.secret, now, deviceName: name, newId: this.newId });
+    await library.ready();
+    const node: Node = { name, dataDir, library, sync: null as never, errors: [], now };
     this.nodes.push(node);
     return node;
   }
@@ -78,12 +83,19 @@ export class Cluster {
     }
   }
 
-  /** Advances virtual time in steps, settling after each. */
-  async run(ms: number, stepMs = 5): Promise<void> {
-    for (let t = 0; t < ms; t += stepMs) {
-      this.clock.advance(stepMs);
+  /**
+   * Advances virtual time by `ms`, one timer at a time, letting every engine
+   * finish what each timer started before the next fires: work never runs on
+   * two engines at once, so real I/O timing cannot reorder events and a seed
+   * replays exactly.
+   */
+  async run(ms: number): Promise<void> {
+    const until = this.clock.now() + ms;
+    while (this.clock.nextAt() <= until) {
+      this.clock.step();
       await this.settle();
     }
+    this.clock.moveTo(until);
   }
 
   /** Kills a node's process (links cut, library closed as after a crash) and starts it again from disk. */
@@ -92,8 +104,42 @@ export class Cluster {
     this.net.crash(n.library.deviceId);
     const id = n.library.id;
     await n.library.store.closeWithoutSnapshot();
-    n.library = await Library.open({ dataDir: n.dataDir, libraryId: id, now: () => this.clock.now(), newId: this.newId });
+    n.library = await Library.open({ dataDir: n.dataDir, libraryId: id, now: n.now, newId: this.newId });
     this.startSync(n);
+    await n.library.ready(); // its own record, re-announced on open, goes out at a deterministic moment
+  }
+
+  /** Each node's sync state, links, contents and errors (for failure reports). */
+  describe(): string {
+    return this.nodes
+      .map((n) => {
+        const vector = [...n.library.vector().values()].map((v) => `${idKey(v.origin).slice(0, 6)}:${v.seq}`).join(' ');
+        const stamps = n.library.newestStamps().map((w) => `${idKey(w.owner).slice(0, 6)}/${w.model}:${Buffer.from(w.hlc).toString('hex').slice(6)}`).join(' ');
+        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync.state} ready=${n.sync.readyPeers().length} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors.slice(-3).map((e) => e.message).join(' | ')}`;
+      })
+      .join('\n');
+  }
+
+  /** Rows (canonical digest lines) that differ between the first node and the others. */
+  differences(): string {
+    const lines = (n: Node) => {
+      const out: string[] = [];
+      n.library.read((r) => {
+        for (const m of n.library.registry.all) m.digest(r, (chunk) => out.push(`${m.name} ${chunk}`.trim()));
+      });
+      return new Set(out);
+    };
+    const first = lines(this.nodes[0]);
+    return this.nodes
+      .slice(1)
+      .map((n) => {
+        const other = lines(n);
+        const only0 = [...first].filter((l) => !other.has(l)).map((l) => `  ${this.nodes[0].name} only: ${l.slice(0, 300)}`);
+        const onlyN = [...other].filter((l) => !first.has(l)).map((l) => `  ${n.name} only: ${l.slice(0, 300)}`);
+        return [...only0, ...onlyN].join('\n');
+      })
+      .filter(Boolean)
+      .join('\n');
   }
 
   digests(): string[] {

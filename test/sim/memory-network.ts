@@ -150,6 +150,7 @@ export class MemoryNetwork {
 
   carry(from: MemoryLink, frame: Uint8Array): void {
     this.stats.sent++;
+    if (process.env.SIM_TRACE === '2') process.stdout.write(`send ${this.clock.now()} ${idKey(from.local).slice(0, 4)}>${idKey(from.remote).slice(0, 4)} type ${frame[0]} len ${frame.length}\n`);
     if (this.rnd.chance(this.faults.drop)) {
       this.stats.dropped++;
       return;

@@ -48,6 +48,17 @@ export class VirtualClock implements Scheduler {
     return this.queue.filter((t) => !t.cancelled).length;
   }
 
+  /** When the next timer is due (Infinity if none). */
+  nextAt(): number {
+    while (this.queue.length && this.queue[0].cancelled) this.queue.shift();
+    return this.queue.length ? this.queue[0].at : Infinity;
+  }
+
+  /** Moves time forward without running anything (callers run due timers first). */
+  moveTo(time: number): void {
+    this.time = Math.max(this.time, time);
+  }
+
   /** Runs the next timer (advancing time to it). False if there is none. */
   step(): boolean {
     for (;;) {

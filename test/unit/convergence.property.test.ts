@@ -6,15 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compareHlc, type Hlc } from '../../src/engine/hlc';
-import { idKey, newId } from '../../src/engine/ids';
+import { newId } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
-import type { SharedChange, StateRecord } from '../../src/models/model';
 import { Random } from '../support/random';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
+import { expectedFields, expectedLiveness } from '../support/oracle';
 import { collect, runWorkload, type Collected } from '../support/workload';
-
-const FAR_FUTURE = () => 4_000_000_000_000; // replicas never refuse the sources' stamps here
 
 async function sources(seed: number, steps: number): Promise<Collected[]> {
   const dir = tempDir();
@@ -43,58 +40,6 @@ async function applyAll(lib: Library, ops: readonly Collected[]): Promise<void> 
     const r = op.kind === 'state' ? await lib.applyState(op.model, [op.record]) : await lib.applyShared([op.change]);
     assert.equal(r.rejected.length, 0, r.rejected.map((x) => x.error.message).join('; '));
   }
-}
-
-/** The expected liveness of every row, computed from the op set alone. */
-function expectedLiveness(ops: readonly Collected[]): Map<string, boolean> {
-  const state = new Map<string, StateRecord>();
-  const created = new Map<string, Hlc>();
-  const deleted = new Map<string, Hlc>();
-  const max = (m: Map<string, Hlc>, k: string, h: Hlc) => {
-    const cur = m.get(k);
-    if (!cur || compareHlc(h, cur) > 0) m.set(k, h);
-  };
-  for (const op of ops) {
-    if (op.kind === 'state') {
-      const k = `${op.model}:${idKey(op.record.uuid)}`;
-      const cur = state.get(k);
-      if (!cur || compareHlc(op.record.hlc, cur.hlc) > 0) state.set(k, op.record);
-    } else {
-      const k = `${op.change.model}:${idKey(op.change.uuid)}`;
-      if (op.change.op === 'create') max(created, k, op.change.hlc);
-      if (op.change.op === 'delete') max(deleted, k, op.change.hlc);
-    }
-  }
-  const out = new Map<string, boolean>();
-  for (const [k, rec] of state) {
-    let live = !rec.deleted;
-    if (live && k.startsWith('entry:')) {
-      // An entry goes with its location when the location is deleted after it was written.
-      const loc = state.get(`location:${idKey(rec.data.location as Uint8Array)}`);
-      if (loc?.deleted && compareHlc(loc.hlc, rec.hlc) > 0) live = false;
-    }
-    out.set(k, live);
-  }
-  for (const [k, c] of created) {
-    const d = deleted.get(k);
-    out.set(k, !d || compareHlc(c, d) > 0);
-  }
-  return out;
-}
-
-/** Per shared row and field: the value of the change with the newest stamp that set it. */
-function expectedFields(ops: readonly Collected[]): Map<string, { hlc: Hlc; value: unknown }> {
-  const out = new Map<string, { hlc: Hlc; value: unknown }>();
-  for (const op of ops) {
-    if (op.kind !== 'shared') continue;
-    const ch: SharedChange = op.change;
-    for (const [f, v] of Object.entries(ch.data)) {
-      const k = `${ch.model}:${idKey(ch.uuid)}:${f}`;
-      const cur = out.get(k);
-      if (!cur || compareHlc(ch.hlc, cur.hlc) > 0) out.set(k, { hlc: ch.hlc, value: v });
-    }
-  }
-  return out;
 }
 
 describe('convergence (property)', function () {

@@ -162,6 +162,7 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
       records: fc.array(stateRecordArb(m, owner), { maxLength: 6 }),
       hasMore: fc.boolean(),
       remaining: fc.nat(),
+      completeThrough: fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: null }),
     }),
   ),
   'shared-change-request': record({
@@ -192,7 +193,6 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
     message: fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'grapheme', maxLength: MAX_ERROR_MESSAGE_CHARS })).filter((s) => s.length <= MAX_ERROR_MESSAGE_CHARS),
   }),
 };
-const messageArb: fc.Arbitrary<Message> = fc.oneof(...Object.values(arbs));
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -267,7 +267,7 @@ describe('protocol: message codecs', () => {
         { type: 'state-change', model: m.name, record: records[0] },
         { type: 'state-batch', model: m.name, records },
         { type: 'state-request', requestId: 7, model: m.name, owner, after: new Uint8Array(8).fill(1), limit: MAX_RECORDS },
-        { type: 'state-response', requestId: 7, model: m.name, owner, records, hasMore: true, remaining: 123_456 },
+        { type: 'state-response', requestId: 7, model: m.name, owner, records, hasMore: true, remaining: 123_456, completeThrough: new Uint8Array(8).fill(9) },
       ];
       for (const msg of msgs) assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, `${m.name} ${msg.type}`);
     }
@@ -360,7 +360,7 @@ describe('protocol: message codecs', () => {
     expectProtocolError(enc({ type: 'error', requestId: 0, code: 'oops', message: '' }), 'bad-record');
     expectProtocolError(enc({ type: 'error', requestId: 0, code: 'internal', message: 'x'.repeat(MAX_ERROR_MESSAGE_CHARS + 1) }), 'too-large');
     expectProtocolError(
-      enc({ type: 'state-response', requestId: 1, model: 'device', owner: id(1), records: [{ uuid: id(1), hlc: { ...hlc, device: id(2) }, deleted: true, data: {} }], hasMore: false, remaining: 0 }),
+      enc({ type: 'state-response', requestId: 1, model: 'device', owner: id(1), records: [{ uuid: id(1), hlc: { ...hlc, device: id(2) }, deleted: true, data: {} }], hasMore: false, remaining: 0, completeThrough: null }),
       'not-owner',
     );
     expectProtocolError(
@@ -537,7 +537,7 @@ describe('protocol: decoding hostile input', () => {
       ['unknown error code', concat(type('error'), uint(0), uint(ERROR_CODES.length), str('x')), 'bad-record'],
       ['duplicate vector origin', concat(type('ack'), uint(2), id(1), uint(1), id(1), uint(2)), 'bad-record'],
       ['duplicate pruned origin', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(0), uint(2), id(1), id(1)), 'bad-record'],
-      ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0)), 'not-owner'],
+      ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0), uint(0)), 'not-owner'],
       ['seq 0', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 40 ? 0 : b))), 'bad-record'],
       ['operation 3', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 41 ? 3 : b))), 'bad-record'],
       ['string longer than the frame', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(100) }).map((b, i, a) => (i === a.length - 101 ? 0xfd : b))), 'bad-frame'],

@@ -49,6 +49,10 @@ export interface SessionHost {
   report(event: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void;
 }
 
+function compareTime(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
 export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
 
 interface Pending {
@@ -152,7 +156,10 @@ export class Session {
       this.close('no heartbeat');
       return;
     }
-    if (this.state === 'ready' && scheduler.now() - this.lastHello >= this.host.options.antiEntropyMs) {
+    const sinceHello = scheduler.now() - this.lastHello;
+    // Our Hello may have been lost: repeat it while the partner has not answered,
+    // and now and then once ready (anti-entropy: catch up on anything a lost frame kept from us).
+    if ((this.state === 'handshake' && sinceHello >= this.host.options.requestTimeoutMs) || (this.state === 'ready' && sinceHello >= this.host.options.antiEntropyMs)) {
       this.lastHello = scheduler.now();
       this.send(this.hello());
     } else this.send({ type: 'heartbeat', nowMs: scheduler.now() });
@@ -287,15 +294,21 @@ export class Session {
       for (const model of lib.registry.deviceOwned) {
         for (const w of this.remoteHello.watermarks) {
           if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
-          let after = lib.watermark(w.owner, model.name);
-          while (!after || Buffer.compare(Buffer.from(w.hlc), Buffer.from(after)) > 0) {
+          const start = lib.watermark(w.owner, model.name);
+          if (start && compareTime(w.hlc, start) <= 0) continue;
+          let after = start;
+          for (;;) {
             const resp = await this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model.name, owner: w.owner, after, limit: pageSize });
-            if (resp.records.length === 0) break;
-            await this.apply(() => lib.applyState(model.name, resp.records));
-            after = encodeHlcTime(resp.records[resp.records.length - 1].hlc);
-            const mark = after;
-            await this.host.exclusive(() => lib.setWatermark(w.owner, model.name, mark));
-            if (!resp.hasMore) break;
+            if (resp.records.length) {
+              await this.apply(() => lib.applyState(model.name, resp.records));
+              after = encodeHlcTime(resp.records[resp.records.length - 1].hlc);
+            }
+            // Everything up to here is now held, as far as this partner can vouch: a relaying
+            // partner that missed a row must not let this device skip it.
+            const vouched = resp.completeThrough;
+            const mark = after && vouched ? (compareTime(after, vouched) <= 0 ? after : vouched) : null;
+            if (mark) await this.host.exclusive(() => lib.setWatermark(w.owner, model.name, mark));
+            if (!resp.hasMore || resp.records.length === 0) break;
           }
         }
       }
@@ -359,7 +372,7 @@ export class Session {
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);
       const hasMore = remaining > 0 || records.length === Math.min(limit, MAX_RECORDS); // rows written since the count are not missed
-      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore, remaining });
+      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore, remaining, completeThrough: lib.completeThrough(owner, model) });
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }

@@ -1,0 +1,121 @@
+/**
+ * One random, seeded schedule: 2-5 devices edit every model while the
+ * network drops, duplicates, delays and reorders frames, partitions and
+ * heals, devices crash and restart from disk, and some clocks run ahead or
+ * behind within the drift bound. Then the network heals and goes quiet, and
+ * the replicas must agree with each other and with what was acknowledged.
+ * A failure names its seed; `runSchedule(seed)` replays it exactly.
+ */
+import { compareHlc } from '../../src/engine/hlc';
+import { idKey } from '../../src/engine/ids';
+import { expectedLiveness } from '../support/oracle';
+import { Random } from '../support/random';
+import { collect, runWorkload, type Collected } from '../support/workload';
+import { Cluster, type Node } from './cluster';
+
+export interface ScheduleOptions {
+  /** Events before healing. */
+  events?: number;
+}
+
+export interface ScheduleResult {
+  seed: number;
+  nodes: number;
+  writes: number;
+  restarts: number;
+  partitions: number;
+  frames: { sent: number; dropped: number; duplicated: number };
+}
+
+export class ScheduleFailure extends Error {
+  constructor(
+    readonly seed: number,
+    message: string,
+  ) {
+    super(`schedule seed ${seed}: ${message} (replay: runSchedule(${seed}))`);
+    this.name = 'ScheduleFailure';
+  }
+}
+
+export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Promise<ScheduleResult> {
+  const rnd = new Random(seed);
+  const count = 2 + rnd.int(4);
+  const cluster = new Cluster(seed, { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000 });
+  const acked: Collected[] = [];
+  const result: ScheduleResult = { seed, nodes: count, writes: 0, restarts: 0, partitions: 0, frames: cluster.net.stats };
+  const fail = (m: string) => new ScheduleFailure(seed, m);
+  try {
+    const nodes: Node[] = [];
+    for (let i = 0; i < count; i++) {
+      // some clocks run ahead or behind, within the 5-minute drift bound
+      const skew = rnd.chance(0.4) ? rnd.int(240_000) - 120_000 : 0;
+      nodes.push(await cluster.add(`n${i}`, skew));
+    }
+    for (const n of nodes) acked.push({ kind: 'state', model: 'device', record: n.library.read((r) => n.library.registry.deviceOwnedModel('device').get(r, n.library.deviceId))! });
+    let stopCollecting = collect(nodes.map((n) => n.library), acked);
+    await cluster.connectAll();
+    await cluster.run(20);
+
+    for (let e = 0; e < (opts.events ?? 30); e++) {
+      const roll = rnd.next();
+      if (roll < 0.55) {
+        await runWorkload([rnd.pick(nodes).library], rnd, 1 + rnd.int(3), { pull: false });
+        result.writes++;
+      } else if (roll < 0.65) {
+        cluster.net.faults = { drop: rnd.next() * 0.2, duplicate: rnd.next() * 0.2, delayMs: 1 + rnd.int(5), jitterMs: rnd.int(30) };
+      } else if (roll < 0.72 && count > 2) {
+        const shuffled = rnd.shuffle([...nodes]);
+        const cut = 1 + rnd.int(count - 1);
+        cluster.net.partition(shuffled.slice(0, cut).map((n) => n.library.deviceId), shuffled.slice(cut).map((n) => n.library.deviceId));
+        result.partitions++;
+      } else if (roll < 0.8) {
+        cluster.net.heal();
+      } else if (roll < 0.85) {
+        stopCollecting();
+        await cluster.restart(rnd.pick(nodes));
+        stopCollecting = collect(nodes.map((n) => n.library), acked);
+        result.restarts++;
+      }
+      await cluster.run(10 + rnd.int(60));
+      if (process.env.SIM_TRACE) process.stdout.write(`${e} ${roll.toFixed(4)} ${cluster.clock.now()} ${cluster.digests().map((d) => d.slice(0, 6)).join(',')} ${JSON.stringify(cluster.net.stats)}\n`);
+    }
+
+    cluster.net.faults = { drop: 0, duplicate: 0, delayMs: 1, jitterMs: 0 };
+    cluster.net.heal();
+    await cluster.run(3000);
+    stopCollecting();
+
+    const digests = cluster.digests();
+    if (!digests.every((d) => d === digests[0])) throw fail(`replicas differ: ${digests.map((d) => d.slice(0, 8)).join(' ')}\n${cluster.describe()}\n${cluster.differences()}`);
+    for (const n of nodes) {
+      // Every acknowledged shared change is held (the vector covers it) …
+      const vector = n.library.vector();
+      for (const op of acked) {
+        if (op.kind !== 'shared') continue;
+        const v = vector.get(idKey(op.change.hlc.device));
+        if (!v || v.seq < op.change.seq) throw fail(`${n.name} lacks acknowledged change ${op.change.seq} of ${idKey(op.change.hlc.device).slice(0, 8)}`);
+      }
+      // … every acknowledged device-owned state is there or superseded …
+      for (const op of acked) {
+        if (op.kind !== 'state') continue;
+        const m = n.library.registry.deviceOwnedModel(op.model);
+        const row = n.library.read((r) => m.get(r, op.record.uuid));
+        if (row && compareHlc(row.hlc, op.record.hlc) >= 0) continue;
+        if (!row && op.model === 'entry') continue; // went with its deleted location (checked below)
+        throw fail(`${n.name} lacks acknowledged ${op.model} state`);
+      }
+      // … and nothing deleted came back: liveness is what the acknowledged changes imply.
+      for (const [key, live] of expectedLiveness(acked)) {
+        const [model, hex] = key.split(':');
+        const uuid = Uint8Array.from(Buffer.from(hex, 'hex'));
+        const m = n.library.registry.get(model);
+        const got = n.library.read((r) => (m.kind === 'shared' ? !!m.get(r, uuid)?.live : !!m.get(r, uuid) && !m.get(r, uuid)!.deleted));
+        if (got !== live) throw fail(`${n.name}: ${model} ${hex.slice(0, 8)} is ${got ? 'live' : 'gone'}, expected ${live ? 'live' : 'gone'}`);
+      }
+      if (n.library.parkedCount() !== 0) throw fail(`${n.name} still has ${n.library.parkedCount()} parked records`);
+    }
+    return result;
+  } finally {
+    await cluster.close();
+  }
+}
