@@ -25,6 +25,10 @@ export interface ScheduleResult {
   restarts: number;
   partitions: number;
   frames: { sent: number; dropped: number; duplicated: number };
+  /** One device's clock ran beyond the drift bound. */
+  farAhead?: boolean;
+  /** Stamps refused for clock drift (and surfaced as clockDrift events). */
+  refused?: number;
 }
 
 export class ScheduleFailure extends Error {
@@ -46,11 +50,17 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
   const fail = (m: string) => new ScheduleFailure(seed, m);
   try {
     const nodes: Node[] = [];
+    // In some schedules one device's clock runs beyond the 5-minute drift bound.
+    const farAhead = rnd.chance(0.25) ? rnd.int(count) : -1;
+    let refused = 0;
     for (let i = 0; i < count; i++) {
-      // some clocks run ahead or behind, within the 5-minute drift bound
-      const skew = rnd.chance(0.4) ? rnd.int(240_000) - 120_000 : 0;
-      nodes.push(await cluster.add(`n${i}`, skew));
+      // some clocks run ahead or behind, within the drift bound
+      const skew = i === farAhead ? 8 * 60_000 + rnd.int(120_000) : rnd.chance(0.4) ? rnd.int(240_000) - 120_000 : 0;
+      const node = await cluster.add(`n${i}`, skew);
+      node.library.on('clockDrift', () => refused++);
+      nodes.push(node);
     }
+    result.farAhead = farAhead >= 0;
     for (const n of nodes) acked.push({ kind: 'state', model: 'device', record: n.library.read((r) => n.library.registry.deviceOwnedModel('device').get(r, n.library.deviceId))! });
     let stopCollecting = collect(nodes.map((n) => n.library), acked);
     await cluster.connectAll();
@@ -83,7 +93,21 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     cluster.net.faults = { drop: 0, duplicate: 0, delayMs: 1, jitterMs: 0 };
     cluster.net.heal();
     await cluster.run(3000);
+    if (farAhead >= 0) {
+      // Its stamps were refused and surfaced; once real time catches up with them they flow.
+      const wrote = acked.some((op) => (op.kind === 'shared' ? op.change.hlc : op.record.hlc).device.every((b, i) => b === nodes[farAhead].library.deviceId[i]));
+      if (wrote && refused === 0) throw fail('a stamp beyond the drift bound was not refused');
+      // Let 12 minutes pass with the network down (cheap to simulate), then heal.
+      const all = nodes.map((n) => n.library.deviceId);
+      cluster.net.partition(all.slice(0, 1), all.slice(1));
+      for (let i = 1; i < all.length; i++) cluster.net.partition(all.slice(i, i + 1), all.slice(i + 1));
+      await cluster.run(5000);
+      cluster.clock.moveTo(cluster.clock.now() + 12 * 60_000);
+      cluster.net.heal();
+      await cluster.run(3000);
+    }
     stopCollecting();
+    result.refused = refused;
 
     const digests = cluster.digests();
     if (!digests.every((d) => d === digests[0])) throw fail(`replicas differ: ${digests.map((d) => d.slice(0, 8)).join(' ')}\n${cluster.describe()}\n${cluster.differences()}`);

@@ -300,7 +300,9 @@ export class Session {
           for (;;) {
             const resp = await this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model.name, owner: w.owner, after, limit: pageSize });
             if (resp.records.length) {
-              await this.apply(() => lib.applyState(model.name, resp.records));
+              const report = await this.apply(() => lib.applyState(model.name, resp.records));
+              // Stamps refused for clock drift stay unapplied: stop below them, try again later.
+              if (report.refused.length) break;
               after = encodeHlcTime(resp.records[resp.records.length - 1].hlc);
             }
             // Everything up to here is now held, as far as this partner can vouch: a relaying
@@ -352,11 +354,12 @@ export class Session {
     }
   }
 
-  private async apply(fn: () => Promise<ApplyReport>): Promise<void> {
+  private async apply(fn: () => Promise<ApplyReport>): Promise<ApplyReport> {
     const report = await this.host.exclusive(fn);
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
     if (report.applied) this.host.report({ type: 'applied', peer: this.remote, report });
+    return report;
   }
 
   private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<void> {
