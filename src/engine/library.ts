@@ -413,49 +413,44 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async applyState(modelName: string, records: readonly StateRecord[]): Promise<ApplyReport> {
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
-    const refused: ClockDriftError[] = [];
-    const valid: StateRecord[] = [];
-    let newest: Hlc | null = null;
-    for (const rec of records) {
-      try {
-        const checked = checkStateRecord(model, rec);
-        this.clock.check(checked.hlc);
-        valid.push(checked);
-        if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
-      } catch (e) {
-        if (e instanceof ClockDriftError) refused.push(e);
-        else report.rejected.push({ model: model.name, uuid: rec?.uuid ?? null, error: e as Error });
-      }
-    }
-    await this.applyRemote(report, refused, newest, (w) => this.applier.applyState(w, model, valid, report));
+    const { valid, newest } = this.admit(records, (rec) => checkStateRecord(model, rec), () => model.name, report);
+    await this.applyRemote(report, newest, (w) => this.applier.applyState(w, model, valid, report));
     return report;
   }
 
   /** Applies shared changes received from a peer (from any origin), idempotently. */
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
-    const refused: ClockDriftError[] = [];
-    const valid: SharedChange[] = [];
-    let newest: Hlc | null = null;
-    for (const ch of changes) {
-      try {
-        const checked = checkSharedChange(registry.sharedModel(ch?.model), ch);
-        this.clock.check(checked.hlc);
-        valid.push(checked);
-        if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
-      } catch (e) {
-        if (e instanceof ClockDriftError) refused.push(e);
-        else report.rejected.push({ model: String(ch?.model), uuid: ch?.uuid ?? null, error: e as Error });
-      }
-    }
-    await this.applyRemote(report, refused, newest, (w) => {
+    const { valid, newest } = this.admit(changes, (ch) => checkSharedChange(registry.sharedModel(ch?.model), ch), (ch) => String(ch?.model), report);
+    await this.applyRemote(report, newest, (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
     return report;
   }
 
+  /**
+   * Validates remote records one by one: malformed ones are rejected, stamps
+   * beyond the drift bound refused (both reported in `report`, never thrown).
+   */
+  private admit<T extends { hlc: Hlc; uuid: Id }>(items: readonly T[], check: (x: T) => T, model: (x: T) => string, report: ApplyReport): { valid: T[]; newest: Hlc | null } {
+    const valid: T[] = [];
+    let newest: Hlc | null = null;
+    for (const item of items) {
+      try {
+        const checked = check(item);
+        this.clock.check(checked.hlc);
+        valid.push(checked);
+        if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
+      } catch (e) {
+        if (e instanceof ClockDriftError) report.refused.push(e);
+        else report.rejected.push({ model: model(item), uuid: item?.uuid ?? null, error: e as Error });
+      }
+    }
+    return { valid, newest };
+  }
+
   /** Applies validated remote records in one durable transaction, adopting the newest stamp. */
-  private async applyRemote(report: ApplyReport, refused: ClockDriftError[], newest: Hlc | null, apply: (w: Writer) => void): Promise<void> {
+  private async applyRemote(report: ApplyReport, newest: Hlc | null, apply: (w: Writer) => void): Promise<void> {
     if (newest) {
       try {
         await this.store.transaction((w) => {
@@ -468,10 +463,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
         throw e;
       }
     }
-    for (const e of refused) this.emit('clockDrift', e);
+    for (const e of report.refused) this.emit('clockDrift', e);
     if (report.rejected.length) this.emit('rejected', report.rejected);
     if (report.applied) this.emit('applied', report);
-    report.refused.push(...refused);
   }
 
   // ---------------------------------------------------------------- sync queries
