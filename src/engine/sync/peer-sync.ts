@@ -52,7 +52,8 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     super();
     this.options = { ...DEFAULT_SYNC_OPTIONS, ...options };
     this.offCommitted = library.on('committed', (c: Committed) => {
-      for (const s of this.sessions.values()) if (s.state === 'ready') s.broadcast(c);
+      // Also to partners in an anti-entropy catch-up: they buffer it (a catch-up that started earlier would miss it).
+      for (const s of this.sessions.values()) if (s.caughtUpOnce) s.broadcast(c);
     });
     transport.on('link', (link: Link) => this.onLink(link));
   }
@@ -90,7 +91,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
 
   /** Partners with a link up and caught up. */
   readyPeers(): Id[] {
-    return [...this.sessions.values()].filter((s) => s.state === 'ready').map((s) => s.remote);
+    return [...this.sessions.values()].filter((s) => s.caughtUpOnce).map((s) => s.remote);
   }
 
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -109,8 +110,8 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     return this.busy > 0;
   }
 
-  sessionReady(s: Session): void {
-    this.emit('peer', { peer: s.remote, up: true });
+  sessionReady(s: Session, first: boolean): void {
+    if (first) this.emit('peer', { peer: s.remote, up: true });
     this.updateState();
   }
 
@@ -143,7 +144,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     const sessions = [...this.sessions.values()];
     if (this.paused || (this.started && sessions.length === 0)) next = 'paused';
     else if (!this.started) next = 'uninitialized';
-    else if (sessions.some((s) => s.state === 'catching-up' || s.state === 'handshake')) {
+    else if (sessions.some((s) => !s.caughtUpOnce && (s.state === 'catching-up' || s.state === 'handshake'))) {
       next = this.library.vector().size <= 1 && this.library.newestStamps().every((w) => idKey(w.owner) === idKey(this.library.deviceId)) ? 'backfilling' : 'catching-up';
     } else next = 'ready';
     if (next !== this.current) {

@@ -44,7 +44,8 @@ export interface SessionHost {
   readonly options: SessionOptions;
   /** Runs library work one operation at a time (deterministic order). */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
-  sessionReady(s: Session): void;
+  /** Caught up; `first`: for the first time on this link (later catch-ups are anti-entropy). */
+  sessionReady(s: Session, first: boolean): void;
   sessionClosed(s: Session): void;
   report(event: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void;
 }
@@ -63,6 +64,12 @@ interface Pending {
 
 export class Session {
   state: SessionState = 'handshake';
+  /** Reached 'ready' once (later catch-ups are anti-entropy, not news). */
+  private wasReady = false;
+
+  get caughtUpOnce(): boolean {
+    return this.wasReady;
+  }
   private remoteHello: HelloMessage | null = null;
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -328,7 +335,8 @@ export class Session {
     this.overflowed = false;
     for (const m of buffered) await this.applyLive(m);
     this.sendAck();
-    this.host.sessionReady(this);
+    this.host.sessionReady(this, !this.wasReady);
+    this.wasReady = true;
     if (rerun) await this.catchUp();
   }
 
