@@ -297,6 +297,9 @@ export class Session {
         const resp = await this.request<SharedChangeResponseMessage>({ type: 'shared-change-request', requestId: this.nextRequestId++, have, limit: pageSize });
         if (resp.changes.length) await this.apply(() => lib.applyShared(resp.changes));
         if (!resp.hasMore) break;
+        // A page that moved nothing forward (refused or rejected changes) would come back the same: try again later.
+        const moved = [...lib.vector().values()].reduce((n, v) => n + v.seq, 0) > have.reduce((n, v) => n + v.seq, 0);
+        if (!moved) break;
       }
       for (const model of lib.registry.deviceOwned) {
         for (const w of this.remoteHello.watermarks) {
