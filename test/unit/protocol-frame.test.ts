@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, frame, FrameReader, MAX_FRAME_BYTES, ProtocolError, type ErrorCode, type Message } from '../../src/protocol';
+import { concat } from '../support/bytes';
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -44,7 +36,7 @@ function read(stream: Uint8Array, cuts: readonly number[], reader = new FrameRea
 describe('protocol: frames', () => {
   // Lengths around each prefix width: 1 byte up to 252, 3 bytes up to 65535, 5 bytes beyond.
   const small = [0, 1, 17, 252, 253, 300].map((n, i) => bytes(n, i));
-  const smallStream = concat(small.map((b) => frame(b)));
+  const smallStream = concat(...small.map((b) => frame(b)));
 
   it('prefixes with the shortest uint', () => {
     assert.deepEqual([...frame(new Uint8Array([9]))], [1, 9]);
@@ -64,7 +56,7 @@ describe('protocol: frames', () => {
 
   it('reassembles a large frame cut anywhere, and any chunking of many frames', () => {
     const big = bytes(70_000, 9);
-    const stream = concat([frame(big), frame(small[2])]);
+    const stream = concat(frame(big), frame(small[2]));
     for (const cut of [1, 2, 3, 4, 5, 6, 1000, 69_999, 70_004, 70_005, 70_006, stream.byteLength - 1]) {
       assert.deepEqual(read(stream, [cut]), [big, small[2]], `cut at ${cut}`);
     }
@@ -82,7 +74,7 @@ describe('protocol: frames', () => {
       { type: 'ack', vector: [{ origin: new Uint8Array(16).fill(1), seq: 42 }] },
       { type: 'error', requestId: 3, code: 'rate-limited', message: 'slow down' },
     ];
-    const stream = Buffer.from(concat(msgs.map((m) => frame(encodeMessage(m)))));
+    const stream = Buffer.from(concat(...msgs.map((m) => frame(encodeMessage(m)))));
     const frames = read(stream, [5, 6, 20]);
     assert.deepEqual(frames.map(decodeMessage), msgs);
     for (const f of frames) assert.equal(Object.getPrototypeOf(f), Uint8Array.prototype, 'frames are copies, not views of the chunk');

@@ -23,6 +23,7 @@ import {
   type Message,
   type MessageType,
 } from '../../src/protocol';
+import { concat } from '../support/bytes';
 
 // ---------------------------------------------------------------------------
 // Generators: valid content for every registered model, built from `fields`.
@@ -197,15 +198,6 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
 // ---------------------------------------------------------------------------
 // Helpers
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
 const uint = (n: number) => new Uint8Array(c.encode(c.uint, n));
 const str = (s: string) => new Uint8Array(c.encode(c.string, s));
 const type = (t: MessageType) => uint(MESSAGE_CODES[t]);
