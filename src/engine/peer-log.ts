@@ -43,13 +43,11 @@ export class PeerLog {
     return typeof v === 'number' ? v : 0;
   }
 
-  /** True if this change is already held (or was held and pruned). */
-  has(r: Reader, origin: Id, seq: number): boolean {
-    if (seq <= this.contiguous(r, origin)) return true;
-    return r.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq]) !== undefined;
-  }
-
-  /** Adds a change; false if it was already there. Advances the vector over any gap it closes. */
+  /**
+   * Adds a change; false if it is already held (at or below the vector, which
+   * covers pruned entries, or in the log above a gap). Advances the vector
+   * over any gap it closes.
+   */
   append(w: Writer, ch: SharedChange): boolean {
     const origin = ch.hlc.device;
     const contiguous = this.contiguous(w, origin);

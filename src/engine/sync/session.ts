@@ -18,7 +18,7 @@ import {
 } from '../../protocol';
 import type { SharedChange, StateRecord } from '../../models/model';
 import type { ApplyReport } from '../apply';
-import { encodeHlcTime } from '../hlc';
+import { compareBytes, encodeHlcTime } from '../hlc';
 import { idEquals, idKey, idToString, type Id } from '../ids';
 import type { Committed, Library } from '../library';
 import type { Link, Scheduler } from '../transport';
@@ -48,10 +48,6 @@ export interface SessionHost {
   sessionReady(s: Session, first: boolean): void;
   sessionClosed(s: Session): void;
   report(event: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void;
-}
-
-function compareTime(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
@@ -305,7 +301,7 @@ export class Session {
         for (const w of this.remoteHello.watermarks) {
           if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
           const start = lib.watermark(w.owner, model.name);
-          if (start && compareTime(w.hlc, start) <= 0) continue;
+          if (start && compareBytes(w.hlc, start) <= 0) continue;
           let after = start;
           for (;;) {
             const resp = await this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model.name, owner: w.owner, after, limit: pageSize });
@@ -318,7 +314,7 @@ export class Session {
             // Everything up to here is now held, as far as this partner can vouch: a relaying
             // partner that missed a row must not let this device skip it.
             const vouched = resp.completeThrough;
-            const mark = after && vouched ? (compareTime(after, vouched) <= 0 ? after : vouched) : null;
+            const mark = after && vouched ? (compareBytes(after, vouched) <= 0 ? after : vouched) : null;
             if (mark) await this.host.exclusive(() => lib.setWatermark(w.owner, model.name, mark));
             if (!resp.hasMore || resp.records.length === 0) break;
           }
@@ -381,7 +377,7 @@ export class Session {
       // Counting what is left costs a scan of it: count once per run of pages, then subtract.
       const key = `${model}/${idKey(owner)}`;
       const run = this.serving.get(key);
-      const continues = run && after && Buffer.compare(Buffer.from(run.next), Buffer.from(after)) === 0;
+      const continues = run && after && compareBytes(run.next, after) === 0;
       const remaining = continues ? Math.max(0, run.remaining - records.length) : lib.countStateSince(model, owner, last);
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);
