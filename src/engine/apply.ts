@@ -3,7 +3,7 @@
  * remote changes go through, with parking, unparking and cascades.
  */
 import { checkData, RecordFormatError, type FieldSpec, type RecordData } from '../models/fields';
-import type { DeviceOwnedModel, Model, SharedChange, SharedModel, StateRecord } from '../models/model';
+import type { DeviceOwnedModel, Model, SharedChange, SharedModel, SharedRow, StateRecord } from '../models/model';
 import type { Writer } from '../store';
 import { ClockDriftError, encodeHlcTime, validateHlc } from './hlc';
 import { idEquals, isId, type Id } from './ids';
@@ -29,9 +29,12 @@ export class ApplyReport {
   readonly rejected: Rejection[] = [];
   /** Stamps refused for being too far ahead of this device's clock. */
   readonly refused: ClockDriftError[] = [];
+  /** Shared rows merged from a snapshot, per model. */
+  readonly rows = new Map<string, SharedRow[]>();
 
   get applied(): number {
     let n = this.shared.length;
+    for (const rs of this.rows.values()) n += rs.length;
     for (const rs of this.state.values()) n += rs.length;
     return n;
   }
@@ -96,6 +99,32 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
   return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, data };
 }
 
+/**
+ * Checks a snapshot row's shape: valid stamps, and the values of the fields
+ * it has stamps for (only those are merged). Returns the row with only those.
+ */
+export function checkSharedRow(model: SharedModel, row: SharedRow): SharedRow {
+  if (!row || typeof row !== 'object') throw new RecordFormatError(`${model.name}: row must be an object`);
+  if (!isId(row.uuid)) throw new RecordFormatError(`${model.name}: uuid must be a 16-byte id`);
+  validateHlc(row.hlc);
+  if (row.createdHlc) validateHlc(row.createdHlc);
+  if (row.deletedHlc) validateHlc(row.deletedHlc);
+  const stamped: RecordData = {};
+  const fieldHlcs: Record<string, SharedRow['hlc'] | null> = {};
+  for (const f of model.fields) {
+    const h = row.fieldHlcs?.[f.name];
+    if (!h) continue;
+    validateHlc(h);
+    fieldHlcs[f.name] = h;
+    stamped[f.name] = row.data?.[f.name] ?? null;
+  }
+  const data = checkData(model.name, model.fields, stamped, false);
+  // Identity fields are set by the create; a row only ever updated has none yet.
+  const derived = row.createdHlc ? model.derivedId(data) : null;
+  if (derived && !idEquals(derived, row.uuid)) throw new RecordFormatError(`${model.name}: id does not match the item it points at`);
+  return { uuid: row.uuid, hlc: row.hlc, live: row.live, createdHlc: row.createdHlc ?? null, deletedHlc: row.deletedHlc ?? null, data, fieldHlcs };
+}
+
 function pick(data: RecordData | undefined, fields: readonly FieldSpec[]): RecordData {
   const out: RecordData = {};
   for (const f of fields) if (data && data[f.name] !== undefined) out[f.name] = data[f.name];
@@ -153,6 +182,16 @@ export class Applier {
     if (model.applyChange(w, ch)) report.shared.push(ch);
     else report.stale++;
     this.release(w, model, [ch.uuid], report);
+  }
+
+  /** Merges a validated snapshot row, then applies what waited for it. */
+  mergeRow(w: Writer, model: SharedModel, row: SharedRow, report: ApplyReport): void {
+    if (model.mergeRow(w, row)) {
+      const list = report.rows.get(model.name);
+      if (list) list.push(row);
+      else report.rows.set(model.name, [row]);
+    } else report.stale++;
+    this.release(w, model, [row.uuid], report);
   }
 
   private release(w: Writer, model: Model, uuids: readonly Id[], report: ApplyReport): void {

@@ -16,10 +16,10 @@ import { checkData, RecordFormatError, type RecordData } from '../models/fields'
 import type { DeviceOwnedModel, SharedChange, SharedOp, SharedRow, StateRecord } from '../models/model';
 import { OwnershipError } from '../models/errors';
 import { Store, type Reader, type StoreEvent, type Writer } from '../store';
-import { Applier, ApplyReport, checkSharedChange, checkStateRecord } from './apply';
+import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateRecord } from './apply';
 import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
-import { ClockDriftError, compareHlc, decodeHlc, encodeHlc, HlcClock, type Hlc } from './hlc';
+import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from './hlc';
 import { idEquals, idKey, idToString, newId, type Id } from './ids';
 import { Parking } from './parking';
 import { PeerLog, type LogRead, type VersionVector } from './peer-log';
@@ -66,6 +66,13 @@ export interface Committed {
   state: Map<string, StateRecord[]>;
   /** Shared changes written (each also in the peer log). */
   shared: SharedChange[];
+}
+
+/** Moves the watermark with a page of `owner`'s rows, up to what the serving peer vouches for. */
+export interface StateCheckpoint {
+  readonly owner: Id;
+  /** The server's completeThrough: the watermark never passes it (null: it vouches for none). */
+  readonly through: Uint8Array | null;
 }
 
 export interface LibraryEvents {
@@ -410,11 +417,20 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * stamped by its owner. Bad records are rejected one by one (reported,
    * never thrown); stamps too far ahead are refused and reported.
    */
-  async applyState(modelName: string, records: readonly StateRecord[]): Promise<ApplyReport> {
+  async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint): Promise<ApplyReport> {
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
     const { valid, newest } = this.admit(records, (rec) => checkStateRecord(model, rec), () => model.name, report);
-    await this.applyRemote(report, newest, (w) => this.applier.applyState(w, model, valid, report));
+    await this.applyRemote(report, newest, (w) => {
+      this.applier.applyState(w, model, valid, report);
+      // A page of a catch-up: the watermark moves with it, in the same transaction, unless
+      // a stamp was refused (the page is fetched again later).
+      if (checkpoint && report.refused.length === 0 && records.length) {
+        const last = encodeHlcTime(records[records.length - 1].hlc);
+        const mark = checkpoint.through && compareBytes(checkpoint.through, last) < 0 ? checkpoint.through : checkpoint.through ? last : null;
+        if (mark) this.raiseWatermark(w, checkpoint.owner, model.name, mark);
+      }
+    });
     return report;
   }
 
@@ -486,6 +502,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return this.store.read((r) => this.log.vector(r));
   }
 
+  /** The version vector as sent on the wire: per origin, the contiguous seq held. */
+  have(): { origin: Id; seq: number }[] {
+    return [...this.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq }));
+  }
+
   /** Shared changes the holder of `have` (origin key → seq) lacks. */
   changesSince(have: ReadonlyMap<string, number>, limit: number): LogRead {
     return this.store.read((r) => this.log.since(r, have, limit));
@@ -495,6 +516,57 @@ export class Library extends TypedEmitter<LibraryEvents> {
   sharedRows(model: string, after: Id | null, limit: number): SharedRow[] {
     const m = registry.sharedModel(model);
     return this.store.read((r) => m.rows(r, after, limit));
+  }
+
+  /**
+   * What a snapshot of the shared rows served now reflects, per origin: the
+   * contiguous vector, held below any change still parked here (it is in the
+   * vector but not yet in its table).
+   */
+  snapshotBase(): { origin: Id; seq: number }[] {
+    return this.store.read((r) => {
+      const waiting = this.parking.waitingSeqs(r);
+      return [...this.log.vector(r).values()].map((v) => ({ origin: v.origin, seq: Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1) }));
+    });
+  }
+
+  /**
+   * Merges shared rows from a peer's snapshot (per field, by stamp, like
+   * changes). Bad rows are rejected one by one, stamps beyond the drift bound
+   * refused; both reported, never thrown.
+   */
+  async applySnapshotRows(modelName: string, rows: readonly SharedRow[]): Promise<ApplyReport> {
+    const model = registry.sharedModel(modelName);
+    const report = new ApplyReport();
+    const { valid, newest } = this.admit(rows, (row) => checkSharedRow(model, row), () => model.name, report);
+    await this.applyRemote(report, newest, (w) => {
+      for (const row of valid) this.applier.mergeRow(w, model, row, report);
+    });
+    return report;
+  }
+
+  /**
+   * Every page of a snapshot reflecting `base` has been merged: the version
+   * vector moves up to it, so catch-up asks the log only for what came after.
+   */
+  async adoptSnapshot(base: readonly { origin: Id; seq: number }[]): Promise<void> {
+    const own = base.find((b) => idEquals(b.origin, this.deviceId));
+    const seqBefore = this.logSeq;
+    try {
+      await this.store.transaction((w) => {
+        this.log.adopt(w, base);
+        w.run("DELETE FROM meta WHERE key = 'snapshot_wanted'");
+        // Peers know of this device's own changes beyond what it remembers (restored from an old copy):
+        // never number a new change with a seq already used.
+        if (own && own.seq > this.logSeq) {
+          this.logSeq = own.seq;
+          w.run("UPDATE meta SET value = ? WHERE key = 'log_seq'", [this.logSeq]);
+        }
+      });
+    } catch (e) {
+      this.logSeq = seqBefore;
+      throw e;
+    }
   }
 
   /** Per (owner, model): the newest owner stamp received with nothing missing below it. */
@@ -515,12 +587,44 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */
   async setWatermark(owner: Id, model: string, hlc: Uint8Array): Promise<void> {
     registry.deviceOwnedModel(model);
-    await this.store.transaction((w) =>
-      w.run(
-        'INSERT INTO state_watermark (owner, model, hlc) VALUES (?, ?, ?) ON CONFLICT(owner, model) DO UPDATE SET hlc = excluded.hlc WHERE excluded.hlc > state_watermark.hlc',
-        [owner, model, hlc],
-      ),
+    await this.store.transaction((w) => this.raiseWatermark(w, owner, model, hlc));
+  }
+
+  private raiseWatermark(w: Writer, owner: Id, model: string, hlc: Uint8Array): void {
+    w.run(
+      'INSERT INTO state_watermark (owner, model, hlc) VALUES (?, ?, ?) ON CONFLICT(owner, model) DO UPDATE SET hlc = excluded.hlc WHERE excluded.hlc > state_watermark.hlc',
+      [owner, model, hlc],
     );
+  }
+
+  // ---------------------------------------------------------------- backfill and resync
+
+  /** This device has completed a backfill since it joined (or since the last full resync). */
+  get backfilled(): boolean {
+    return this.meta('backfilled') === 1;
+  }
+
+  async markBackfilled(): Promise<void> {
+    await this.store.transaction((w) => w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('backfilled', 1)"));
+  }
+
+  /** The next shared catch-up starts with a snapshot of a partner's shared rows (set by a resync). */
+  snapshotWanted(): boolean {
+    return this.meta('snapshot_wanted') === 1;
+  }
+
+  /**
+   * Full resync: every device-owned checkpoint goes back to the start and the
+   * shared rows are merged again from a snapshot, so anything missed or lost
+   * is fetched again. Durable: a restart resumes it. Nothing is deleted
+   * (merges are idempotent).
+   */
+  async requestResync(): Promise<void> {
+    await this.store.transaction((w) => {
+      w.run('DELETE FROM state_watermark');
+      w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot_wanted', 1)");
+      w.run("DELETE FROM meta WHERE key = 'backfilled'");
+    });
   }
 
   /** Per (owner, device-owned model): the newest stamp held here (what a Hello advertises). */
@@ -558,23 +662,42 @@ export class Library extends TypedEmitter<LibraryEvents> {
     });
   }
 
-  partners(): { device: Id; name: string | null; addedAt: number }[] {
+  partners(): { device: Id; name: string | null; addedAt: number; lastSeen: number | null }[] {
     return this.store.read((r) =>
-      r.rows('SELECT device, name, added_at FROM partner ORDER BY added_at').map(([d, n, a]) => ({ device: d as Uint8Array, name: n as string | null, addedAt: a as number })),
+      r
+        .rows('SELECT device, name, added_at, last_seen FROM partner ORDER BY added_at')
+        .map(([d, n, a, s]) => ({ device: d as Uint8Array, name: n as string | null, addedAt: a as number, lastSeen: s as number | null })),
     );
   }
 
   /** Records a partner's acknowledgement: it holds each origin's changes up to seq. */
   async recordAcks(partner: Id, acks: ReadonlyMap<string, { origin: Id; seq: number }> | readonly { origin: Id; seq: number }[]): Promise<void> {
     const list: readonly { origin: Id; seq: number }[] = isList(acks) ? acks : [...acks.values()];
+    const now = this.clock.now().ms;
     await this.store.transaction((w) => {
       for (const a of list) this.log.recordAck(w, partner, a.origin, a.seq);
+      this.touchPartner(w, partner, now);
     });
   }
 
-  /** Prunes log entries every partner has acked. Returns how many were removed. */
-  async prune(): Promise<number> {
-    return this.store.transaction((w) => this.log.prune(w));
+  /**
+   * Prunes log entries every partner has acked. With `absentAfterMs`, a
+   * partner not heard from for that long does not hold the log back (it gets
+   * a snapshot when it returns). Returns how many entries were removed.
+   */
+  async prune(opts: { absentAfterMs?: number } = {}): Promise<number> {
+    const absentSince = opts.absentAfterMs === undefined || !Number.isFinite(opts.absentAfterMs) ? -Infinity : this.clock.now().ms - opts.absentAfterMs;
+    return this.store.transaction((w) => this.log.prune(w, this.parking.waitingSeqs(w), absentSince));
+  }
+
+  /** A partner was heard from (a link came up, an ack arrived). */
+  async partnerSeen(device: Id): Promise<void> {
+    const now = this.clock.now().ms;
+    await this.store.transaction((w) => this.touchPartner(w, device, now));
+  }
+
+  private touchPartner(w: Writer, device: Id, now: number): void {
+    w.run('UPDATE partner SET last_seen = max(coalesce(last_seen, 0), ?) WHERE device = ?', [now, device]);
   }
 
   // ---------------------------------------------------------------- inspection

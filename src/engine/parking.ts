@@ -5,7 +5,7 @@
  */
 import type { DeviceOwnedModel, Model, ModelName, ParentRef, SharedChange, SharedModel, StateRecord } from '../models/model';
 import type { Reader, Writer } from '../store';
-import type { Id } from './ids';
+import { idKey, type Id } from './ids';
 import { decodeWith, encodeWith, sharedChangeEncoding, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
 
@@ -49,6 +49,24 @@ export class Parking {
         ? { model, record: decodeWith(stateRecordEncoding(model), record as Uint8Array, 'parked record') }
         : { model, change: decodeWith(sharedChangeEncoding(model), record as Uint8Array, 'parked change') };
     });
+  }
+
+  /**
+   * Per origin (idKey), the lowest seq of a shared change still waiting here.
+   * Such a change is in the log and the vector but not yet in its table, so
+   * the log must keep it and a snapshot cannot vouch for it.
+   */
+  waitingSeqs(r: Reader): Map<string, number> {
+    const out = new Map<string, number>();
+    if (this.size(r) === 0) return out;
+    for (const [name, record] of r.rows('SELECT model, record FROM parked')) {
+      const model = this.registry.get(name as string);
+      if (model.kind !== 'shared') continue;
+      const ch = decodeWith(sharedChangeEncoding(model), record as Uint8Array, 'parked change');
+      const key = idKey(ch.hlc.device);
+      out.set(key, Math.min(out.get(key) ?? Infinity, ch.seq));
+    }
+    return out;
   }
 
   /** Forget the cached count (after a rolled-back transaction). */

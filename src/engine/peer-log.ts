@@ -145,14 +145,18 @@ export class PeerLog {
   /**
    * Removes entries every partner has acknowledged. A partner that never
    * acked an origin counts as zero; with no partners nothing is pruned.
-   * Returns the number of entries removed.
+   * `waiting` (origin → lowest seq still parked) holds the horizon below
+   * changes not yet applied. Partners last heard from before `absentSince`
+   * (ms) are not waited for. Returns the number of entries removed.
    */
-  prune(w: Writer): number {
-    const partners = w.rows('SELECT device FROM partner').map((row) => row[0] as Uint8Array);
-    if (partners.length === 0) return 0;
+  prune(w: Writer, waiting: ReadonlyMap<string, number>, absentSince = -Infinity): number {
+    const all = w.rows('SELECT device, coalesce(last_seen, added_at) FROM partner');
+    if (all.length === 0) return 0;
+    // Partners not heard from since `absentSince` do not hold the log back: they get a snapshot when they return.
+    const partners = all.filter((row) => (row[1] as number) >= absentSince).map((row) => row[0] as Uint8Array);
     let removed = 0;
     for (const v of this.vector(w).values()) {
-      let horizon = v.seq;
+      let horizon = Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
       for (const p of partners) {
         const acked = w.value('SELECT seq FROM log_ack WHERE partner = ? AND origin = ?', [p, v.origin]);
         horizon = Math.min(horizon, typeof acked === 'number' ? acked : 0);
@@ -162,6 +166,33 @@ export class PeerLog {
       w.run('UPDATE log_vector SET pruned = ? WHERE origin = ?', [horizon, v.origin]);
     }
     return removed;
+  }
+
+  /**
+   * After a snapshot that reflects `base` (origin → seq): this device now
+   * holds the effect of those changes without their log entries. The vector
+   * moves up to `base` (marked pruned there), entries it covers go, and
+   * entries already held above it close the gap where they can.
+   */
+  adopt(w: Writer, base: readonly { origin: Id; seq: number }[]): void {
+    for (const { origin, seq } of base) {
+      const held = this.contiguous(w, origin);
+      if (seq <= held) continue;
+      w.run('DELETE FROM peer_log WHERE origin = ? AND seq <= ?', [origin, seq]);
+      let top = seq;
+      let hlc: Uint8Array | null = null;
+      for (;;) {
+        const next = w.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, top + 1]);
+        if (!(next instanceof Uint8Array)) break;
+        top++;
+        hlc = next;
+      }
+      w.run(
+        'INSERT INTO log_vector (origin, seq, hlc, pruned) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = coalesce(excluded.hlc, log_vector.hlc), pruned = excluded.pruned',
+        [origin, top, hlc, seq],
+      );
+    }
   }
 
   size(r: Reader): number {

@@ -31,4 +31,9 @@ export const MIGRATIONS: Migration[] = [
     name: 'engine tables and models',
     statements: [...engineTables, ...registry.all.flatMap((m) => m.schema)],
   },
+  {
+    version: 2,
+    name: 'when each partner was last heard from',
+    statements: ['ALTER TABLE partner ADD COLUMN last_seen INTEGER'],
+  },
 ];

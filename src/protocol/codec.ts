@@ -33,6 +33,7 @@ import type {
   MessageType,
   OriginSeq,
   SharedSnapshotPage,
+  SnapshotCursor,
   Watermark,
 } from './messages';
 import { ModelCodecs } from './model-codecs';
@@ -99,7 +100,9 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
     rows: (p) => models.sharedRows(p.model),
     after: optional(id),
     hasMore: bool,
+    base: vector,
   });
+  const snapshotCursor = struct<SnapshotCursor>('snapshot cursor', { model: models.sharedName, after: optional(id) });
   return {
     hello: message('hello', {
       protocolVersion: exactUint('protocol version', PROTOCOL_VERSION, 'version'),
@@ -147,7 +150,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
         }
       },
     ),
-    'shared-change-request': message('shared-change-request', { requestId, have: vector, limit }),
+    'shared-change-request': message('shared-change-request', { requestId, have: vector, limit, snapshot: optional(snapshotCursor) }),
     'shared-change-response': message('shared-change-response', {
       requestId,
       changes: models.sharedChanges,

@@ -98,6 +98,14 @@ export interface SharedChangeRequestMessage {
   readonly have: readonly OriginSeq[];
   /** 1 … MAX_RECORDS. */
   readonly limit: number;
+  /** Set: asks for a page of the snapshot instead (after its log range was pruned). */
+  readonly snapshot: SnapshotCursor | null;
+}
+
+/** Where the next snapshot page starts: a shared model, and after which uuid (null: its first row). */
+export interface SnapshotCursor {
+  readonly model: ModelName;
+  readonly after: Id | null;
 }
 
 /** A page of shared state for a requester whose range was pruned from the log. */
@@ -107,6 +115,12 @@ export interface SharedSnapshotPage {
   /** Cursor: ask again after this uuid (null: from the start). */
   readonly after: Id | null;
   readonly hasMore: boolean;
+  /**
+   * Per origin, the changes this snapshot's rows already reflect (every page
+   * does, as state only grows): the requester adopts it as its version vector
+   * once it has every page, then asks the log for the rest.
+   */
+  readonly base: readonly OriginSeq[];
 }
 
 export interface SharedChangeResponseMessage {

@@ -28,6 +28,8 @@ export class Cluster {
   readonly net: MemoryNetwork;
   readonly nodes: Node[] = [];
   readonly rnd: Random;
+  /** Snapshots merged, log entries pruned and stamps refused for clock drift, over all nodes (restarts included). */
+  readonly stats = { snapshots: 0, pruned: 0, refused: 0 };
   private readonly ids: Random;
   private readonly libraryId: Id;
   private readonly secret = new Uint8Array(32);
@@ -61,16 +63,33 @@ export class Cluster {
     return node;
   }
 
-  /** Makes every node a partner of every other, then starts syncing. */
-  async connectAll(): Promise<void> {
-    for (const a of this.nodes) for (const b of this.nodes) if (a !== b) await a.library.addPartner(b.library.deviceId, b.name);
-    for (const n of this.nodes) this.startSync(n);
+  /** Makes every node (but those in `later`) a partner of every other, then starts syncing. */
+  async connectAll(later: readonly Node[] = []): Promise<void> {
+    const now = this.nodes.filter((n) => !later.includes(n));
+    for (const a of now) for (const b of now) if (a !== b) await a.library.addPartner(b.library.deviceId, b.name);
+    for (const n of now) this.startSync(n);
+    await this.settle();
+  }
+
+  /** A device that joins later: paired with every node (both ways), then syncing (`onStart`: right after its sync is made). */
+  async join(n: Node, onStart?: (n: Node) => void): Promise<void> {
+    for (const other of this.nodes) {
+      if (other === n) continue;
+      await other.library.addPartner(n.library.deviceId, n.name);
+      await n.library.addPartner(other.library.deviceId, other.name);
+      other.sync?.partnersChanged();
+    }
+    this.startSync(n);
+    onStart?.(n);
     await this.settle();
   }
 
   private startSync(n: Node): void {
     n.sync = new PeerSync(n.library, this.net.transport(n.library.deviceId), { scheduler: this.clock, ...this.syncOptions });
     n.sync.on('error', (e) => n.errors.push(e.error));
+    n.sync.on('snapshot', () => this.stats.snapshots++);
+    n.sync.on('pruned', (e) => (this.stats.pruned += e.entries));
+    n.library.on('clockDrift', () => this.stats.refused++);
     n.sync.start();
   }
 
@@ -100,6 +119,7 @@ export class Cluster {
 
   /** Kills a node's process (links cut, library closed as after a crash) and starts it again from disk. */
   async restart(n: Node): Promise<void> {
+    if (!n.sync) return; // has not joined yet
     await n.sync.stop();
     this.net.crash(n.library.deviceId);
     const id = n.library.id;
@@ -115,7 +135,7 @@ export class Cluster {
       .map((n) => {
         const vector = [...n.library.vector().values()].map((v) => `${idKey(v.origin).slice(0, 6)}:${v.seq}`).join(' ');
         const stamps = n.library.newestStamps().map((w) => `${idKey(w.owner).slice(0, 6)}/${w.model}:${Buffer.from(w.hlc).toString('hex').slice(6)}`).join(' ');
-        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync.state} ready=${n.sync.readyPeers().length} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors.slice(-3).map((e) => e.message).join(' | ')}`;
+        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync?.state} ready=${n.sync?.readyPeers().length} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors.slice(-3).map((e) => e.message).join(' | ')}`;
       })
       .join('\n');
   }

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const from = arg('from', 1);
   const events = arg('events', 30);
   const t0 = Date.now();
-  const totals = { nodes: 0, writes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, farAhead: 0, refused: 0 };
+  const totals = { nodes: 0, writes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, farAhead: 0, refused: 0, lateJoins: 0, snapshots: 0, pruned: 0 };
   for (let seed = from; seed < from + schedules; seed++) {
     try {
       const r = await runSchedule(seed, { events });
@@ -27,6 +27,9 @@ async function main(): Promise<void> {
       totals.duplicated += r.frames.duplicated;
       totals.farAhead += r.farAhead ? 1 : 0;
       totals.refused += r.refused ?? 0;
+      totals.lateJoins += r.lateJoin ? 1 : 0;
+      totals.snapshots += r.snapshots ?? 0;
+      totals.pruned += r.pruned ?? 0;
     } catch (e) {
       process.stdout.write(`\nFAILED at seed ${seed}: ${(e as Error).stack}\n`);
       process.exitCode = 1;

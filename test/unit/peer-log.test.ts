@@ -93,4 +93,63 @@ describe('peer log', () => {
     await a.recordAcks(b.deviceId, [{ origin: a.deviceId, seq: 5 }]);
     assert.equal(await a.prune(), 1);
   });
+
+  it('keeps a change that waits for its parent in the log, and a snapshot base stops below it', async () => {
+    const [a, b, c] = (libs = await threeDevices());
+    const [t] = await a.commitShared([tag('parent')]);
+    const [as1] = await b.applyShared([]).then(() =>
+      c.commitShared([{ model: 'tag_assignment', op: 'create', data: { tag: t.uuid, workspace_key: 'ws', path: 'x' } }]).then(() => []),
+    );
+    void as1;
+    // c's assignment reaches b before a's tag: it is parked on b.
+    const cChanges = c.changesSince(new Map(), 10).changes;
+    await b.applyShared(cChanges);
+    assert.equal(b.parkedCount(), 1);
+    await b.addPartner(a.deviceId);
+    await b.recordAcks(a.deviceId, [{ origin: c.deviceId, seq: 1 }]);
+    assert.equal(await b.prune(), 0, 'acked by everyone, but not applied yet: kept');
+    assert.deepEqual(
+      b.snapshotBase().map((x) => [idKey(x.origin), x.seq]),
+      [[idKey(c.deviceId), 0]],
+      'a snapshot cannot vouch for a parked change',
+    );
+    await b.applyShared([t]);
+    assert.equal(b.parkedCount(), 0);
+    assert.equal(await b.prune(), 1, 'applied: now it can go');
+  });
+
+  it('a partner away longer than the bound no longer holds the log back', async () => {
+    let now = 1_700_000_000_000;
+    const dir = tempDir();
+    const a = await Library.create({ dataDir: `${dir}/a`, name: 'l', now: () => now });
+    const b = await Library.create({ dataDir: `${dir}/b`, name: 'l', libraryId: a.id });
+    libs = [a, b];
+    await a.addPartner(b.deviceId);
+    await a.commitShared([tag('1'), tag('2')]);
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 0, 'b was added just now');
+    now += 61_000;
+    assert.equal(await a.prune(), 0, 'without a bound: wait for b however long');
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 2);
+    await a.commitShared([tag('3')]);
+    await a.recordAcks(b.deviceId, []); // heard from again
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 0, 'b is back: it holds the log again');
+    assert.ok(a.partners()[0].lastSeen === now);
+  });
+
+  it('adopting a snapshot base moves the vector up, drops what it covers, and closes gaps above it', async () => {
+    const [a, b] = (libs = await threeDevices());
+    const ch = await a.commitShared([tag('1'), tag('2'), tag('3'), tag('4'), tag('5')]);
+    await b.applyShared([ch[0], ch[3], ch[4]]);
+    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 1);
+    await b.adoptSnapshot([{ origin: a.deviceId, seq: 3 }]);
+    const v = b.vector().get(idKey(a.deviceId))!;
+    assert.deepEqual([v.seq, v.pruned], [5, 3], 'held 4 and 5 already: contiguous to 5, entries up to 3 not held');
+    assert.equal(b.read((r) => b.log.size(r)), 2);
+    assert.deepEqual(b.changesSince(new Map(), 10).pruned.map(idKey), [idKey(a.deviceId)], 'asks below it get a snapshot in turn');
+    // A base below what is held changes nothing; its own origin's base raises its next seq.
+    await b.adoptSnapshot([{ origin: a.deviceId, seq: 2 }, { origin: b.deviceId, seq: 7 }]);
+    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 5);
+    const [mine] = await b.commitShared([tag('b')]);
+    assert.equal(mine.seq, 8, 'never reuses a seq its peers already hold');
+  });
 });

@@ -171,6 +171,10 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
     requestId: requestIdArb,
     have: vectorArb,
     limit: fc.integer({ min: 1, max: MAX_RECORDS }),
+    snapshot: fc.option(
+      sharedArb.map((m) => m.name),
+      { nil: null },
+    ).chain((model) => (model === null ? fc.constant(null) : record({ model: fc.constant(model), after: fc.option(idArb, { nil: null }) }))),
   }),
   'shared-change-response': record({
     type: fc.constant('shared-change-response'),
@@ -179,7 +183,7 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
     hasMore: fc.boolean(),
     snapshot: fc.option(
       sharedArb.chain((m) =>
-        record({ model: fc.constant(m.name), rows: fc.array(sharedRowArb(m), { maxLength: 4 }), after: fc.option(idArb, { nil: null }), hasMore: fc.boolean() }),
+        record({ model: fc.constant(m.name), rows: fc.array(sharedRowArb(m), { maxLength: 4 }), after: fc.option(idArb, { nil: null }), hasMore: fc.boolean(), base: vectorArb }),
       ),
       { nil: null },
     ),
@@ -270,7 +274,7 @@ describe('protocol: message codecs', () => {
       const msgs: Message[] = [
         { type: 'shared-change', change: changes[0] },
         { type: 'shared-change-batch', changes },
-        { type: 'shared-change-response', requestId: 3, changes, hasMore: false, snapshot: { model: m.name, rows, after: rows[0].uuid, hasMore: true }, pruned: [id(1), id(2)] },
+        { type: 'shared-change-response', requestId: 3, changes, hasMore: false, snapshot: { model: m.name, rows, after: rows[0].uuid, hasMore: true, base: [{ origin: id(4), seq: 7 }] }, pruned: [id(1), id(2)] },
       ];
       for (const msg of msgs) assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, `${m.name} ${msg.type}`);
     }
@@ -288,7 +292,7 @@ describe('protocol: message codecs', () => {
       data: { name: 'reading list', description: 'later' },
       fieldHlcs: { name: created, description: descriptionHlc },
     });
-    const msg = (r: SharedRow): Message => ({ type: 'shared-change-response', requestId: 1, changes: [], hasMore: false, snapshot: { model: 'album', rows: [r], after: null, hasMore: false }, pruned: [] });
+    const msg = (r: SharedRow): Message => ({ type: 'shared-change-response', requestId: 1, changes: [], hasMore: false, snapshot: { model: 'album', rows: [r], after: null, hasMore: false, base: [] }, pruned: [] });
     const same = encodeMessage(msg(row({ ...created, device: Uint8Array.from(created.device) })));
     const other = encodeMessage(msg(row(edited)));
     assert.equal(other.byteLength - same.byteLength, 24);
@@ -361,7 +365,7 @@ describe('protocol: message codecs', () => {
         requestId: 1,
         changes: [],
         hasMore: false,
-        snapshot: { model: 'tag', rows: [{ uuid: id(1), hlc, live: true, createdHlc: hlc, deletedHlc: null, data: {}, fieldHlcs: { name: hlc } }], after: null, hasMore: false },
+        snapshot: { model: 'tag', rows: [{ uuid: id(1), hlc, live: true, createdHlc: hlc, deletedHlc: null, data: {}, fieldHlcs: { name: hlc } }], after: null, hasMore: false, base: [] },
         pruned: [],
       }),
       'bad-record',
@@ -381,7 +385,7 @@ describe('protocol: message codecs', () => {
       data: { workspace_key: 'k', path: `p${i}`, note },
       fieldHlcs: { workspace_key: hlc, path: hlc, note: hlc },
     }));
-    const msg: Message = { type: 'shared-change-response', requestId: 1, changes: [], hasMore: false, snapshot: { model: um.name, rows, after: null, hasMore: true }, pruned: [] };
+    const msg: Message = { type: 'shared-change-response', requestId: 1, changes: [], hasMore: false, snapshot: { model: um.name, rows, after: null, hasMore: true, base: [] }, pruned: [] };
     const err = expectProtocolError(() => encodeMessage(msg), 'too-large');
     assert.equal(err.requestId, 1);
     expectProtocolError(() => decodeMessage(new Uint8Array(MAX_FRAME_BYTES + 1)), 'too-large');

@@ -9,15 +9,22 @@
  */
 import type { ApplyReport } from '../apply';
 import { TypedEmitter } from '../events';
-import { idKey, type Id } from '../ids';
+import { idKey, idToString, type Id } from '../ids';
 import type { Committed, Library } from '../library';
 import { realScheduler, type Link, type Transport } from '../transport';
-import { Session, type SessionHost, type SessionOptions } from './session';
+import { Backfill, type BackfillHost, type BackfillProgress } from './backfill';
+import { Session, type SessionEvent, type SessionHost, type SessionOptions } from './session';
 
 export type SyncState = 'uninitialized' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
 
 export interface PeerSyncEvents {
   state: (state: SyncState) => void;
+  /** Backfill or catch-up of device-owned rows: received over announced, per model. */
+  progress: (p: BackfillProgress) => void;
+  /** A partner's shared rows were merged from a snapshot (it had pruned the log this device needed). */
+  snapshot: (e: { peer: Id; rows: number }) => void;
+  /** Log entries every partner acknowledged were pruned. */
+  pruned: (e: { entries: number }) => void;
   error: (e: { peer: Id; error: Error }) => void;
   applied: (e: { peer: Id; report: ApplyReport }) => void;
   peer: (e: { peer: Id; up: boolean }) => void;
@@ -32,10 +39,17 @@ export const DEFAULT_SYNC_OPTIONS: SessionOptions = {
   maxBuffered: 10_000,
   maxErrors: 20,
   antiEntropyMs: 30_000,
+  pruneIntervalMs: 10_000,
+  pruneAbsentAfterMs: Infinity,
 };
 
-export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHost {
+export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHost, BackfillHost {
   readonly options: SessionOptions;
+  private readonly backfill = new Backfill(this);
+  private lastProgress: BackfillProgress | null = null;
+  private pruneTimer: unknown = null;
+  private lastPrune = -Infinity;
+  private marking = false;
   private readonly sessions = new Map<string, Session>();
   private queue: Promise<unknown> = Promise.resolve();
   private busy = 0;
@@ -65,6 +79,11 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     this.updateState();
   }
 
+  /** The partner list changed (paired or unpaired): keep links with the new list. */
+  partnersChanged(): void {
+    if (this.started && !this.paused) this.transport.setPartners(this.library.partners().map((p) => p.device));
+  }
+
   /** The user paused sync: links are closed and none are made until resume(). */
   pause(): void {
     this.paused = true;
@@ -80,6 +99,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
 
   async stop(): Promise<void> {
     this.offCommitted();
+    this.options.scheduler.clearTimeout(this.pruneTimer);
     for (const s of this.sessions.values()) s.close('stopped');
     await this.transport.close();
     await this.idle();
@@ -87,6 +107,37 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
 
   get state(): SyncState {
     return this.current;
+  }
+
+  /** The last backfill progress reported (null before any). */
+  get progress(): BackfillProgress | null {
+    return this.lastProgress;
+  }
+
+  /**
+   * Pulls everything again from `peer`: every owner's device-owned rows from
+   * the start and a snapshot of its shared rows, merged into what is here.
+   * Checkpoints persist, so a restart (or losing the peer, then other
+   * partners take over) resumes. Resolves when the peer has served it all;
+   * throws if the peer is not connected.
+   */
+  async backfillFrom(peer: Id): Promise<void> {
+    const s = this.sessions.get(idKey(peer));
+    if (!s) throw new Error(`${idToString(peer)} is not connected`);
+    await this.exclusive(() => this.library.requestResync());
+    this.backfill.restart(peer);
+    const done = s.catchUp();
+    this.updateState();
+    await done;
+  }
+
+  /** Pulls everything again from every connected partner (see backfillFrom); resumes after a restart. */
+  async fullResync(): Promise<void> {
+    await this.exclusive(() => this.library.requestResync());
+    this.backfill.restart(null);
+    const done = [...this.sessions.values()].map((s) => s.catchUp());
+    this.updateState();
+    await Promise.all(done);
   }
 
   /** Partners with a link up and caught up. */
@@ -111,20 +162,55 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   }
 
   sessionReady(s: Session, first: boolean): void {
-    if (first) this.emit('peer', { peer: s.remote, up: true });
+    if (first) {
+      this.emit('peer', { peer: s.remote, up: true });
+      this.exclusive(() => this.library.partnerSeen(s.remote)).catch((error: Error) => this.emit('error', { peer: s.remote, error }));
+    }
     this.updateState();
+  }
+
+  pullDeviceOwned(s: Session): Promise<void> {
+    return this.backfill.pullFrom(s);
+  }
+
+  liveSessions(): Iterable<Session> {
+    return this.sessions.values();
+  }
+
+  reportProgress(p: BackfillProgress): void {
+    this.lastProgress = p;
+    this.emit('progress', p);
+    if (p.done) this.updateState();
+  }
+
+  /** Prunes at most every pruneIntervalMs, on the next ack after it. */
+  acked(): void {
+    const { scheduler, pruneIntervalMs } = this.options;
+    if (this.pruneTimer !== null) return;
+    const wait = Math.max(0, this.lastPrune + pruneIntervalMs - scheduler.now());
+    this.pruneTimer = scheduler.setTimeout(() => {
+      this.pruneTimer = null;
+      this.lastPrune = scheduler.now();
+      this.exclusive(() => this.library.prune({ absentAfterMs: this.options.pruneAbsentAfterMs }))
+        .then((entries) => {
+          if (entries > 0) this.emit('pruned', { entries });
+        })
+        .catch((error: Error) => this.emit('error', { peer: this.library.deviceId, error }));
+    }, wait);
   }
 
   sessionClosed(s: Session): void {
     const key = idKey(s.remote);
     if (this.sessions.get(key) === s) this.sessions.delete(key);
+    this.backfill.sessionClosed(s);
     this.emit('peer', { peer: s.remote, up: false });
     this.updateState();
   }
 
-  report(e: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void {
+  report(e: SessionEvent): void {
     if (e.type === 'error') this.emit('error', { peer: e.peer, error: e.error });
-    else this.emit('applied', { peer: e.peer, report: e.report });
+    else if (e.type === 'applied') this.emit('applied', { peer: e.peer, report: e.report });
+    else this.emit('snapshot', { peer: e.peer, rows: e.rows });
   }
 
   private onLink(link: Link): void {
@@ -144,9 +230,16 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     const sessions = [...this.sessions.values()];
     if (this.paused || (this.started && sessions.length === 0)) next = 'paused';
     else if (!this.started) next = 'uninitialized';
-    else if (sessions.some((s) => !s.caughtUpOnce && (s.state === 'catching-up' || s.state === 'handshake'))) {
-      next = this.library.vector().size <= 1 && this.library.newestStamps().every((w) => idKey(w.owner) === idKey(this.library.deviceId)) ? 'backfilling' : 'catching-up';
-    } else next = 'ready';
+    else if (!this.library.backfilled && (this.backfill.busy || sessions.some((s) => s.state !== 'ready'))) next = 'backfilling';
+    else if (sessions.some((s) => !s.caughtUpOnce && s.state !== 'ready')) next = 'catching-up';
+    else next = 'ready';
+    // The first time everything is pulled (since joining, or since a resync) ends the backfill.
+    if (next === 'ready' && !this.library.backfilled && !this.marking) {
+      this.marking = true;
+      void this.exclusive(() => this.library.markBackfilled())
+        .catch((error: Error) => this.emit('error', { peer: this.library.deviceId, error }))
+        .finally(() => (this.marking = false));
+    }
     if (next !== this.current) {
       this.current = next;
       this.emit('state', next);

@@ -13,12 +13,15 @@ import {
   type ErrorCode,
   type HelloMessage,
   type Message,
+  type OriginSeq,
   type SharedChangeResponseMessage,
+  type SnapshotCursor,
   type StateResponseMessage,
 } from '../../protocol';
 import type { SharedChange, StateRecord } from '../../models/model';
 import type { ApplyReport } from '../apply';
 import { compareBytes, encodeHlcTime } from '../hlc';
+import { catchUpShared } from './shared-catch-up';
 import { idEquals, idKey, idToString, type Id } from '../ids';
 import type { Committed, Library } from '../library';
 import type { Link, Scheduler } from '../transport';
@@ -37,6 +40,14 @@ export interface SessionOptions {
   maxErrors: number;
   /** How often a ready session exchanges Hellos again and catches up on anything a lost frame kept from it. */
   antiEntropyMs: number;
+  /** At most this often, log entries every partner has acknowledged are pruned. */
+  pruneIntervalMs: number;
+  /**
+   * A partner not heard from for this long stops holding the log back; it
+   * gets a snapshot when it returns. Infinity (default): wait for every
+   * partner, however long it is away.
+   */
+  pruneAbsentAfterMs: number;
 }
 
 export interface SessionHost {
@@ -47,8 +58,18 @@ export interface SessionHost {
   /** Caught up; `first`: for the first time on this link (later catch-ups are anti-entropy). */
   sessionReady(s: Session, first: boolean): void;
   sessionClosed(s: Session): void;
-  report(event: { type: 'error'; peer: Id; error: Error } | { type: 'applied'; peer: Id; report: ApplyReport }): void;
+  /** Pulls the device-owned rows this partner has and this device lacks (the backfill decides who serves what). */
+  pullDeviceOwned(s: Session): Promise<void>;
+  /** The partner acknowledged shared changes (recorded): the log may be prunable. */
+  acked(): void;
+  report(event: SessionEvent): void;
 }
+
+export type SessionEvent =
+  | { type: 'error'; peer: Id; error: Error }
+  | { type: 'applied'; peer: Id; report: ApplyReport }
+  /** A snapshot of the partner's shared rows was merged (its log no longer had what this device lacked). */
+  | { type: 'snapshot'; peer: Id; rows: number };
 
 export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
 
@@ -72,6 +93,8 @@ export class Session {
   private lastHeard: number;
   private heartbeatTimer: unknown = null;
   private buffered: Message[] = [];
+  private catchingUp: Promise<void> | null = null;
+  private again = false;
   private overflowed = false;
   private errors = 0;
   private outbox: { state: Map<string, StateRecord[]>; shared: SharedChange[] } | null = null;
@@ -81,13 +104,13 @@ export class Session {
 
   constructor(
     readonly link: Link,
-    private readonly host: SessionHost,
+    readonly host: SessionHost,
   ) {
     this.lastHeard = host.options.scheduler.now();
     this.lastHello = this.lastHeard;
     link.on('frame', (f) => this.onFrame(f));
     link.on('close', () => this.closed());
-    this.send(this.hello());
+    this.send(this.helloMessage());
     this.heartbeat();
   }
 
@@ -131,14 +154,14 @@ export class Session {
     }
   }
 
-  private hello(): HelloMessage {
+  private helloMessage(): HelloMessage {
     const lib = this.host.library;
     return {
       type: 'hello',
       protocolVersion: PROTOCOL_VERSION,
       libraryId: lib.id,
       deviceId: lib.deviceId,
-      vector: [...lib.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq })),
+      vector: lib.have(),
       watermarks: lib.newestStamps().map((w) => ({ owner: w.owner, model: w.model as never, hlc: w.hlc })),
     };
   }
@@ -164,7 +187,7 @@ export class Session {
     // and now and then once ready (anti-entropy: catch up on anything a lost frame kept from us).
     if ((this.state === 'handshake' && sinceHello >= this.host.options.requestTimeoutMs) || (this.state === 'ready' && sinceHello >= this.host.options.antiEntropyMs)) {
       this.lastHello = scheduler.now();
-      this.send(this.hello());
+      this.send(this.helloMessage());
     } else this.send({ type: 'heartbeat', nowMs: scheduler.now() });
     this.heartbeatTimer = scheduler.setTimeout(() => this.heartbeat(), heartbeatMs);
   }
@@ -225,10 +248,13 @@ export class Session {
         void this.serveState(msg.requestId, msg.model, msg.owner, msg.after, msg.limit);
         return;
       case 'shared-change-request':
-        void this.serveShared(msg.requestId, msg.have, msg.limit);
+        void this.serveShared(msg.requestId, msg.have, msg.limit, msg.snapshot);
         return;
       case 'ack':
-        void this.host.exclusive(() => this.host.library.recordAcks(this.remote, msg.vector)).catch((e) => this.fail(e));
+        this.host
+          .exclusive(() => this.host.library.recordAcks(this.remote, msg.vector))
+          .then(() => this.host.acked())
+          .catch((e) => this.fail(e));
         return;
       case 'state-response':
       case 'shared-change-response':
@@ -252,8 +278,8 @@ export class Session {
     if (!idEquals(h.libraryId, lib.id)) return this.refuse('bad-record', 'not the same library');
     if (!idEquals(h.deviceId, this.remote)) return this.refuse('not-owner', 'the hello names another device than the link');
     this.remoteHello = h;
-    // The first Hello starts catch-up; a later one (anti-entropy) does it again once this side is ready.
-    if (this.state === 'handshake' || this.state === 'ready') void this.catchUp();
+    // The first Hello starts catch-up; a later one (anti-entropy) does it again.
+    void this.catchUp();
   }
 
   private refuse(code: ErrorCode, message: string): void {
@@ -281,45 +307,35 @@ export class Session {
     p.resolve(msg);
   }
 
-  /** Pulls what the partner has and this device lacks: shared changes by vector, then each owner's rows by watermark. */
-  async catchUp(): Promise<void> {
+  /**
+   * Pulls what the partner has and this device lacks: shared changes by
+   * vector (or a snapshot where the log was pruned), then device-owned rows
+   * by watermark through the backfill, which decides which partner serves
+   * which owner. Ready afterwards: buffered live changes are applied in order.
+   */
+  catchUp(): Promise<void> {
+    if (this.catchingUp) {
+      // A newer Hello, a resync or a lost live frame: go round once more when this round ends.
+      this.again = true;
+      return this.catchingUp;
+    }
+    this.catchingUp = this.catchUpRounds().finally(() => (this.catchingUp = null));
+    return this.catchingUp;
+  }
+
+  private async catchUpRounds(): Promise<void> {
+    do {
+      this.again = false;
+      await this.catchUpOnce();
+    } while (this.again && !this.isClosed());
+  }
+
+  private async catchUpOnce(): Promise<void> {
     if (this.state === 'closed' || !this.remoteHello) return;
     this.state = 'catching-up';
-    const lib = this.host.library;
-    const { pageSize } = this.host.options;
     try {
-      for (;;) {
-        const have = [...lib.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq }));
-        const resp = await this.request<SharedChangeResponseMessage>({ type: 'shared-change-request', requestId: this.nextRequestId++, have, limit: pageSize });
-        if (resp.changes.length) await this.apply(() => lib.applyShared(resp.changes));
-        if (!resp.hasMore) break;
-        // A page that moved nothing forward (refused or rejected changes) would come back the same: try again later.
-        const moved = [...lib.vector().values()].reduce((n, v) => n + v.seq, 0) > have.reduce((n, v) => n + v.seq, 0);
-        if (!moved) break;
-      }
-      for (const model of lib.registry.deviceOwned) {
-        for (const w of this.remoteHello.watermarks) {
-          if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
-          const start = lib.watermark(w.owner, model.name);
-          if (start && compareBytes(w.hlc, start) <= 0) continue;
-          let after = start;
-          for (;;) {
-            const resp = await this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model.name, owner: w.owner, after, limit: pageSize });
-            if (resp.records.length) {
-              const report = await this.apply(() => lib.applyState(model.name, resp.records));
-              // Stamps refused for clock drift stay unapplied: stop below them, try again later.
-              if (report.refused.length) break;
-              after = encodeHlcTime(resp.records[resp.records.length - 1].hlc);
-            }
-            // Everything up to here is now held, as far as this partner can vouch: a relaying
-            // partner that missed a row must not let this device skip it.
-            const vouched = resp.completeThrough;
-            const mark = after && vouched ? (compareBytes(after, vouched) <= 0 ? after : vouched) : null;
-            if (mark) await this.host.exclusive(() => lib.setWatermark(w.owner, model.name, mark));
-            if (!resp.hasMore || resp.records.length === 0) break;
-          }
-        }
-      }
+      await catchUpShared(this);
+      await this.host.pullDeviceOwned(this);
     } catch (e) {
       if (this.isClosed()) return;
       this.fail(e as Error);
@@ -330,13 +346,27 @@ export class Session {
     this.state = 'ready';
     const buffered = this.buffered;
     this.buffered = [];
-    const rerun = this.overflowed;
+    if (this.overflowed) this.again = true;
     this.overflowed = false;
     for (const m of buffered) await this.applyLive(m);
     this.sendAck();
     this.host.sessionReady(this, !this.wasReady);
     this.wasReady = true;
-    if (rerun) await this.catchUp();
+  }
+
+  /** The partner's last Hello (its vector and watermarks), once it has sent one. */
+  get hello(): HelloMessage | null {
+    return this.remoteHello;
+  }
+
+  /** Asks the partner for `owner`'s `model` rows stamped after `after`. */
+  requestState(model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<StateResponseMessage> {
+    return this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model as never, owner, after, limit });
+  }
+
+  /** Asks the partner for the shared changes this device lacks, or (with `snapshot`) a page of its shared rows. */
+  requestShared(have: readonly OriginSeq[], limit: number, snapshot: SnapshotCursor | null = null): Promise<SharedChangeResponseMessage> {
+    return this.request<SharedChangeResponseMessage>({ type: 'shared-change-request', requestId: this.nextRequestId++, have, limit, snapshot });
   }
 
   /** (A method, so the compiler does not assume the state is unchanged across awaits.) */
@@ -345,7 +375,7 @@ export class Session {
   }
 
   private sendAck(): void {
-    this.send({ type: 'ack', vector: [...this.host.library.vector().values()].map((v) => ({ origin: v.origin, seq: v.seq })) });
+    this.send({ type: 'ack', vector: this.host.library.have() });
   }
 
   private async applyLive(msg: Message): Promise<void> {
@@ -361,7 +391,8 @@ export class Session {
     }
   }
 
-  private async apply(fn: () => Promise<ApplyReport>): Promise<ApplyReport> {
+  /** Runs a library apply in turn; refused and rejected records are reported and told to the partner. */
+  async apply(fn: () => Promise<ApplyReport>): Promise<ApplyReport> {
     const report = await this.host.exclusive(fn);
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
@@ -388,17 +419,25 @@ export class Session {
     }
   }
 
-  private async serveShared(requestId: number, have: readonly { origin: Id; seq: number }[], limit: number): Promise<void> {
+  private async serveShared(requestId: number, have: readonly OriginSeq[], limit: number, cursor: SnapshotCursor | null): Promise<void> {
     const lib = this.host.library;
+    const max = Math.min(limit, MAX_RECORDS);
     try {
-      const page = lib.changesSince(new Map(have.map((h) => [idKey(h.origin), h.seq])), Math.min(limit, MAX_RECORDS));
+      if (cursor) {
+        const base = lib.snapshotBase();
+        const rows = lib.sharedRows(cursor.model, cursor.after, max);
+        const snapshot = { model: cursor.model, rows, after: rows.length ? rows[rows.length - 1].uuid : cursor.after, hasMore: rows.length === max, base };
+        this.send({ type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] });
+        return;
+      }
+      const page = lib.changesSince(new Map(have.map((h) => [idKey(h.origin), h.seq])), max);
       this.send({ type: 'shared-change-response', requestId, changes: page.changes, hasMore: page.hasMore, snapshot: null, pruned: page.pruned });
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }
   }
 
-  private fail(e: Error): void {
+  fail(e: Error): void {
     this.host.report({ type: 'error', peer: this.remote, error: e });
   }
 }

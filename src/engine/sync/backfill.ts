@@ -1,0 +1,253 @@
+/**
+ * Pulling device-owned data from partners: backfill for a new device, and
+ * the same path for catch-up of one that was away.
+ *
+ * Work is per owner (a device whose rows we hold or lack): its models in
+ * dependency order (device → volume → location → entry), each in pages from
+ * this device's persisted watermark, which moves with every page in the
+ * page's own transaction. So a restart, or the serving partner going away,
+ * resumes at the last page applied, from whichever partner has the owner's
+ * rows: one partner per owner at a time (no duplicate transfer), different
+ * owners from different partners at once. The next page is requested before
+ * the current one is applied, so the partner reads while this device writes.
+ *
+ * Progress is what the serving partners announce: per (owner, model), rows
+ * received over rows received plus rows the partner says remain.
+ */
+import { compareBytes, encodeHlcTime } from '../hlc';
+import { idEquals, idKey, type Id } from '../ids';
+import type { Library } from '../library';
+import type { HelloMessage } from '../../protocol';
+import type { Session, SessionOptions } from './session';
+
+export interface ModelProgress {
+  received: number;
+  announced: number;
+}
+
+export interface BackfillProgress {
+  /** Per device-owned model: rows received and announced in this round. */
+  readonly models: Readonly<Record<string, ModelProgress>>;
+  readonly received: number;
+  readonly announced: number;
+  /** Partners serving rows right now. */
+  readonly serving: number;
+  /** Nothing left to pull from any connected partner. */
+  readonly done: boolean;
+}
+
+export interface BackfillHost {
+  readonly library: Library;
+  readonly options: SessionOptions;
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  /** Live sessions. */
+  liveSessions(): Iterable<Session>;
+  reportProgress(p: BackfillProgress): void;
+}
+
+export class Backfill {
+  /** Owner (idKey) → the session pulling its rows. */
+  private readonly claims = new Map<string, Session>();
+  /** Sessions running a pull loop. */
+  private readonly loops = new Map<Session, Promise<void>>();
+  /** Per Hello received: owners already pulled from the partner that sent it (a newer Hello starts afresh). */
+  private pulled = new WeakMap<HelloMessage, Set<string>>();
+  /** `${owner}/${model}` → rows received and announced in this round. */
+  private counts = new Map<string, ModelProgress>();
+  private roundOver = true;
+  /** While set and connected, only this partner serves (a manual "backfill from"). */
+  private preferred: string | null = null;
+  /** A manual backfill or full resync is running. */
+  private resync = false;
+
+  constructor(private readonly host: BackfillHost) {}
+
+  /** Some partner is serving, or has rows to serve that are not pulled yet. */
+  get busy(): boolean {
+    return this.loops.size > 0;
+  }
+
+  /**
+   * A manual backfill or full resync: what was pulled from each partner's
+   * last Hello counts for nothing now; with `peer`, only it serves while it
+   * is connected.
+   */
+  restart(peer: Id | null): void {
+    this.pulled = new WeakMap();
+    this.resync = true;
+    this.preferred = peer ? idKey(peer) : null;
+  }
+
+  /**
+   * Pulls, from `s`, every owner's rows it has newer than this device's
+   * watermark and no other partner is already serving. Resolves when there
+   * are none left for it.
+   */
+  async pullFrom(s: Session): Promise<void> {
+    for (let running = this.loops.get(s); running; running = this.loops.get(s)) await running.catch(() => undefined);
+    const loop = this.loop(s);
+    this.loops.set(s, loop);
+    try {
+      await loop;
+    } finally {
+      this.loops.delete(s);
+      this.finishRound();
+    }
+  }
+
+  /** A session went away: owners it was serving go to other partners (from the persisted checkpoint). */
+  sessionClosed(s: Session): void {
+    for (const [owner, holder] of this.claims) if (holder === s) this.claims.delete(owner);
+    this.wake(s);
+  }
+
+  private async loop(s: Session): Promise<void> {
+    if (this.roundOver) {
+      this.roundOver = false;
+      this.counts = new Map();
+    }
+    for (;;) {
+      await this.announce(s);
+      const owner = this.nextOwner(s);
+      if (!owner) return;
+      const key = idKey(owner);
+      this.claims.set(key, s);
+      try {
+        await this.pullOwner(s, owner);
+      } finally {
+        if (this.claims.get(key) === s) this.claims.delete(key);
+        if (s.hello) this.pulledFrom(s.hello).add(key);
+        this.wake(s);
+      }
+    }
+  }
+
+  /** Other partners that have rows of an owner just released or left unfinished pull them now. */
+  private wake(except: Session): void {
+    for (const t of this.host.liveSessions()) {
+      if (t === except || t.state !== 'ready' || this.loops.has(t) || !this.nextOwner(t)) continue;
+      this.pullFrom(t).catch((e) => {
+        t.fail(e as Error);
+        t.close('backfill failed');
+      });
+    }
+  }
+
+  private finishRound(): void {
+    if (this.loops.size > 0 || this.roundOver) return;
+    this.roundOver = true;
+    this.preferred = null;
+    this.resync = false;
+    this.report();
+  }
+
+  private pulledFrom(h: HelloMessage): Set<string> {
+    let set = this.pulled.get(h);
+    if (!set) this.pulled.set(h, (set = new Set()));
+    return set;
+  }
+
+  /** (owner, model) pairs where the partner's Hello shows rows newer than this device's watermark. */
+  private ahead(s: Session): { owner: Id; model: string; from: Uint8Array | null }[] {
+    const lib = this.host.library;
+    const hello = s.hello;
+    if (!hello) return [];
+    const out: { owner: Id; model: string; from: Uint8Array | null }[] = [];
+    // A resync also asks for owners held here that the partner's Hello (sent before it synced them, perhaps) did not list.
+    const known = this.resync ? lib.newestStamps() : [];
+    for (const model of lib.registry.deviceOwned) {
+      const listed = new Set<string>();
+      for (const w of hello.watermarks) {
+        if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
+        listed.add(idKey(w.owner));
+        const from = lib.watermark(w.owner, model.name);
+        if (!from || compareBytes(w.hlc, from) > 0) out.push({ owner: w.owner, model: model.name, from });
+      }
+      for (const k of known) {
+        if (k.model !== model.name || idEquals(k.owner, lib.deviceId) || listed.has(idKey(k.owner))) continue;
+        if (!lib.watermark(k.owner, model.name)) out.push({ owner: k.owner, model: model.name, from: null });
+      }
+    }
+    return out;
+  }
+
+  private nextOwner(s: Session): Id | null {
+    if (this.preferred && this.preferred !== idKey(s.remote) && [...this.host.liveSessions()].some((t) => idKey(t.remote) === this.preferred)) return null;
+    const done = s.hello ? this.pulledFrom(s.hello) : new Set<string>();
+    for (const a of this.ahead(s)) {
+      const key = idKey(a.owner);
+      if (!done.has(key) && !this.claims.has(key)) return a.owner;
+    }
+    return null;
+  }
+
+  /** Asks the partner how many rows it has for each (owner, model) not yet counted, so progress has its whole denominator early. */
+  private async announce(s: Session): Promise<void> {
+    const fresh = this.ahead(s).filter((a) => !this.counts.has(countKey(a.owner, a.model)));
+    if (fresh.length === 0) return;
+    for (const a of fresh) this.counts.set(countKey(a.owner, a.model), { received: 0, announced: 0 });
+    await Promise.all(
+      fresh.map(async (a) => {
+        const resp = await s.requestState(a.model, a.owner, a.from, 1);
+        const c = this.counts.get(countKey(a.owner, a.model))!;
+        c.announced = Math.max(c.announced, c.received + resp.records.length + resp.remaining);
+      }),
+    );
+    this.report();
+  }
+
+  private async pullOwner(s: Session, owner: Id): Promise<void> {
+    // ahead() lists models in dependency order.
+    for (const a of this.ahead(s)) {
+      if (!idEquals(a.owner, owner)) continue;
+      // Rows refused for clock drift stay unapplied: stop here (later models depend on them) and try again later.
+      if (!(await this.pullModel(s, owner, a.model, a.from))) return;
+    }
+  }
+
+  private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null): Promise<boolean> {
+    const lib = this.host.library;
+    const { pageSize } = this.host.options;
+    const key = countKey(owner, model);
+    let count = this.counts.get(key);
+    if (!count) this.counts.set(key, (count = { received: 0, announced: 0 }));
+    let next = s.requestState(model, owner, from, pageSize);
+    for (;;) {
+      const resp = await next;
+      const n = resp.records.length;
+      const more = resp.hasMore && n > 0;
+      if (more) {
+        // Pipelined: the partner reads the next page while this one is written.
+        next = s.requestState(model, owner, encodeHlcTime(resp.records[n - 1].hlc), pageSize);
+        next.catch(() => undefined);
+      }
+      if (n) {
+        const report = await s.apply(() => lib.applyState(model, resp.records, { owner, through: resp.completeThrough }));
+        if (report.refused.length) return false;
+      }
+      count.received += n;
+      count.announced = count.received + resp.remaining;
+      this.report();
+      if (!more) return true;
+    }
+  }
+
+  private report(): void {
+    const models: Record<string, ModelProgress> = {};
+    let received = 0;
+    let announced = 0;
+    for (const [key, c] of this.counts) {
+      const model = key.slice(key.indexOf('/') + 1);
+      const m = (models[model] ??= { received: 0, announced: 0 });
+      m.received += c.received;
+      m.announced += c.announced;
+      received += c.received;
+      announced += c.announced;
+    }
+    this.host.reportProgress({ models, received, announced, serving: new Set(this.claims.values()).size, done: this.loops.size === 0 });
+  }
+}
+
+function countKey(owner: Id, model: string): string {
+  return `${idKey(owner)}/${model}`;
+}

@@ -1,0 +1,70 @@
+/**
+ * Catching up on shared data from one partner: the changes this device
+ * lacks, by version vector, page by page. Where the partner has pruned the
+ * range this device needs (DESIGN rule 5), it sends a snapshot of its shared
+ * rows instead, with per-field stamps and tombstones; the rows are merged like
+ * changes, and the vector moves to what the snapshot reflects.
+ */
+import type { OriginSeq } from '../../protocol';
+import type { Session } from './session';
+
+/** Snapshots one catch-up may take before it gives up (the partner keeps pruning below us). */
+const MAX_SNAPSHOTS = 3;
+
+export async function catchUpShared(s: Session): Promise<void> {
+  const { library: lib, options } = s.host;
+  let snapshots = 0;
+  if (lib.snapshotWanted()) {
+    snapshots++;
+    if (!(await pullSnapshot(s))) return;
+  }
+  for (;;) {
+    const have = lib.have();
+    const resp = await s.requestShared(have, options.pageSize);
+    if (resp.pruned.length) {
+      if (++snapshots > MAX_SNAPSHOTS) throw new Error(`the partner pruned its log below this device ${MAX_SNAPSHOTS} times in one catch-up`);
+      if (!(await pullSnapshot(s))) return;
+      continue;
+    }
+    if (resp.changes.length) await s.apply(() => lib.applyShared(resp.changes));
+    if (!resp.hasMore) return;
+    // A page that moved nothing forward (refused or rejected changes) would come back the same: try again later.
+    if (total(lib.have()) <= total(have)) return;
+  }
+}
+
+/**
+ * Merges every shared row the partner holds, model by model in dependency
+ * order (tags and albums before what points at them), then adopts the
+ * vector the first page said the rows reflect. False if a stamp was refused
+ * (clock drift): nothing is adopted and a later catch-up tries again.
+ */
+async function pullSnapshot(s: Session): Promise<boolean> {
+  const { library: lib, options } = s.host;
+  let base: readonly OriginSeq[] | null = null;
+  let rows = 0;
+  for (const model of lib.registry.shared) {
+    let after: Uint8Array | null = null;
+    for (;;) {
+      const resp = await s.requestShared([], options.pageSize, { model: model.name, after });
+      const page = resp.snapshot;
+      if (!page || page.model !== model.name) throw new Error(`asked for a snapshot of ${model.name}, got ${page ? `one of ${page.model}` : 'none'}`);
+      // Rows only gain changes after this: the first page's base holds for every later page.
+      base ??= page.base;
+      rows += page.rows.length;
+      if (page.rows.length) {
+        const report = await s.apply(() => lib.applySnapshotRows(model.name, page.rows));
+        if (report.refused.length) return false;
+      }
+      if (!page.hasMore || page.rows.length === 0) break;
+      after = page.after;
+    }
+  }
+  await s.host.exclusive(() => lib.adoptSnapshot(base ?? []));
+  s.host.report({ type: 'snapshot', peer: s.remote, rows });
+  return true;
+}
+
+function total(v: readonly OriginSeq[]): number {
+  return v.reduce((n, e) => n + e.seq, 0);
+}
