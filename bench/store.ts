@@ -10,10 +10,9 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { idFromString, idToString } from '../src/engine/ids';
 import { Library } from '../src/engine/library';
-import { loadSqlJs } from '../src/store/sqljs';
 import { EntryTree } from './entries';
+import { rawInsert, timedBatches } from './raw-insert';
 import { registry } from '../src/engine/registry';
-import type { StateRecord } from '../src/models/model';
 import { ENGINE_NODE_FLAGS } from '../src/worker/limits';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
@@ -21,53 +20,9 @@ const BATCH = 1000;
 const APPLY_WINDOW = 4;
 const COMMIT_SECONDS = Number(process.env.BENCH_COMMIT_SECONDS ?? 2);
 
-/** The tree's pages, reporting how long generating each took (subtracted from timed sections). */
-function* timedBatches(tree: EntryTree, took: (ms: number) => void): Generator<StateRecord[]> {
-  const it = tree.batches(BATCH);
-  for (;;) {
-    const t0 = performance.now();
-    const next = it.next();
-    took(performance.now() - t0);
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
 const root = process.env.BENCH_ROOT ?? mkdtempSync(path.join(os.tmpdir(), 'lls-bench-store-'));
 const say = (s: string) => process.stdout.write(s + (process.env.BENCH_RSS ? `  [max rss ${Math.round(process.resourceUsage().maxRSS / 1024)} MB]` : '') + '\n');
 const tagData = (i: number) => ({ name: `tag ${i}`, color: 'red', icon: null, description: null, namespace: null });
-
-async function rawInsert(tree: EntryTree): Promise<number> {
-  const SQL = await loadSqlJs();
-  const db = new SQL.Database();
-  db.exec('PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;');
-  for (const s of registry.deviceOwnedModel('entry').schema) db.exec(s);
-  const stmt = db.prepare(
-    'INSERT INTO entry (uuid, owner_no, hlc, deleted, location_id, parent_id, name, kind, size, mtime) VALUES (?, 1, ?, 0, 1, ?, ?, ?, ?, ?)',
-  );
-  const ids = new Map<number, number>();
-  let rowid = 0;
-  let genMs = 0;
-  let i = 0;
-  const t0 = performance.now();
-  for (const batch of timedBatches(tree, (ms) => (genMs += ms))) {
-    db.exec('BEGIN');
-    for (const r of batch) {
-      const d = r.data;
-      const parentIndex = d.parent ? Math.floor((i - 1) / 20 / 20) * 20 : -1;
-      stmt.run([r.uuid, tree.timeOf(r), parentIndex >= 0 ? ids.get(parentIndex) ?? null : null, d.name as string, d.kind as number, d.size as number, d.mtime as number]);
-      rowid++;
-      if (d.kind === 1) ids.set(i, rowid);
-      i++;
-    }
-    db.exec('COMMIT');
-  }
-  const ms = performance.now() - t0 - genMs;
-  const rate = N / (ms / 1000);
-  stmt.free();
-  db.close();
-  return rate;
-}
 
 async function commitLoop(lib: Library, concurrency: number): Promise<number> {
   await commitFor(lib, concurrency, 0.5); // warm-up: JIT and caches, not measured
@@ -169,7 +124,7 @@ async function main(): Promise<void> {
   let genMs = 0;
   const t0 = performance.now();
   const inFlight: Promise<unknown>[] = [];
-  for (const batch of timedBatches(tree, (ms) => (genMs += ms))) {
+  for (const batch of timedBatches(tree, BATCH, (ms) => (genMs += ms))) {
     // Yield between pages, as a page arriving from the network would, so each commit's fdatasync starts at once.
     if (inFlight.length >= APPLY_WINDOW) await inFlight.shift();
     else await new Promise(setImmediate);
@@ -229,7 +184,7 @@ if (open >= 0) {
   void openPhase(process.argv[open + 1], process.argv[open + 2]);
 } else if (phase >= 0) {
   const which = process.argv[phase + 1];
-  (which === 'raw' ? rawInsert(new EntryTree(N)) : Promise.resolve(nativeCommits())).then((rate) => process.stdout.write(JSON.stringify({ rate }) + '\n'));
+  (which === 'raw' ? rawInsert(new EntryTree(N), BATCH) : Promise.resolve(nativeCommits())).then((rate) => process.stdout.write(JSON.stringify({ rate }) + '\n'));
 } else {
   main().catch((e) => {
     rmSync(root, { recursive: true, force: true });

@@ -1,0 +1,353 @@
+/**
+ * bench:sync — peer sync in real time, in one process, over the in-memory
+ * transport (src/engine/memory-transport.ts), each figure beside its
+ * baseline measured in the same run. Last line: one JSON object.
+ *
+ * - Backfill: a serving peer holds BENCH_N entries (default 1,000,000); a
+ *   fresh peer syncs everything from it with PeerSync (real scheduler,
+ *   default options but the page size) into its durable library. Timed from
+ *   the fresh peer's `sync.start()` until it is 'ready' holding all N
+ *   entries; compared with plain sql.js inserts of the same rows, one
+ *   transaction per page (bench/raw-insert.ts, in a separate process as in
+ *   bench:store).
+ *   The serving peer relays a third device's tree (bench/entries.ts), as a
+ *   desktop relays a laptop's: its rows are applied with `applyState`, as
+ *   they would have arrived, and the serving peer's watermarks vouch for
+ *   them (without that the fresh peer could not advance its own). This is
+ *   the fast way to fill it, and the realistic one for a relay.
+ * - Live: 5 peers, all partners of each other, synced and ready; one commits
+ *   small changes one at a time, a few ms apart (a tag create, a note
+ *   update, a device-owned location put, in turn); latency is from just
+ *   before the commit call to each other peer's 'applied' event with it,
+ *   over all (commit, receiver) pairs. Beside it: the sender's own durable
+ *   commit and one transport hop, the two parts of the floor.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ApplyReport } from '../src/engine/apply';
+import { encodeHlcTime, type Hlc } from '../src/engine/hlc';
+import { newId, type Id } from '../src/engine/ids';
+import { Library } from '../src/engine/library';
+import { MemoryHub } from '../src/engine/memory-transport';
+import { PeerSync } from '../src/engine/sync/peer-sync';
+import type { Link } from '../src/engine/transport';
+import { ENGINE_NODE_FLAGS } from '../src/worker/limits';
+import { EntryTree } from './entries';
+import { rawInsert } from './raw-insert';
+
+const N = Number(process.env.BENCH_N ?? 1_000_000);
+/** Catch-up page size (rows per state request). */
+const PAGE_SIZE = Number(process.env.BENCH_PAGE ?? 2000);
+/** Pages the serving peer is filled with (as bench:store applies them). */
+const FILL_BATCH = 1000;
+const FILL_WINDOW = 4;
+const PEERS = 5;
+const LIVE_COMMITS = Number(process.env.BENCH_LIVE_COMMITS ?? 500);
+const LIVE_WARMUP = 60;
+const LIVE_SPACING_MS = 4;
+
+const TARGET_BACKFILL_VS_RAW = 0.6;
+const TARGET_P50_MS = 5;
+const TARGET_P99_MS = 50;
+
+const root = process.env.BENCH_ROOT ?? mkdtempSync(path.join(os.tmpdir(), 'lls-bench-sync-'));
+const say = (s: string) => process.stdout.write(s + '\n');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+const ms2 = (x: number) => x.toFixed(2);
+
+/** Nearest-rank percentile of an ascending list. */
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+const stampKey = (h: Hlc) => `${h.ms}.${h.counter}`;
+
+async function until(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+// ---------------------------------------------------------------- backfill
+
+async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec: number; ms: number; fillMs: number; rssMB: number }> {
+  const tree = new EntryTree(N);
+  const hub = new MemoryHub();
+  const server = await Library.create({ dataDir: path.join(root, 'server'), name: 'bench', libraryId, secret, deviceName: 'server' });
+  await server.ready();
+
+  // Fill the serving peer with the third device's tree, as bench:store does.
+  const t0 = performance.now();
+  const { device, location } = tree.parents();
+  await server.applyState('device', [device]);
+  await server.applyState('location', [location]);
+  const inFlight: Promise<unknown>[] = [];
+  for (const batch of tree.batches(FILL_BATCH)) {
+    if (inFlight.length >= FILL_WINDOW) await inFlight.shift();
+    inFlight.push(
+      server.applyState('entry', batch).then((r) => {
+        if (r.applied !== batch.length) throw new Error(`filling: applied ${r.applied} of ${batch.length}`);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  // The serving peer vouches for the tree: it holds every row up to the newest.
+  await server.setWatermark(tree.device, 'device', encodeHlcTime(device.hlc));
+  await server.setWatermark(tree.device, 'location', encodeHlcTime(location.hlc));
+  await server.setWatermark(tree.device, 'entry', encodeHlcTime(tree.record(N - 1).hlc));
+  const fillMs = performance.now() - t0;
+  say(`serving peer filled with ${N.toLocaleString('en-US')} entries of a third device in ${(fillMs / 1000).toFixed(1)} s (not timed)`);
+
+  const fresh = await Library.create({ dataDir: path.join(root, 'fresh'), name: 'bench', libraryId, secret, deviceName: 'fresh' });
+  await fresh.ready();
+  await server.addPartner(fresh.deviceId, 'fresh');
+  await fresh.addPartner(server.deviceId, 'server');
+  const serverSync = new PeerSync(server, hub.transport(server.deviceId), { pageSize: PAGE_SIZE });
+  const freshSync = new PeerSync(fresh, hub.transport(fresh.deviceId), { pageSize: PAGE_SIZE });
+  const errors: Error[] = [];
+  serverSync.on('error', (e) => errors.push(e.error));
+  freshSync.on('error', (e) => errors.push(e.error));
+  const timeoutMs = Math.max(120_000, N / 2);
+  const ready = new Promise<void>((resolve, reject) => {
+    freshSync.on('state', (s) => s === 'ready' && resolve());
+    freshSync.on('error', (e) => reject(new Error(`backfill failed: ${e.error.message}`)));
+    setTimeout(() => reject(new Error(`backfill not done after ${timeoutMs / 1000} s (state ${freshSync.state})`)), timeoutMs).unref();
+  });
+  serverSync.start();
+
+  const start = performance.now();
+  freshSync.start();
+  await ready;
+  const ms = performance.now() - start;
+  const rssMB = process.resourceUsage().maxRSS / 1024; // before the checks below, which read every row at once
+  if (errors.length) throw new Error(`backfill failed: ${errors.map((e) => e.message).join('; ')}`);
+  const entries = fresh.counts().entry;
+  if (entries !== N) throw new Error(`the fresh peer is ready with ${entries} of ${N} entries`);
+  if (fresh.parkedCount() !== 0) throw new Error(`the fresh peer has ${fresh.parkedCount()} parked records`);
+  if (fresh.digest() !== server.digest()) throw new Error('the fresh peer is ready but its rows differ from the serving peer’s');
+
+  await freshSync.stop();
+  await serverSync.stop();
+  await fresh.close();
+  await server.close();
+  return { rowsPerSec: N / (ms / 1000), ms, fillMs, rssMB };
+}
+
+// ---------------------------------------------------------------- live changes
+
+const KINDS = ['tag create', 'note update', 'location put'] as const;
+type Kind = (typeof KINDS)[number];
+
+interface LiveResult {
+  latencies: number[];
+  byKind: Record<Kind, number[]>;
+  commitMs: number[];
+  hopMs: number[];
+  commits: number;
+}
+
+async function live(libraryId: Id, secret: Uint8Array): Promise<LiveResult> {
+  const hub = new MemoryHub();
+  const libs: Library[] = [];
+  for (let i = 0; i < PEERS; i++) {
+    const lib = await Library.create({ dataDir: path.join(root, `live-${i}`), name: 'bench', libraryId, secret, deviceName: `peer ${i}` });
+    await lib.ready();
+    libs.push(lib);
+  }
+  for (const a of libs) for (const b of libs) if (a !== b) await a.addPartner(b.deviceId);
+  const syncs = libs.map((lib) => new PeerSync(lib, hub.transport(lib.deviceId)));
+  const errors: Error[] = [];
+  for (const s of syncs) {
+    s.on('error', (e) => errors.push(e.error));
+    s.start();
+  }
+  await until('5 peers to be ready', 30_000, () => syncs.every((s) => s.state === 'ready' && s.readyPeers().length === PEERS - 1));
+
+  const [sender, ...receivers] = libs;
+  // What each receiver applied from the sender, by stamp: when.
+  const arrivals = new Map<string, number[]>();
+  for (const r of receivers) {
+    r.on('applied', (report: ApplyReport) => {
+      const at = performance.now();
+      const note = (h: Hlc) => {
+        const key = stampKey(h);
+        const list = arrivals.get(key);
+        if (list) list.push(at);
+        else arrivals.set(key, [at]);
+      };
+      for (const ch of report.shared) note(ch.hlc);
+      for (const recs of report.state.values()) for (const rec of recs) note(rec.hlc);
+    });
+  }
+
+  const wk = 'github.com/acme/app';
+  const [loc] = await sender.commitDeviceOwned('location', [{ data: locationData(sender.deviceId, 0) }]);
+  const [meta] = await sender.commitShared([{ model: 'user_metadata', op: 'create', data: { workspace_key: wk, path: 'src/main.ts', note: 'start' } }]);
+  // One change per commit, in turn (see KINDS).
+  const commit = (i: number): Promise<Hlc> => {
+    switch (i % 3) {
+      case 0:
+        return sender.commitShared([{ model: 'tag', op: 'create', data: { name: `tag ${i}`, color: 'red', icon: null, description: null, namespace: null } }]).then((c) => c[0].hlc);
+      case 1:
+        return sender.commitShared([{ model: 'user_metadata', op: 'update', uuid: meta.uuid, data: { note: `note ${i}` } }]).then((c) => c[0].hlc);
+      default:
+        return sender.commitDeviceOwned('location', [{ uuid: loc.uuid, data: locationData(sender.deviceId, i) }]).then((r) => r[0].hlc);
+    }
+  };
+
+  const sent = new Map<string, { before: number; kind: Kind }>();
+  const commitMs: number[] = [];
+  const total = LIVE_WARMUP + LIVE_COMMITS;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * LIVE_SPACING_MS;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const before = performance.now();
+    const hlc = await commit(i);
+    if (i >= LIVE_WARMUP) {
+      // The first commits warm up the JIT and the paths: not measured.
+      sent.set(stampKey(hlc), { before, kind: KINDS[i % 3] });
+      commitMs.push(performance.now() - before);
+    }
+  }
+  const expected = (PEERS - 1) * LIVE_COMMITS;
+  let have = 0;
+  try {
+    await until('every receiver to apply every commit', 30_000, () => {
+      have = 0;
+      for (const k of sent.keys()) have += arrivals.get(k)?.length ?? 0;
+      return have >= expected;
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${have} of ${expected} arrived; errors: ${errors.map((x) => x.message).join('; ')}`);
+  }
+  if (errors.length) throw new Error(`live sync errors: ${errors.map((e) => e.message).join('; ')}`);
+  const latencies: number[] = [];
+  const byKind: Record<Kind, number[]> = { 'tag create': [], 'note update': [], 'location put': [] };
+  for (const [k, { before, kind }] of sent) {
+    for (const at of arrivals.get(k)!) {
+      latencies.push(at - before);
+      byKind[kind].push(at - before);
+    }
+  }
+  await until('the 5 peers to converge', 5000, () => new Set(libs.map((lib) => lib.digest())).size === 1);
+
+  for (const s of syncs) await s.stop();
+  for (const lib of libs) await lib.close();
+  return { latencies, byKind, commitMs, hopMs: await transportHop(), commits: LIVE_COMMITS };
+}
+
+function locationData(device: Id, i: number) {
+  return { device, volume: null, path: '/home/me/src/app', name: 'app', workspace_key: 'github.com/acme/app', entry_count: i, total_bytes: i * 100 };
+}
+
+/** Baseline: one frame's trip over the in-memory transport (send to 'frame'), spaced like the commits. */
+async function transportHop(): Promise<number[]> {
+  const hub = new MemoryHub();
+  const [a, b] = [newId(), newId()];
+  const ta = hub.transport(a);
+  const tb = hub.transport(b);
+  const links: Link[] = [];
+  ta.on('link', (l) => links.push(l));
+  const got: number[] = [];
+  tb.on('link', (l) => l.on('frame', () => got.push(performance.now())));
+  ta.setPartners([b]);
+  tb.setPartners([a]);
+  await until('a link', 1000, () => links.length === 1);
+  const frame = randomBytes(200);
+  const sentAt: number[] = [];
+  for (let i = 0; i < LIVE_WARMUP + LIVE_COMMITS; i++) {
+    await sleep(LIVE_SPACING_MS);
+    sentAt.push(performance.now());
+    links[0].send(frame);
+  }
+  await until('every frame', 5000, () => got.length === sentAt.length);
+  await ta.close();
+  await tb.close();
+  return got.slice(LIVE_WARMUP).map((t, i) => t - sentAt[LIVE_WARMUP + i]);
+}
+
+// ---------------------------------------------------------------- main
+
+function baselineRaw(): number {
+  const out = execFileSync(process.execPath, [...process.execArgv, __filename, '--baseline', 'raw'], { env: { ...process.env, BENCH_ROOT: root }, encoding: 'utf8' });
+  return Number(JSON.parse(out.trim().split('\n').pop()!).rate);
+}
+
+async function main(): Promise<void> {
+  say(`bench:sync — ${N.toLocaleString('en-US')} entries, pages of ${PAGE_SIZE}, ${PEERS} live peers, ${os.cpus().length} cores, Node ${process.version}`);
+  if (!ENGINE_NODE_FLAGS.every((f) => process.execArgv.includes(f))) say(`warning: run with ${ENGINE_NODE_FLAGS.join(' ')} (npm run bench:sync does) for figures comparable to the engine worker`);
+  const libraryId = newId();
+  const secret = randomBytes(32);
+
+  const l = await live(libraryId, secret);
+  const lat = [...l.latencies].sort((x, y) => x - y);
+  const commit = [...l.commitMs].sort((x, y) => x - y);
+  const hop = [...l.hopMs].sort((x, y) => x - y);
+  const liveP50Ms = percentile(lat, 0.5);
+  const liveP99Ms = percentile(lat, 0.99);
+  say(
+    `live change, commit to applied on each of ${PEERS - 1} peers (${l.commits} commits ${LIVE_SPACING_MS} ms apart, ${lat.length} samples): ` +
+      `P50 ${ms2(liveP50Ms)} ms (target ≤ ${TARGET_P50_MS}), P99 ${ms2(liveP99Ms)} ms (target ≤ ${TARGET_P99_MS}), max ${ms2(lat[lat.length - 1])} ms`,
+  );
+  const kinds = KINDS.map((k) => {
+    const xs = [...l.byKind[k]].sort((x, y) => x - y);
+    return `${k} P50 ${ms2(percentile(xs, 0.5))} / P99 ${ms2(percentile(xs, 0.99))} ms`;
+  });
+  say(`  by change: ${kinds.join(', ')}`);
+  say(
+    `  floor: the sender's durable commit P50 ${ms2(percentile(commit, 0.5))} ms / P99 ${ms2(percentile(commit, 0.99))} ms, ` +
+      `plus one transport hop P50 ${ms2(percentile(hop, 0.5))} ms / P99 ${ms2(percentile(hop, 0.99))} ms, plus the receiver's durable apply`,
+  );
+
+  const rawInsertRowsPerSec = baselineRaw();
+  say(`raw sql.js prepared inserts of the same rows (baseline, separate process) ${fmt(rawInsertRowsPerSec)} rows/s`);
+  const b = await backfill(libraryId, secret);
+  const backfillVsRaw = b.rowsPerSec / rawInsertRowsPerSec;
+  say(
+    `backfill of a fresh peer over the in-memory transport, durable ${fmt(b.rowsPerSec)} rows/s (${(b.ms / 1000).toFixed(1)} s) ` +
+      `= ${backfillVsRaw.toFixed(2)} × raw (target ≥ ${TARGET_BACKFILL_VS_RAW})`,
+  );
+  const peakRssMB = b.rssMB;
+  say(`peak RSS through the backfill ${fmt(peakRssMB)} MB (two ${N.toLocaleString('en-US')}-entry libraries in one process)`);
+
+  rmSync(root, { recursive: true, force: true });
+  const r3 = (x: number) => Number(x.toFixed(3));
+  process.stdout.write(
+    JSON.stringify({
+      entries: N,
+      pageSize: PAGE_SIZE,
+      backfillRowsPerSec: Math.round(b.rowsPerSec),
+      backfillMs: Math.round(b.ms),
+      rawInsertRowsPerSec: Math.round(rawInsertRowsPerSec),
+      backfillVsRaw: r3(backfillVsRaw),
+      liveP50Ms: r3(liveP50Ms),
+      liveP99Ms: r3(liveP99Ms),
+      liveMaxMs: r3(lat[lat.length - 1]),
+      liveSamples: lat.length,
+      commitP50Ms: r3(percentile(commit, 0.5)),
+      hopP50Ms: r3(percentile(hop, 0.5)),
+      hopP99Ms: r3(percentile(hop, 0.99)),
+      peakRssMB: Math.round(peakRssMB),
+    }) + '\n',
+  );
+}
+
+if (process.argv.includes('--baseline')) {
+  void rawInsert(new EntryTree(N), PAGE_SIZE).then((rate) => process.stdout.write(JSON.stringify({ rate }) + '\n'));
+} else {
+  main().catch((e) => {
+    rmSync(root, { recursive: true, force: true });
+    console.error(e);
+    process.exit(1);
+  });
+}
