@@ -123,10 +123,12 @@ async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec
   });
   serverSync.start();
 
+  const profile = process.env.BENCH_PROFILE ? await startProfile() : null;
   const start = performance.now();
   freshSync.start();
   await ready;
   const ms = performance.now() - start;
+  if (profile) await profile(process.env.BENCH_PROFILE!);
   const rssMB = process.resourceUsage().maxRSS / 1024; // before the checks below, which read every row at once
   if (errors.length) throw new Error(`backfill failed: ${errors.map((e) => e.message).join('; ')}`);
   const entries = fresh.counts().entry;
@@ -139,6 +141,27 @@ async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec
   await fresh.close();
   await server.close();
   return { rowsPerSec: N / (ms / 1000), ms, fillMs, rssMB };
+}
+
+/** BENCH_PROFILE=file.cpuprofile: a CPU profile and an allocation sample of the backfill alone (open them in Chrome DevTools). */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async (file) => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(profile));
+    const heap = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+    writeFileSync(file.replace(/\.cpuprofile$/, '') + '.heapprofile', JSON.stringify(heap.profile));
+    session.disconnect();
+    say(`CPU profile of the backfill: ${file}; sampled allocations beside it (.heapprofile)`);
+  };
 }
 
 // ---------------------------------------------------------------- live changes

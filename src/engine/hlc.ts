@@ -13,6 +13,8 @@
  * the local wall clock than `maxDriftMs` is refused with ClockDriftError.
  */
 
+import { readId } from './ids';
+
 export const HLC_BYTES = 24;
 export const HLC_TIME_BYTES = 8;
 export const HLC_STRING_LENGTH = 48;
@@ -75,7 +77,7 @@ export function validateHlc(h: Hlc): void {
 }
 
 /** 8 bytes: ms (6, big-endian) then counter (2). Sorts like (ms, counter). */
-export function encodeHlcTime(h: { ms: number; counter: number }, out = new Uint8Array(HLC_TIME_BYTES), at = 0): Uint8Array {
+export function encodeHlcTime(h: { ms: number; counter: number }, out: Uint8Array = new Uint8Array(HLC_TIME_BYTES), at = 0): Uint8Array {
   const hi = Math.floor(h.ms / 0x1_0000_0000);
   const lo = h.ms >>> 0;
   out[at] = (hi >>> 8) & 0xff;
@@ -101,6 +103,12 @@ export function encodeHlc(h: Hlc): Uint8Array {
   encodeHlcTime(h, out, 0);
   out.set(h.device, HLC_TIME_BYTES);
   return out;
+}
+
+/** A 24-byte stamp at `buf[at]`; its device is `lastDevice` itself when the same (see readId). */
+export function readHlc(buf: Uint8Array, at: number, lastDevice: Uint8Array | null): Hlc {
+  const t = decodeHlcTime(buf, at);
+  return { ms: t.ms, counter: t.counter, device: readId(buf, at + HLC_TIME_BYTES, lastDevice) };
 }
 
 export function decodeHlc(b: Uint8Array): Hlc {

@@ -65,6 +65,7 @@ export function isId(v: unknown): v is Id {
 }
 
 export function idEquals(a: Id, b: Id): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -73,4 +74,43 @@ export function idEquals(a: Id, b: Id): boolean {
 /** Map key for an id (hex, no dashes). */
 export function idKey(id: Id): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}
+
+/**
+ * A cheaper map key for a 16-byte id, for hot in-memory maps only: eight
+ * UTF-16 code units, not printable (use idKey for anything shown or stored).
+ */
+export function idMapKey(b: Id): string {
+  return String.fromCharCode(
+    b[0] | (b[1] << 8),
+    b[2] | (b[3] << 8),
+    b[4] | (b[5] << 8),
+    b[6] | (b[7] << 8),
+    b[8] | (b[9] << 8),
+    b[10] | (b[11] << 8),
+    b[12] | (b[13] << 8),
+    b[14] | (b[15] << 8),
+  );
+}
+
+/**
+ * The 16 bytes at `buf[at]` as an id of its own: `last` itself when it holds
+ * the same bytes (ids repeat page after page: the owner in every stamp, the
+ * location and parent of every entry), else a copy. Never a view, so a
+ * decoded record does not keep its whole frame alive. Ids are never mutated.
+ */
+export function readId(buf: Uint8Array, at: number, last: Id | null): Id {
+  if (last) {
+    let same = true;
+    for (let i = 0; i < ID_BYTES; i++) {
+      if (last[i] !== buf[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last;
+  }
+  const out = new Uint8Array(ID_BYTES);
+  for (let i = 0; i < ID_BYTES; i++) out[i] = buf[at + i];
+  return out;
 }

@@ -5,35 +5,46 @@
 import c from 'compact-encoding';
 import { RecordFormatError } from '../models/fields';
 import type { DeviceOwnedModel, SharedChange, SharedModel, SharedOp, StateRecord } from '../models/model';
-import { decodeHlc, encodeHlc, HLC_BYTES } from './hlc';
-import { ID_BYTES } from './ids';
+import { decodeHlc, encodeHlc, encodeHlcTime, HLC_BYTES, HLC_TIME_BYTES, readHlc, type Hlc } from './hlc';
+import { ID_BYTES, readId } from './ids';
 
 const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
 const id = c.fixed(ID_BYTES);
 const hlc = c.fixed(HLC_BYTES);
 
 export function stateRecordEncoding(model: DeviceOwnedModel): c.Encoder<StateRecord> {
+  // Consecutive records mostly share their owner: one id object for all of them.
+  let lastDevice: Uint8Array | null = null;
   return {
     preencode(state, r) {
-      id.preencode(state, r.uuid);
-      hlc.preencode(state, encodeHlc(r.hlc));
+      state.end += ID_BYTES + HLC_BYTES;
       c.bool.preencode(state, r.deleted);
       model.codec.preencode(state, r.data);
     },
     encode(state, r) {
       id.encode(state, r.uuid);
-      hlc.encode(state, encodeHlc(r.hlc));
+      writeHlc(state, r.hlc);
       c.bool.encode(state, r.deleted);
       model.codec.encodeInto(state, r.data);
     },
     decode(state) {
-      const uuid = Uint8Array.from(id.decode(state));
-      const stamp = decodeHlc(Uint8Array.from(hlc.decode(state)));
+      if (state.end - state.start < ID_BYTES + HLC_BYTES) throw new Error('Out of bounds');
+      const uuid = readId(state.buffer!, state.start, null);
+      const stamp = readHlc(state.buffer!, state.start + ID_BYTES, lastDevice);
+      lastDevice = stamp.device;
+      state.start += ID_BYTES + HLC_BYTES;
       const deleted = c.bool.decode(state);
       const data = model.codec.decodeFrom(state);
       return { uuid, hlc: stamp, deleted, data };
     },
   };
+}
+
+/** Writes a 24-byte stamp in place (no intermediate array: a backfill encodes a million). */
+function writeHlc(state: c.State, h: Hlc): void {
+  encodeHlcTime(h, state.buffer!, state.start);
+  state.buffer!.set(h.device, state.start + HLC_TIME_BYTES);
+  state.start += HLC_BYTES;
 }
 
 export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange> {

@@ -10,7 +10,7 @@
  * parked. Deleting a location removes its entries older than the deletion.
  */
 import { compareBytes } from '../engine/hlc';
-import { idEquals, idKey, idToString, type Id } from '../engine/ids';
+import { idEquals, idMapKey, idToString, type Id } from '../engine/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec } from './fields';
@@ -33,6 +33,11 @@ const SELECT =
   'SELECT e.uuid, e.hlc, e.deleted, l.uuid, p.uuid, e.name, e.kind, e.size, e.mtime, l.owner ' +
   'FROM entry e JOIN location l ON l.id = e.location_id LEFT JOIN entry p ON p.id = e.parent_id';
 
+/** Like SELECT for one owner's rows in stamp order, with the location as its row id. */
+const SINCE =
+  'SELECT e.uuid, e.hlc, e.deleted, e.location_id, p.uuid, e.name, e.kind, e.size, e.mtime ' +
+  'FROM entry e LEFT JOIN entry p ON p.id = e.parent_id WHERE e.owner_no = ? AND e.hlc > ? ORDER BY e.hlc LIMIT ?';
+
 interface LocationInfo {
   id: number;
   owner: Uint8Array;
@@ -45,6 +50,8 @@ interface LocationInfo {
 const COLUMNS = '(id, uuid, owner_no, hlc, deleted, location_id, parent_id, name, kind, size, mtime)';
 const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_ROWS = 50;
+/** Values per inserted row (COLUMNS). */
+const ROW_VALUES = 11;
 const INSERT_ONE = `INSERT INTO entry ${COLUMNS} VALUES ${ROW}`;
 const INSERT_MANY = `INSERT INTO entry ${COLUMNS} VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')}`;
 const UPDATE = 'UPDATE entry SET owner_no = ?, hlc = ?, deleted = ?, location_id = ?, parent_id = ?, name = ?, kind = ?, size = ?, mtime = ? WHERE id = ?';
@@ -112,7 +119,7 @@ export class EntryTable implements DeviceOwnedModel {
     const updates: { id: number; row: SqlValue[] }[] = [];
 
     const parentId = (parent: Uint8Array, c: Candidate): number => {
-      const pk = idKey(parent);
+      const pk = idMapKey(parent);
       let pid = ids.get(pk) ?? existing.get(pk)?.id ?? pending.get(pk)?.row[0];
       if (pid === undefined) {
         pid = w.value('SELECT id FROM entry WHERE uuid = ?', [parent]) as number | undefined;
@@ -130,7 +137,7 @@ export class EntryTable implements DeviceOwnedModel {
 
     for (const c of candidates) {
       const rec = c.rec;
-      const key = idKey(rec.uuid);
+      const key = idMapKey(rec.uuid);
       const d = rec.data;
       const parent = rec.deleted ? null : (d.parent as Uint8Array | null);
       const values = (id: number): SqlValue[] =>
@@ -173,8 +180,11 @@ export class EntryTable implements DeviceOwnedModel {
 
     let i = 0;
     for (; i + INSERT_ROWS <= inserts.length; i += INSERT_ROWS) {
-      const params: SqlValue[] = [];
-      for (let k = i; k < i + INSERT_ROWS; k++) params.push(...inserts[k].row);
+      const params: SqlValue[] = new Array(INSERT_ROWS * ROW_VALUES);
+      for (let k = 0; k < INSERT_ROWS; k++) {
+        const row = inserts[i + k].row;
+        for (let j = 0; j < ROW_VALUES; j++) params[k * ROW_VALUES + j] = row[j];
+      }
       w.run(INSERT_MANY, params);
     }
     for (; i < inserts.length; i++) w.run(INSERT_ONE, inserts[i].row);
@@ -193,7 +203,7 @@ export class EntryTable implements DeviceOwnedModel {
       let loc: LocationInfo | null | undefined;
       if (lastLocUuid && sameBytes(lastLocUuid, locUuid)) loc = lastLoc;
       else {
-        const lk = idKey(locUuid);
+        const lk = idMapKey(locUuid);
         loc = locations.get(lk);
         if (loc === undefined) {
           const row = w.rows('SELECT id, owner, deleted, hlc FROM location WHERE uuid = ?', [locUuid])[0];
@@ -230,7 +240,7 @@ export class EntryTable implements DeviceOwnedModel {
       const params: SqlValue[] = new Array(LOOKUP_IDS).fill(null);
       for (let k = 0; k < LOOKUP_IDS && i + k < candidates.length; k++) params[k] = candidates[i + k].rec.uuid;
       for (const [uuid, id, hlc, locationId] of w.rows(LOOKUP, params)) {
-        out.set(idKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number });
+        out.set(idMapKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number });
       }
     }
     return out;
@@ -249,16 +259,17 @@ export class EntryTable implements DeviceOwnedModel {
     return w.value('SELECT no FROM device_no WHERE device = ?', [device]) as number;
   }
 
-  private toRecord(row: readonly SqlValue[]): StateRecord {
+  /** A row of SELECT (or of SINCE, with its location and owner looked up). */
+  private toRecord(row: readonly SqlValue[], location = row[3] as Uint8Array, owner = row[9] as Uint8Array): StateRecord {
     const deleted = row[2] === 1;
     return {
       uuid: row[0] as Uint8Array,
-      hlc: stampFromTime(row[1], row[9] as Uint8Array),
+      hlc: stampFromTime(row[1], owner),
       deleted,
       data: deleted
-        ? { location: row[3] as Uint8Array }
+        ? { location }
         : {
-            location: row[3] as Uint8Array,
+            location,
             parent: (row[4] as Uint8Array | null) ?? null,
             name: row[5] as string,
             kind: row[6] as number,
@@ -271,9 +282,15 @@ export class EntryTable implements DeviceOwnedModel {
   stateSince(r: Reader, owner: Id, after: Uint8Array | null, limit: number): StateRecord[] {
     const no = r.value('SELECT no FROM device_no WHERE device = ?', [owner]);
     if (typeof no !== 'number') return [];
-    return r
-      .rows(`${SELECT} WHERE e.owner_no = ? AND e.hlc > ? ORDER BY e.hlc LIMIT ?`, [no, after ?? new Uint8Array(0), limit])
-      .map((row) => this.toRecord(row));
+    // Serving a backfill reads a million of these: the location's uuid and the owner are the same for
+    // whole pages, so they are looked up once per page rather than read (and allocated) per row.
+    const locations = new Map<number, Uint8Array>();
+    return r.rows(SINCE, [no, after ?? new Uint8Array(0), limit]).map((row) => {
+      const locationId = row[3] as number;
+      let location = locations.get(locationId);
+      if (!location) locations.set(locationId, (location = r.value('SELECT uuid FROM location WHERE id = ?', [locationId]) as Uint8Array));
+      return this.toRecord(row, location, owner);
+    });
   }
 
   countSince(r: Reader, owner: Id, after: Uint8Array | null): number {

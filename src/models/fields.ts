@@ -6,7 +6,7 @@
  * of present fields and a bitmap of nulls, then the present non-null values.
  */
 import c from 'compact-encoding';
-import { ID_BYTES, type Id } from '../engine/ids';
+import { ID_BYTES, readId, type Id } from '../engine/ids';
 
 export type FieldType = 'id' | 'text' | 'int' | 'bool' | 'json';
 export type FieldValue = Id | string | number | boolean | null;
@@ -40,37 +40,36 @@ const MAX_INT = 2 ** 52 - 1;
 const DEFAULT_MAX_TEXT = 4096;
 
 export function checkValue(model: string, f: FieldSpec, v: unknown): FieldValue {
-  const where = `${model}.${f.name}`;
   if (v === null || v === undefined) {
-    if (!f.nullable) throw new RecordFormatError(`${where} must not be empty`);
+    if (!f.nullable) throw new RecordFormatError(`${model}.${f.name} must not be empty`);
     return null;
   }
   switch (f.type) {
     case 'id':
-      if (!(v instanceof Uint8Array) || v.length !== ID_BYTES) throw new RecordFormatError(`${where} must be a ${ID_BYTES}-byte id`);
+      if (!(v instanceof Uint8Array) || v.length !== ID_BYTES) throw new RecordFormatError(`${model}.${f.name} must be a ${ID_BYTES}-byte id`);
       return v;
     case 'text':
     case 'json': {
-      if (typeof v !== 'string') throw new RecordFormatError(`${where} must be a string`);
+      if (typeof v !== 'string') throw new RecordFormatError(`${model}.${f.name} must be a string`);
       const max = f.maxLength ?? DEFAULT_MAX_TEXT;
-      if (v.length > max) throw new RecordFormatError(`${where} is ${v.length} characters long; the limit is ${max}`);
+      if (v.length > max) throw new RecordFormatError(`${model}.${f.name} is ${v.length} characters long; the limit is ${max}`);
       if (f.type === 'json') {
         try {
           JSON.parse(v);
         } catch {
-          throw new RecordFormatError(`${where} is not valid JSON`);
+          throw new RecordFormatError(`${model}.${f.name} is not valid JSON`);
         }
       }
       return v;
     }
     case 'int':
       // ±(2^52 - 1): what compact-encoding's zigzag int carries exactly.
-      if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_INT) throw new RecordFormatError(`${where} must be an integer of at most 52 bits`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_INT) throw new RecordFormatError(`${model}.${f.name} must be an integer of at most 52 bits`);
       if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max))
-        throw new RecordFormatError(`${where} must be between ${f.min ?? '-∞'} and ${f.max ?? '∞'}`);
+        throw new RecordFormatError(`${model}.${f.name} must be between ${f.min ?? '-∞'} and ${f.max ?? '∞'}`);
       return v;
     case 'bool':
-      if (typeof v !== 'boolean') throw new RecordFormatError(`${where} must be true or false`);
+      if (typeof v !== 'boolean') throw new RecordFormatError(`${model}.${f.name} must be true or false`);
       return v;
   }
 }
@@ -116,16 +115,20 @@ const idCodec = c.fixed(ID_BYTES);
 
 export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCodec {
   if (fields.length > MAX_FIELDS) throw new Error(`${model}: at most ${MAX_FIELDS} fields`);
+  // The two field bitmaps of the record being encoded (set by masks(); no array per record).
+  let present = 0;
+  let nulls = 0;
   const masks = (data: RecordData) => {
-    let present = 0;
-    let nulls = 0;
+    present = 0;
+    nulls = 0;
     for (let i = 0; i < fields.length; i++) {
       const v = data[fields[i].name];
       if (v === undefined) continue;
       present |= 1 << i;
       if (v === null) nulls |= 1 << i;
     }
-    return [present >>> 0, nulls >>> 0] as const;
+    present >>>= 0;
+    nulls >>>= 0;
   };
   const valueCodec = (f: FieldSpec): c.Encoder<any> => {
     switch (f.type) {
@@ -142,7 +145,7 @@ export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCode
   };
   const codecs = fields.map(valueCodec);
   const preencode = (state: c.State, data: RecordData) => {
-    const [present, nulls] = masks(data);
+    masks(data);
     c.uint.preencode(state, present);
     c.uint.preencode(state, nulls);
     for (let i = 0; i < fields.length; i++) {
@@ -151,7 +154,7 @@ export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCode
     }
   };
   const encodeInto = (state: c.State, data: RecordData) => {
-    const [present, nulls] = masks(data);
+    masks(data);
     c.uint.encode(state, present);
     c.uint.encode(state, nulls);
     for (let i = 0; i < fields.length; i++) {
@@ -159,16 +162,25 @@ export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCode
       if (v !== undefined && v !== null) codecs[i].encode(state, v);
     }
   };
+  const all = 2 ** fields.length - 1;
+  // Per id field, the last id decoded: consecutive records mostly share it (location, parent).
+  const lastIds: (Id | null)[] = fields.map(() => null);
   const decodeFrom = (state: c.State): RecordData => {
     const present = c.uint.decode(state);
     const nulls = c.uint.decode(state);
-    if (present >= 2 ** fields.length || (nulls & ~present) !== 0) throw new RecordFormatError(`${model}: bad field bitmap`);
+    if (present > all || (nulls & ~present) !== 0) throw new RecordFormatError(`${model}: bad field bitmap`);
     const out: RecordData = {};
     for (let i = 0; i < fields.length; i++) {
       const bit = 1 << i;
       if (!(present & bit)) continue;
-      const raw = nulls & bit ? null : codecs[i].decode(state);
-      out[fields[i].name] = checkValue(model, fields[i], fields[i].type === 'id' && raw ? Uint8Array.from(raw) : raw);
+      let v: FieldValue;
+      if (nulls & bit) v = null;
+      else if (fields[i].type === 'id') {
+        if (state.end - state.start < ID_BYTES) throw new Error('Out of bounds');
+        v = lastIds[i] = readId(state.buffer!, state.start, lastIds[i]);
+        state.start += ID_BYTES;
+      } else v = codecs[i].decode(state);
+      out[fields[i].name] = checkValue(model, fields[i], v);
     }
     return out;
   };

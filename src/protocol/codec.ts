@@ -37,6 +37,7 @@ import type {
   Watermark,
 } from './messages';
 import { ModelCodecs } from './model-codecs';
+import { idEquals } from '../engine/ids';
 import {
   bool,
   boundedArray,
@@ -144,9 +145,8 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
         completeThrough: optional(hlcTime),
       },
       (m) => {
-        const owner = idKeyOf(m.owner);
         for (const r of m.records) {
-          if (idKeyOf(r.hlc.device) !== owner) fail('not-owner', `a ${m.model} record in a response for one owner is stamped by another device`);
+          if (!idEquals(r.hlc.device, m.owner)) fail('not-owner', `a ${m.model} record in a response for one owner is stamped by another device`);
         }
       },
     ),

@@ -5,7 +5,7 @@
  * before it allocates anything.
  */
 import c from 'compact-encoding';
-import { decodeHlc, encodeHlc, HLC_BYTES, HLC_TIME_BYTES, validateHlc, type Hlc } from '../engine/hlc';
+import { encodeHlc, HLC_BYTES, HLC_TIME_BYTES, readHlc, validateHlc, type Hlc } from '../engine/hlc';
 import { ID_BYTES, type Id } from '../engine/ids';
 import { ProtocolError, type ErrorCode } from './errors';
 
@@ -110,6 +110,9 @@ export function checkHlc(h: unknown, what = 'HLC'): asserts h is Hlc {
   validateHlc(h as Hlc);
 }
 
+/** The device of the last stamp decoded: stamps in a message mostly share it (see readId). */
+let lastDevice: Id | null = null;
+
 /** A full 24-byte HLC stamp. */
 export const hlc: Codec<Hlc> = {
   preencode(state, h) {
@@ -122,7 +125,10 @@ export const hlc: Codec<Hlc> = {
   },
   decode(state) {
     if (remaining(state) < HLC_BYTES) fail('bad-frame', 'HLC is cut short');
-    return decodeHlc(copyOut(state, HLC_BYTES));
+    const h = readHlc(state.buffer!, state.start, lastDevice);
+    lastDevice = h.device;
+    state.start += HLC_BYTES;
+    return h;
   },
 };
 
