@@ -4,6 +4,7 @@
  * virtual clock as its wall clock. `settle()` lets every engine finish the
  * work the last events started, so a seeded run replays exactly.
  */
+import { rmSync } from 'node:fs';
 import { idKey, type Id } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
 import { PeerSync } from '../../src/engine/sync/peer-sync';
@@ -166,10 +167,12 @@ export class Cluster {
     return this.nodes.map((n) => n.library.digest());
   }
 
+  /** Stops every node and removes its data directory. */
   async close(): Promise<void> {
     for (const n of this.nodes) {
       await n.sync?.stop();
       await n.library.close();
+      rmSync(n.dataDir, { recursive: true, force: true });
     }
   }
 }

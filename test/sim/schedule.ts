@@ -154,3 +154,30 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     await cluster.close();
   }
 }
+
+/**
+ * Runs schedules from..from+count-1, `jobs` at a time (each is I/O-bound on
+ * its fsyncs, so several share a core well; each replays exactly on its own).
+ * Resolves after all of them; rejects with the first failure (lowest seed
+ * among those that failed), once every running schedule has stopped.
+ */
+export async function runSchedules(from: number, count: number, jobs: number, opts: ScheduleOptions = {}, onResult?: (r: ScheduleResult) => void): Promise<void> {
+  let next = from;
+  const failures: Error[] = [];
+  const worker = async () => {
+    while (next < from + count && failures.length === 0) {
+      const seed = next++;
+      try {
+        onResult?.(await runSchedule(seed, opts));
+      } catch (e) {
+        failures.push(e as Error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  if (failures.length) throw failures.sort((a, b) => seedOf(a) - seedOf(b))[0];
+}
+
+function seedOf(e: Error): number {
+  return e instanceof ScheduleFailure ? e.seed : Infinity;
+}
