@@ -7,9 +7,14 @@
  *   fresh peer syncs everything from it with PeerSync (real scheduler,
  *   default options but the page size) into its durable library. Timed from
  *   the fresh peer's `sync.start()` until it is 'ready' holding all N
- *   entries; compared with plain sql.js inserts of the same rows, one
- *   transaction per page (bench/raw-insert.ts, in a separate process as in
- *   bench:store).
+ *   entries (then checked: same digest as the server); compared with plain
+ *   sql.js inserts of the same rows, one transaction per page
+ *   (bench/raw-insert.ts, in a separate process as in bench:store).
+ *   `backfillRowsPerSec`: the serving peer runs on a worker thread of its
+ *   own with the engine's memory limits, linked by a MessagePort (as it runs
+ *   on a machine of its own); the same run with both peers on one thread
+ *   over the in-memory hub is printed beside it (there the server's reads
+ *   and encoding take turns with the fresh peer's writes).
  *   The serving peer relays a third device's tree (bench/entries.ts), as a
  *   desktop relays a laptop's: its rows are applied with `applyState`, as
  *   they would have arrived, and the serving peer's watermarks vouch for
@@ -34,8 +39,10 @@ import { newId, type Id } from '../src/engine/ids';
 import { Library } from '../src/engine/library';
 import { MemoryHub } from '../src/engine/memory-transport';
 import { PeerSync } from '../src/engine/sync/peer-sync';
-import type { Link } from '../src/engine/transport';
-import { ENGINE_NODE_FLAGS } from '../src/worker/limits';
+import type { Link, Transport } from '../src/engine/transport';
+import { ENGINE_NODE_FLAGS, ENGINE_RESOURCE_LIMITS } from '../src/worker/limits';
+import { isMainThread, MessageChannel, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+import { PortTransport } from './port-transport';
 import { EntryTree } from './entries';
 import { rawInsert } from './raw-insert';
 
@@ -78,13 +85,17 @@ async function until(what: string, timeoutMs: number, done: () => boolean): Prom
 
 // ---------------------------------------------------------------- backfill
 
-async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec: number; ms: number; fillMs: number; rssMB: number }> {
-  const tree = new EntryTree(N);
-  const hub = new MemoryHub();
-  const server = await Library.create({ dataDir: path.join(root, 'server'), name: 'bench', libraryId, secret, deviceName: 'server' });
-  await server.ready();
+interface BackfillResult {
+  rowsPerSec: number;
+  ms: number;
+  rssMB: number;
+}
 
-  // Fill the serving peer with the third device's tree, as bench:store does.
+/** A serving peer holding the third device's tree, as bench:store fills it, vouching for all of it. */
+async function servingPeer(dir: string, libraryId: Id, secret: Uint8Array): Promise<{ server: Library; fillMs: number }> {
+  const tree = new EntryTree(N);
+  const server = await Library.create({ dataDir: dir, name: 'bench', libraryId, secret, deviceName: 'server' });
+  await server.ready();
   const t0 = performance.now();
   const { device, location } = tree.parents();
   await server.applyState('device', [device]);
@@ -103,17 +114,21 @@ async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec
   await server.setWatermark(tree.device, 'device', encodeHlcTime(device.hlc));
   await server.setWatermark(tree.device, 'location', encodeHlcTime(location.hlc));
   await server.setWatermark(tree.device, 'entry', encodeHlcTime(tree.record(N - 1).hlc));
-  const fillMs = performance.now() - t0;
-  say(`serving peer filled with ${N.toLocaleString('en-US')} entries of a third device in ${(fillMs / 1000).toFixed(1)} s (not timed)`);
+  return { server, fillMs: performance.now() - t0 };
+}
 
-  const fresh = await Library.create({ dataDir: path.join(root, 'fresh'), name: 'bench', libraryId, secret, deviceName: 'fresh' });
+/**
+ * Times a fresh peer's backfill from `serverId` over `transport`, from its
+ * sync.start() until it is ready, then checks it holds every row (digest
+ * equal to `serverDigest()`).
+ */
+async function timeBackfill(dir: string, libraryId: Id, secret: Uint8Array, serverId: Id, transport: (freshId: Id) => Transport, serverDigest: () => Promise<string>, beforeStart: (freshId: Id) => Promise<void>): Promise<BackfillResult> {
+  const fresh = await Library.create({ dataDir: dir, name: 'bench', libraryId, secret, deviceName: 'fresh' });
   await fresh.ready();
-  await server.addPartner(fresh.deviceId, 'fresh');
-  await fresh.addPartner(server.deviceId, 'server');
-  const serverSync = new PeerSync(server, hub.transport(server.deviceId), { pageSize: PAGE_SIZE });
-  const freshSync = new PeerSync(fresh, hub.transport(fresh.deviceId), { pageSize: PAGE_SIZE });
+  await fresh.addPartner(serverId, 'server');
+  await beforeStart(fresh.deviceId);
+  const freshSync = new PeerSync(fresh, transport(fresh.deviceId), { pageSize: PAGE_SIZE });
   const errors: Error[] = [];
-  serverSync.on('error', (e) => errors.push(e.error));
   freshSync.on('error', (e) => errors.push(e.error));
   const timeoutMs = Math.max(120_000, N / 2);
   const ready = new Promise<void>((resolve, reject) => {
@@ -121,8 +136,6 @@ async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec
     freshSync.on('error', (e) => reject(new Error(`backfill failed: ${e.error.message}`)));
     setTimeout(() => reject(new Error(`backfill not done after ${timeoutMs / 1000} s (state ${freshSync.state})`)), timeoutMs).unref();
   });
-  serverSync.start();
-
   const profile = process.env.BENCH_PROFILE ? await startProfile() : null;
   const start = performance.now();
   freshSync.start();
@@ -134,13 +147,92 @@ async function backfill(libraryId: Id, secret: Uint8Array): Promise<{ rowsPerSec
   const entries = fresh.counts().entry;
   if (entries !== N) throw new Error(`the fresh peer is ready with ${entries} of ${N} entries`);
   if (fresh.parkedCount() !== 0) throw new Error(`the fresh peer has ${fresh.parkedCount()} parked records`);
-  if (fresh.digest() !== server.digest()) throw new Error('the fresh peer is ready but its rows differ from the serving peer’s');
-
+  if (fresh.digest() !== (await serverDigest())) throw new Error('the fresh peer is ready but its rows differ from the serving peer’s');
   await freshSync.stop();
-  await serverSync.stop();
   await fresh.close();
+  return { rowsPerSec: N / (ms / 1000), ms, rssMB };
+}
+
+/** Both peers on this thread, over the in-memory hub: the serving peer's reads and encoding compete with the fresh peer's writes. */
+async function backfillSameThread(libraryId: Id, secret: Uint8Array): Promise<BackfillResult> {
+  const hub = new MemoryHub();
+  const { server, fillMs } = await servingPeer(path.join(root, 'server-1'), libraryId, secret);
+  say(`serving peer filled with ${N.toLocaleString('en-US')} entries of a third device in ${(fillMs / 1000).toFixed(1)} s (not timed)`);
+  let serverSync: PeerSync | null = null;
+  const result = await timeBackfill(path.join(root, 'fresh-1'), libraryId, secret, server.deviceId, (freshId) => hub.transport(freshId), async () => server.digest(), async (freshId) => {
+    await server.addPartner(freshId, 'fresh');
+    serverSync = new PeerSync(server, hub.transport(server.deviceId), { pageSize: PAGE_SIZE });
+    serverSync.start();
+  });
+  await serverSync!.stop();
   await server.close();
-  return { rowsPerSec: N / (ms / 1000), ms, fillMs, rssMB };
+  return result;
+}
+
+type ServerMessage = { type: 'filled'; device: Id; fillMs: number } | { type: 'digest'; digest: string } | { type: 'stopped' };
+
+/**
+ * The serving peer on a worker thread of its own (as on a machine of its
+ * own, with the engine's memory limits), over a MessagePort: what a device
+ * backfilling from another one sees.
+ */
+async function backfillAcrossThreads(libraryId: Id, secret: Uint8Array): Promise<BackfillResult> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(__filename, {
+    workerData: { role: 'serve', dir: path.join(root, 'server-2'), libraryId, secret, port: port2 },
+    transferList: [port2],
+    resourceLimits: ENGINE_RESOURCE_LIMITS,
+  });
+  const next = <T extends ServerMessage['type']>(type: T) =>
+    new Promise<Extract<ServerMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: ServerMessage) => {
+        if (m.type !== type) return;
+        worker.off('message', onMessage);
+        resolve(m as Extract<ServerMessage, { type: T }>);
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  const filled = await next('filled');
+  say(`serving peer (own thread) filled with ${N.toLocaleString('en-US')} entries of a third device in ${(filled.fillMs / 1000).toFixed(1)} s (not timed)`);
+  const transport = new PortTransport(port1, filled.device);
+  const result = await timeBackfill(
+    path.join(root, 'fresh-2'),
+    libraryId,
+    secret,
+    filled.device,
+    () => transport,
+    async () => {
+      const d = next('digest');
+      worker.postMessage({ type: 'digest' });
+      return (await d).digest;
+    },
+    async (freshId) => worker.postMessage({ type: 'start', fresh: freshId }),
+  );
+  const stopped = next('stopped');
+  worker.postMessage({ type: 'stop' });
+  await stopped;
+  await worker.terminate();
+  return result;
+}
+
+/** The worker side of backfillAcrossThreads. */
+async function serve(data: { dir: string; libraryId: Id; secret: Uint8Array; port: MessagePort }): Promise<void> {
+  const { server, fillMs } = await servingPeer(data.dir, data.libraryId, data.secret);
+  let sync: PeerSync | null = null;
+  parentPort!.on('message', async (m: { type: 'start'; fresh: Id } | { type: 'digest' } | { type: 'stop' }) => {
+    if (m.type === 'start') {
+      await server.addPartner(m.fresh, 'fresh');
+      sync = new PeerSync(server, new PortTransport(data.port, m.fresh), { pageSize: PAGE_SIZE });
+      sync.start();
+    } else if (m.type === 'digest') parentPort!.postMessage({ type: 'digest', digest: server.digest() } satisfies ServerMessage);
+    else {
+      await sync?.stop();
+      await server.close();
+      parentPort!.postMessage({ type: 'stopped' } satisfies ServerMessage);
+    }
+  });
+  parentPort!.postMessage({ type: 'filled', device: server.deviceId, fillMs } satisfies ServerMessage);
 }
 
 /** BENCH_PROFILE=file.cpuprofile: a CPU profile and an allocation sample of the backfill alone (open them in Chrome DevTools). */
@@ -334,14 +426,19 @@ async function main(): Promise<void> {
 
   const rawInsertRowsPerSec = baselineRaw();
   say(`raw sql.js prepared inserts of the same rows (baseline, separate process) ${fmt(rawInsertRowsPerSec)} rows/s`);
-  const b = await backfill(libraryId, secret);
+  const b = await backfillAcrossThreads(libraryId, secret);
   const backfillVsRaw = b.rowsPerSec / rawInsertRowsPerSec;
   say(
-    `backfill of a fresh peer over the in-memory transport, durable ${fmt(b.rowsPerSec)} rows/s (${(b.ms / 1000).toFixed(1)} s) ` +
-      `= ${backfillVsRaw.toFixed(2)} × raw (target ≥ ${TARGET_BACKFILL_VS_RAW})`,
+    `backfill of a fresh peer from a serving peer on its own thread, durable ${fmt(b.rowsPerSec)} rows/s (${(b.ms / 1000).toFixed(1)} s) ` +
+      `= ${backfillVsRaw.toFixed(2)} × raw (target ≥ ${TARGET_BACKFILL_VS_RAW}); peak RSS ${fmt(b.rssMB)} MB (both peers)`,
+  );
+  const same = await backfillSameThread(libraryId, secret);
+  const sameVsRaw = same.rowsPerSec / rawInsertRowsPerSec;
+  say(
+    `  the same with both peers on one thread over the in-memory hub (the server's reads and encoding compete): ` +
+      `${fmt(same.rowsPerSec)} rows/s (${(same.ms / 1000).toFixed(1)} s) = ${sameVsRaw.toFixed(2)} × raw`,
   );
   const peakRssMB = b.rssMB;
-  say(`peak RSS through the backfill ${fmt(peakRssMB)} MB (two ${N.toLocaleString('en-US')}-entry libraries in one process)`);
 
   rmSync(root, { recursive: true, force: true });
   const r3 = (x: number) => Number(x.toFixed(3));
@@ -353,6 +450,8 @@ async function main(): Promise<void> {
       backfillMs: Math.round(b.ms),
       rawInsertRowsPerSec: Math.round(rawInsertRowsPerSec),
       backfillVsRaw: r3(backfillVsRaw),
+      backfillSameThreadRowsPerSec: Math.round(same.rowsPerSec),
+      backfillSameThreadVsRaw: r3(sameVsRaw),
       liveP50Ms: r3(liveP50Ms),
       liveP99Ms: r3(liveP99Ms),
       liveMaxMs: r3(lat[lat.length - 1]),
@@ -365,7 +464,12 @@ async function main(): Promise<void> {
   );
 }
 
-if (process.argv.includes('--baseline')) {
+if (!isMainThread && workerData?.role === 'serve') {
+  serve(workerData).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (process.argv.includes('--baseline')) {
   void rawInsert(new EntryTree(N), PAGE_SIZE).then((rate) => process.stdout.write(JSON.stringify({ rate }) + '\n'));
 } else {
   main().catch((e) => {

@@ -279,6 +279,34 @@ describe('backfill and catch-up scenarios', function () {
     }
   });
 
+  it('pages, snapshots and live batches of large notes are split to fit the frame limit', async () => {
+    const c = new Cluster(109, { pruneIntervalMs: 100 });
+    try {
+      const [a, b, late] = [await c.add('a'), await c.add('b'), await c.add('late')];
+      await c.connectAll([late]);
+      const big = (i: number) => `${i} `.padEnd(60_000, 'x'); // 300 of them are ~18 MB: more than two 8 MiB frames
+      // Live: one transaction of 150 notes goes out as one batch, split.
+      await a.library.commitShared(Array.from({ length: 150 }, (_, i) => ({ model: 'user_metadata', op: 'create' as const, data: { workspace_key: 'ws', path: `live${i}.md`, note: big(i) } })));
+      await c.run(500);
+      assert.equal(b.library.counts().user_metadata, 150, 'the live batch arrived in parts');
+      // Catch-up: b is away while 150 more are written.
+      c.net.partition([a.library.deviceId], [b.library.deviceId]);
+      await a.library.commitShared(Array.from({ length: 150 }, (_, i) => ({ model: 'user_metadata', op: 'create' as const, data: { workspace_key: 'ws', path: `away${i}.md`, note: big(i) } })));
+      c.net.heal();
+      await c.run(2000);
+      assert.equal(b.library.counts().user_metadata, 300, 'the log pages were cut to fit');
+      // Snapshot: the logs are pruned by now; a late device gets the rows in pages that fit.
+      assert.equal(a.library.read((r) => a.library.log.size(r)), 0);
+      await c.join(late);
+      await c.run(2000);
+      assert.equal(late.library.counts().user_metadata, 300, 'the snapshot pages were cut to fit');
+      sameEverywhere(c, 'with large notes');
+      noErrors(c.nodes);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('concurrent edits of the same tag and note on two devices merge per field', async () => {
     const c = new Cluster(107);
     try {

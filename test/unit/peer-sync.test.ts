@@ -58,4 +58,24 @@ describe('peer sync over the simulated network', function () {
       }
     }
   });
+
+  it('a congested link does not queue live changes without bound: the partner catches up once it drains', async () => {
+    const c = new Cluster(14);
+    try {
+      const [a, b] = [await c.add('a'), await c.add('b')];
+      await c.connectAll();
+      await c.run(50);
+      c.net.faults = { drop: 0, duplicate: 0, delayMs: 200, jitterMs: 0 }; // a slow partner: frames pile up in flight
+      const sent = c.net.stats.sent;
+      for (let i = 0; i < 600; i++) await a.library.commitShared([{ model: 'tag', op: 'create', data: { name: `t${i}`, color: null, icon: null, description: null, namespace: null } }]);
+      const live = c.net.stats.sent - sent;
+      assert.ok(live < 400, `changes stopped going out one frame each once the link was congested (${live} frames for 600 commits)`);
+      await c.run(3000);
+      assert.equal(b.library.counts().tag, 600, 'all of them arrived through catch-up');
+      const [d1, d2] = c.digests();
+      assert.equal(d1, d2);
+    } finally {
+      await c.close();
+    }
+  });
 });

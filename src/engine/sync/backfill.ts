@@ -62,7 +62,7 @@ export class Backfill {
 
   constructor(private readonly host: BackfillHost) {}
 
-  /** Some partner is serving, or has rows to serve that are not pulled yet. */
+  /** Some partner is serving rows (or about to). */
   get busy(): boolean {
     return this.loops.size > 0;
   }

@@ -96,6 +96,8 @@ export class Session {
   private catchingUp: Promise<void> | null = null;
   private again = false;
   private overflowed = false;
+  /** Live changes were left out while the link was congested. */
+  private skipped = false;
   private errors = 0;
   private outbox: { state: Map<string, StateRecord[]>; shared: SharedChange[] } | null = null;
   private lastHello: number;
@@ -110,6 +112,7 @@ export class Session {
     this.lastHello = this.lastHeard;
     link.on('frame', (f) => this.onFrame(f));
     link.on('close', () => this.closed());
+    link.on('drain', () => this.drained());
     this.send(this.helloMessage());
     this.heartbeat();
   }
@@ -123,9 +126,19 @@ export class Session {
     this.closed();
   }
 
-  /** Queues local changes for the partner; sent together on the next turn (batched under load). */
+  /**
+   * Queues local changes for the partner; sent together on the next turn
+   * (batched under load). While the link is congested (a slow partner) they
+   * are not queued at all: once it drains, a Hello makes the partner catch up
+   * on them by vector and watermark, so memory stays bounded and nothing is
+   * lost.
+   */
   broadcast(c: Committed): void {
     if (this.state === 'closed') return;
+    if (this.skipped || this.link.congested) {
+      this.skipped = true;
+      return;
+    }
     if (!this.outbox) {
       this.outbox = { state: new Map(), shared: [] };
       this.host.options.scheduler.setTimeout(() => this.flush(), 0);
@@ -138,19 +151,36 @@ export class Session {
     this.outbox.shared.push(...c.shared);
   }
 
+  private drained(): void {
+    if (!this.skipped || this.state === 'closed') return;
+    this.skipped = false;
+    this.lastHello = this.host.options.scheduler.now();
+    this.send(this.helloMessage());
+  }
+
   private flush(): void {
     const box = this.outbox;
     this.outbox = null;
     if (!box || this.state === 'closed') return;
-    for (const [model, records] of box.state) {
-      for (let i = 0; i < records.length; i += MAX_RECORDS) {
-        const part = records.slice(i, i + MAX_RECORDS);
-        this.send(part.length === 1 ? { type: 'state-change', model: model as never, record: part[0] } : { type: 'state-batch', model: model as never, records: part });
+    try {
+      for (const [model, records] of box.state) {
+        this.sendAll(records, (part) =>
+          part.length === 1 ? { type: 'state-change', model: model as never, record: part[0] } : { type: 'state-batch', model: model as never, records: part },
+        );
       }
+      this.sendAll(box.shared, (part) => (part.length === 1 ? { type: 'shared-change', change: part[0] } : { type: 'shared-change-batch', changes: part }));
+    } catch (e) {
+      // Not sent: the partner's next catch-up (anti-entropy) fetches it.
+      this.fail(e as Error);
     }
-    for (let i = 0; i < box.shared.length; i += MAX_RECORDS) {
-      const part = box.shared.slice(i, i + MAX_RECORDS);
-      this.send(part.length === 1 ? { type: 'shared-change', change: part[0] } : { type: 'shared-change-batch', changes: part });
+  }
+
+  /** Sends `items` in as few messages as fit in frames (at most MAX_RECORDS each). */
+  private sendAll<T>(items: readonly T[], make: (part: readonly T[]) => Message): void {
+    for (let i = 0; i < items.length && this.state !== 'closed'; ) {
+      const { bytes, count } = encodeFitting(items.slice(i, i + MAX_RECORDS), make);
+      this.link.send(bytes);
+      i += count;
     }
   }
 
@@ -402,18 +432,26 @@ export class Session {
 
   private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<void> {
     const lib = this.host.library;
+    const max = Math.min(limit, MAX_RECORDS);
     try {
-      const records = lib.stateSince(model, owner, after, Math.min(limit, MAX_RECORDS));
-      const last = records.length ? encodeHlcTime(records[records.length - 1].hlc) : after;
+      const records = lib.stateSince(model, owner, after, max);
+      const completeThrough = lib.completeThrough(owner, model);
       // Counting what is left costs a scan of it: count once per run of pages, then subtract.
       const key = `${model}/${idKey(owner)}`;
       const run = this.serving.get(key);
       const continues = run && after && compareBytes(run.next, after) === 0;
-      const remaining = continues ? Math.max(0, run.remaining - records.length) : lib.countStateSince(model, owner, last);
+      let last = after;
+      let remaining = 0;
+      const { bytes } = encodeFitting(records, (part): Message => {
+        last = part.length ? encodeHlcTime(part[part.length - 1].hlc) : after;
+        remaining = continues ? Math.max(0, run.remaining - part.length) : lib.countStateSince(model, owner, last);
+        // Rows written since the count are not missed; nor those a full frame left out.
+        const hasMore = remaining > 0 || part.length === max || part.length < records.length;
+        return { type: 'state-response', requestId, model: model as never, owner, records: part, hasMore, remaining, completeThrough };
+      });
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);
-      const hasMore = remaining > 0 || records.length === Math.min(limit, MAX_RECORDS); // rows written since the count are not missed
-      this.send({ type: 'state-response', requestId, model: model as never, owner, records, hasMore, remaining, completeThrough: lib.completeThrough(owner, model) });
+      this.link.send(bytes);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }
@@ -426,12 +464,24 @@ export class Session {
       if (cursor) {
         const base = lib.snapshotBase();
         const rows = lib.sharedRows(cursor.model, cursor.after, max);
-        const snapshot = { model: cursor.model, rows, after: rows.length ? rows[rows.length - 1].uuid : cursor.after, hasMore: rows.length === max, base };
-        this.send({ type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] });
+        const { bytes } = encodeFitting(rows, (part): Message => {
+          const after = part.length ? part[part.length - 1].uuid : cursor.after;
+          const snapshot = { model: cursor.model, rows: part, after, hasMore: rows.length === max || part.length < rows.length, base };
+          return { type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] };
+        });
+        this.link.send(bytes);
         return;
       }
       const page = lib.changesSince(new Map(have.map((h) => [idKey(h.origin), h.seq])), max);
-      this.send({ type: 'shared-change-response', requestId, changes: page.changes, hasMore: page.hasMore, snapshot: null, pruned: page.pruned });
+      const { bytes } = encodeFitting(page.changes, (part): Message => ({
+        type: 'shared-change-response',
+        requestId,
+        changes: part,
+        hasMore: page.hasMore || part.length < page.changes.length,
+        snapshot: null,
+        pruned: page.pruned,
+      }));
+      this.link.send(bytes);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }
@@ -439,5 +489,21 @@ export class Session {
 
   fail(e: Error): void {
     this.host.report({ type: 'error', peer: this.remote, error: e });
+  }
+}
+
+/**
+ * Encodes `make(items)`, or, when that exceeds the frame limit, the message
+ * for the longest prefix that fits, halving until it does (a page of large
+ * notes; at least one item always fits). Returns the bytes and how many
+ * items they carry. The last call of `make` is the one encoded.
+ */
+function encodeFitting<T>(items: readonly T[], make: (part: readonly T[]) => Message): { bytes: Uint8Array; count: number } {
+  for (let count = items.length; ; count = Math.ceil(count / 2)) {
+    try {
+      return { bytes: encodeMessage(make(count === items.length ? items : items.slice(0, count))), count };
+    } catch (e) {
+      if (!(e instanceof ProtocolError) || e.code !== 'too-large' || count <= 1) throw e;
+    }
   }
 }
