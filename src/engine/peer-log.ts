@@ -55,7 +55,7 @@ export class PeerLog {
     // The next change of its origin (always so for this device's own) cannot be here yet.
     if (ch.seq !== contiguous + 1 && w.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, ch.seq]) !== undefined) return false;
     const model = this.registry.sharedModel(ch.model);
-    let hlc: Uint8Array = encodeHlc(ch.hlc);
+    const hlc = encodeHlc(ch.hlc);
     w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       origin,
       ch.seq,
@@ -66,16 +66,10 @@ export class PeerLog {
       model.codec.encode(ch.data),
     ]);
     if (ch.seq !== contiguous + 1) return true;
-    let seq = ch.seq;
-    for (;;) {
-      const next = w.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq + 1]);
-      if (!(next instanceof Uint8Array)) break;
-      seq++;
-      hlc = next;
-    }
+    const top = this.heldFrom(w, origin, ch.seq);
     w.run(
       'INSERT INTO log_vector (origin, seq, hlc) VALUES (?, ?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = excluded.hlc',
-      [origin, seq, hlc],
+      [origin, top.seq, top.hlc ?? hlc],
     );
     return true;
   }
@@ -179,19 +173,27 @@ export class PeerLog {
       const held = this.contiguous(w, origin);
       if (seq <= held) continue;
       w.run('DELETE FROM peer_log WHERE origin = ? AND seq <= ?', [origin, seq]);
-      let top = seq;
-      let hlc: Uint8Array | null = null;
-      for (;;) {
-        const next = w.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, top + 1]);
-        if (!(next instanceof Uint8Array)) break;
-        top++;
-        hlc = next;
-      }
+      const top = this.heldFrom(w, origin, seq);
       w.run(
         'INSERT INTO log_vector (origin, seq, hlc, pruned) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = coalesce(excluded.hlc, log_vector.hlc), pruned = excluded.pruned',
-        [origin, top, hlc, seq],
+        [origin, top.seq, top.hlc, seq],
       );
+    }
+  }
+
+  /**
+   * Everything up to `seq` of `origin` is held: how far the log entries
+   * above it continue without a gap (and the stamp of the last of them,
+   * null if none).
+   */
+  private heldFrom(r: Reader, origin: Id, seq: number): { seq: number; hlc: Uint8Array | null } {
+    let hlc: Uint8Array | null = null;
+    for (;;) {
+      const next = r.value('SELECT hlc FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq + 1]);
+      if (!(next instanceof Uint8Array)) return { seq, hlc };
+      seq++;
+      hlc = next;
     }
   }
 
