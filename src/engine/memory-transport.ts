@@ -20,7 +20,8 @@
  * - `link.close(reason)` closes both ends ('close' with the reason on each);
  *   frames still queued either way are dropped. While both devices still
  *   list each other, a new link comes up after `reconnectDelayMs`, as a
- *   network transport would redial.
+ *   network transport would redial, backing off (with jitter) while links
+ *   keep failing.
  * - `setPartners` without a device closes the link to it; listing it again
  *   brings up a new link. `Transport.close()` closes every link of the
  *   device and takes no new ones.
@@ -37,7 +38,11 @@ export interface MemoryHubOptions {
   maxQueuedFrames?: number;
   /** Undelivered bytes on one direction above which it is congested. Default 16 MiB. */
   maxQueuedBytes?: number;
-  /** How long after a link closes (by either end) a new one comes up if both devices still want it; null: never. Default 100 ms. */
+  /**
+   * How long after a link closes (by either end) a new one comes up if both
+   * devices still want it, doubling (to 5 s, with ±50% jitter) while new
+   * links keep failing within 10 s; null: never. Default 100 ms.
+   */
   reconnectDelayMs?: number | null;
 }
 
@@ -150,6 +155,21 @@ class MemoryTransport extends EventEmitter implements Transport {
   }
 }
 
+/** Redials back off to at most this. */
+const MAX_REDIAL_MS = 5000;
+/** A link up this long resets the backoff. */
+const STABLE_LINK_MS = 10_000;
+
+/** The delay before redial number `attempts` (0 = first): `baseMs` doubling up to MAX_REDIAL_MS, times 0.5–1.5 (`random` in [0, 1)). */
+export function backoffDelay(baseMs: number, attempts: number, random: number): number {
+  return Math.min(baseMs * 2 ** attempts, MAX_REDIAL_MS) * (0.5 + random);
+}
+
+function pairKey(a: Id, b: Id): string {
+  const [x, y] = [idKey(a), idKey(b)].sort();
+  return `${x}|${y}`;
+}
+
 export class MemoryHub {
   readonly maxQueuedFrames: number;
   readonly maxQueuedBytes: number;
@@ -157,6 +177,8 @@ export class MemoryHub {
   private readonly transports = new Map<string, MemoryTransport>();
   /** Open links by device pair ("a|b", a < b): a's end. */
   private readonly links = new Map<string, MemoryLink>();
+  /** Per device pair: failed redials in a row, and when the last link came up. */
+  private readonly backoff = new Map<string, { attempts: number; openedAt: number }>();
 
   constructor(options: MemoryHubOptions = {}) {
     this.maxQueuedFrames = options.maxQueuedFrames ?? 256;
@@ -206,6 +228,7 @@ export class MemoryHub {
     la.other = lb;
     lb.other = la;
     this.links.set(key, la);
+    this.backoff.set(key, { attempts: this.backoff.get(key)?.attempts ?? 0, openedAt: Date.now() });
     // Both sides hear of it in the same later turn, before any frame either sends is delivered.
     setImmediate(() => {
       if (la.open) ta.emit('link', la);
@@ -219,8 +242,20 @@ export class MemoryHub {
     const shut = [end, other].filter((e) => e.shut());
     for (const e of shut) e.emit('close', reason);
     if (shut.length && this.reconnectDelayMs !== null) {
-      const t = setTimeout(() => this.reconcile(), this.reconnectDelayMs);
+      const t = setTimeout(() => this.reconcile(), this.redialDelay(pairKey(end.local, end.remote)));
       t.unref();
     }
+  }
+
+  /**
+   * Exponential backoff with jitter per device pair: the base delay doubling
+   * (up to MAX_REDIAL_MS) while links keep failing within STABLE_LINK_MS of
+   * coming up, back to the base once one stays up.
+   */
+  private redialDelay(key: string): number {
+    const b = this.backoff.get(key);
+    const attempts = b && Date.now() - b.openedAt < STABLE_LINK_MS ? b.attempts + 1 : 0;
+    this.backoff.set(key, { attempts, openedAt: b?.openedAt ?? 0 });
+    return backoffDelay(this.reconnectDelayMs!, attempts, Math.random());
   }
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { idKey, newId, type Id } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
-import { MemoryHub, type MemoryHubOptions } from '../../src/engine/memory-transport';
+import { backoffDelay, MemoryHub, type MemoryHubOptions } from '../../src/engine/memory-transport';
 import { PeerSync } from '../../src/engine/sync/peer-sync';
 import type { Link, Transport } from '../../src/engine/transport';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
@@ -150,6 +150,13 @@ describe('memory transport (real time, in process)', () => {
     assert.equal(s.links.get(idKey(a))!.length, 2);
     assert.equal(s.links.get(idKey(b))!.length, 2);
     assert.ok(s.link(a, b)!.open && s.link(b, a)!.open);
+  });
+
+  it('redials back off exponentially, with jitter, up to a bound', () => {
+    assert.deepEqual([0, 1, 2, 3].map((n) => backoffDelay(100, n, 0.5)), [100, 200, 400, 800]);
+    assert.equal(backoffDelay(100, 20, 0.5), 5000, 'capped');
+    assert.equal(backoffDelay(100, 0, 0), 50);
+    assert.equal(backoffDelay(100, 0, 0.999), 149.9);
   });
 
   it('setPartners without a device closes its link; listing it again brings a new one up', async () => {
