@@ -5,7 +5,7 @@
  *   leaderless init [--name NAME]     create a library in the data directory
  *   leaderless libraries              list libraries
  *   leaderless status [--json]        counts, log size and digest of a library
- *   leaderless demo                   two devices converge, in-process
+ *   leaderless demo                   two devices sync over the in-memory transport
  *
  * Global: --data-dir DIR (default $LEADERLESS_DATA_DIR or ~/.leaderless-sync),
  * --library ID (default: the only library). Exit codes: 0 ok, 1 error, 2 usage.
@@ -48,7 +48,7 @@ Commands:
   init [--name NAME]   Create a new library on this device
   libraries            List the libraries in the data directory
   status [--json]      Show a library's contents, log size and digest
-  demo                 Two devices edit one library and converge (in-process)
+  demo                 Two devices sync: backfill, live change, offline edits merged
   help                 Show this help
 
 Options:
