@@ -427,8 +427,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
       // a stamp was refused (the page is fetched again later).
       if (checkpoint && report.refused.length === 0 && records.length) {
         const last = encodeHlcTime(records[records.length - 1].hlc);
-        const mark = checkpoint.through && compareBytes(checkpoint.through, last) < 0 ? checkpoint.through : checkpoint.through ? last : null;
-        if (mark) this.raiseWatermark(w, checkpoint.owner, model.name, mark);
+        const through = checkpoint.through;
+        if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
     });
     return report;
