@@ -662,11 +662,16 @@ export class Library extends TypedEmitter<LibraryEvents> {
     });
   }
 
-  partners(): { device: Id; name: string | null; addedAt: number; lastSeen: number | null }[] {
+  /** Devices this one syncs with; `publicKey`: the network key each was paired with (null: not reachable over the network). */
+  partners(): { device: Id; name: string | null; publicKey: Uint8Array | null; addedAt: number; lastSeen: number | null }[] {
     return this.store.read((r) =>
-      r
-        .rows('SELECT device, name, added_at, last_seen FROM partner ORDER BY added_at')
-        .map(([d, n, a, s]) => ({ device: d as Uint8Array, name: n as string | null, addedAt: a as number, lastSeen: s as number | null })),
+      r.rows('SELECT device, name, public_key, added_at, last_seen FROM partner ORDER BY added_at').map(([d, n, k, a, s]) => ({
+        device: d as Uint8Array,
+        name: n as string | null,
+        publicKey: k as Uint8Array | null,
+        addedAt: a as number,
+        lastSeen: s as number | null,
+      })),
     );
   }
 

@@ -1,0 +1,365 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { idEquals, newId, type Id } from '../../src/engine/ids';
+import { Library } from '../../src/engine/library';
+import { PeerSync } from '../../src/engine/sync/peer-sync';
+import type { Link, Transport } from '../../src/engine/transport';
+import { KeyFileError, NetworkUnavailableError } from '../../src/net/errors';
+import type { KeyPair } from '../../src/net/hyperswarm-types';
+import { keyPairFromSeed, libraryTopic, loadOrCreateDeviceKeyPair } from '../../src/net/keys';
+import { MAX_FRAME_BYTES } from '../../src/protocol/limits';
+import { SwarmHost } from '../../src/net/swarm-host';
+import { cleanupTempDirs, tempDir } from '../support/tmp';
+
+interface Testnet {
+  bootstrap: { host: string; port: number }[];
+  destroy(): Promise<void>;
+}
+const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(20);
+  }
+}
+
+const tag = (name: string) => ({ model: 'tag', op: 'create' as const, data: { name, color: null, icon: null, description: null, namespace: null } });
+
+/** A library's partners that have a network key. */
+function reachable(lib: Library): { device: Id; publicKey: Uint8Array }[] {
+  return lib.partners().flatMap((p) => (p.publicKey ? [{ device: p.device, publicKey: p.publicKey }] : []));
+}
+
+describe('keys', () => {
+  after(cleanupTempDirs);
+
+  it('creates the device key with mode 0600 and loads it back identical', () => {
+    const file = path.join(tempDir(), 'net', 'device.key');
+    const a = loadOrCreateDeviceKeyPair(file);
+    if (process.platform !== 'win32') assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(a.publicKey.byteLength, 32);
+    assert.equal(a.secretKey.byteLength, 64);
+    const b = loadOrCreateDeviceKeyPair(file);
+    assert.deepEqual([b.publicKey, b.secretKey], [a.publicKey, a.secretKey]);
+    assert.deepEqual(fs.readdirSync(path.dirname(file)), ['device.key'], 'no temporary file left behind');
+  });
+
+  it('derives the same key pair as HyperDHT', () => {
+    const DHT = require('hyperdht') as { keyPair(seed: Buffer): KeyPair };
+    const seed = randomBytes(32);
+    const ours = keyPairFromSeed(seed);
+    const theirs = DHT.keyPair(seed);
+    assert.deepEqual([ours.publicKey, ours.secretKey], [theirs.publicKey, theirs.secretKey]);
+  });
+
+  it('refuses a corrupt key file with an error naming it, and leaves it untouched', () => {
+    const dir = tempDir();
+    const cases: [string, string][] = [
+      ['empty.key', ''],
+      ['garbage.key', 'not json at all'],
+      ['shape.key', JSON.stringify({ type: 'leaderless-sync/device-key', seed: 'zz' })],
+      ['mismatch.key', JSON.stringify({ type: 'leaderless-sync/device-key', seed: '11'.repeat(32), publicKey: '22'.repeat(32) })],
+    ];
+    for (const [name, body] of cases) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, body, { mode: 0o600 });
+      assert.throws(
+        () => loadOrCreateDeviceKeyPair(file),
+        (e: unknown) => e instanceof KeyFileError && e.file === file && e.message.includes(file) && /corrupt/.test(e.message),
+      );
+      assert.equal(fs.readFileSync(file, 'utf8'), body, `${name} was not touched`);
+    }
+  });
+
+  it('refuses a key file other users can read', function () {
+    if (process.platform === 'win32') this.skip();
+    const file = path.join(tempDir(), 'device.key');
+    loadOrCreateDeviceKeyPair(file);
+    fs.chmodSync(file, 0o644);
+    assert.throws(() => loadOrCreateDeviceKeyPair(file), (e: unknown) => e instanceof KeyFileError && e.message.includes(file) && /chmod 600/.test(e.message));
+    assert.equal(fs.statSync(file).mode & 0o777, 0o644, 'the mode was not changed behind the user’s back');
+  });
+
+  it('derives a 32-byte topic from the secret: deterministic, distinct per secret, not the secret', () => {
+    const s1 = randomBytes(32);
+    const s2 = randomBytes(32);
+    const t1 = libraryTopic(s1);
+    assert.equal(t1.byteLength, 32);
+    assert.deepEqual(libraryTopic(Uint8Array.from(s1)), t1);
+    assert.notDeepEqual(libraryTopic(s2), t1);
+    assert.notDeepEqual(Buffer.from(t1), s1);
+    assert.throws(() => libraryTopic(randomBytes(16)), RangeError);
+  });
+});
+
+/** One machine: a key pair, a data directory, a SwarmHost and what it logged. */
+interface Device {
+  name: string;
+  dir: string;
+  keyFile: string;
+  keyPair: KeyPair;
+  deviceId: Id;
+  host: SwarmHost;
+  log: string[];
+}
+
+/** One library running on one device. */
+interface Running {
+  library: Library;
+  sync: PeerSync;
+  transport: Transport;
+  links: Link[];
+}
+
+describe('SwarmHost without native addons', () => {
+  it('rejects with NetworkUnavailableError, and the modules that import it still load', async () => {
+    const Module = require('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
+    const load = Module._load;
+    // Fresh copies of the modules that load Hyperswarm, as on a machine where it was never loaded.
+    const fresh = [require.resolve('../../src/net/native'), require.resolve('../../src/net/swarm-host')];
+    for (const f of fresh) delete require.cache[f];
+    Module._load = function (this: unknown, request: string, ...rest: unknown[]) {
+      if (request === 'hyperswarm') throw new Error("Cannot find addon '.' imported from 'file:///node_modules/udx-native/binding.js'");
+      return load.call(this, request, ...rest);
+    };
+    try {
+      const { SwarmHost: Fresh } = require('../../src/net/swarm-host') as typeof import('../../src/net/swarm-host');
+      await assert.rejects(
+        // (A loopback bootstrap: should the failure not happen, nothing reaches the public DHT.)
+        Fresh.create({ keyPair: keyPairFromSeed(randomBytes(32)), bootstrap: [{ host: '127.0.0.1', port: 9 }] }),
+        (e: unknown) => e instanceof NetworkUnavailableError && /unavailable on this platform/.test(e.message) && /Cannot find addon/.test(e.message),
+      );
+    } finally {
+      Module._load = load;
+      for (const f of fresh) delete require.cache[f];
+    }
+  });
+});
+
+describe('Hyperswarm transport (local testnet)', function () {
+  this.timeout(60_000);
+  let testnet: Testnet;
+  /** Teardown steps of the current test, run last-first. */
+  let cleanup: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    testnet = await createTestnet(3, { host: '127.0.0.1' });
+  });
+  afterEach(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    cleanup = [];
+  });
+  after(async () => {
+    await testnet?.destroy();
+    cleanupTempDirs();
+  });
+
+  async function startHost(d: Pick<Device, 'keyFile' | 'log'>): Promise<SwarmHost> {
+    // NET_DEBUG=1 prints what the hosts log.
+    const host = await SwarmHost.create({ keyPair: loadOrCreateDeviceKeyPair(d.keyFile), bootstrap: testnet.bootstrap, log: (l) => (d.log.push(l), process.env.NET_DEBUG && console.log(l)) });
+    cleanup.push(() => host.destroy());
+    return host;
+  }
+
+  async function device(name: string): Promise<Device> {
+    const dir = tempDir(`lls-net-${name}-`);
+    const keyFile = path.join(dir, 'device.key');
+    const log: string[] = [];
+    const host = await startHost({ keyFile, log });
+    return { name, dir, keyFile, keyPair: loadOrCreateDeviceKeyPair(keyFile), deviceId: newId(), host, log };
+  }
+
+  /** The same library on every device in `devices`, each listing the others (with their keys) as partners. */
+  async function shareLibrary(devices: Device[], name = 'lib'): Promise<Library[]> {
+    const first = await Library.create({ dataDir: devices[0].dir, name, deviceId: devices[0].deviceId });
+    const libs = [first];
+    for (const d of devices.slice(1)) libs.push(await Library.create({ dataDir: d.dir, name, deviceId: d.deviceId, libraryId: first.id, secret: first.secret }));
+    for (const [i, lib] of libs.entries()) {
+      for (const [j, other] of devices.entries()) if (i !== j) await lib.addPartner(other.deviceId, other.name, other.keyPair.publicKey);
+      cleanup.push(() => lib.close());
+    }
+    return libs;
+  }
+
+  function run(d: Device, library: Library, host = d.host): Running {
+    const transport = host.transport({ libraryId: library.id, secret: library.secret, peers: () => reachable(library) });
+    const links: Link[] = [];
+    transport.on('link', (l) => links.push(l));
+    const sync = new PeerSync(library, transport);
+    sync.on('error', () => undefined);
+    sync.start();
+    cleanup.push(() => sync.stop());
+    return { library, sync, transport, links };
+  }
+
+  const ready = (...rs: Running[]) => rs.every((r) => r.sync.state === 'ready' && r.sync.readyPeers().length > 0);
+
+  it('two paired devices connect, reach ready and sync a tag', async () => {
+    const [a, b] = [await device('a'), await device('b')];
+    const [la, lb] = await shareLibrary([a, b]);
+    const [ra, rb] = [run(a, la), run(b, lb)];
+    await waitFor('both ready', () => ready(ra, rb));
+    assert.ok(idEquals(ra.links[0].remote, b.deviceId), 'the link names the partner by its device id');
+    assert.ok(idEquals(rb.links[0].remote, a.deviceId));
+    await la.commitShared([tag('todo')]);
+    await waitFor('the tag arrives', () => lb.counts().tag === 1);
+    await waitFor('digests match', () => la.digest() === lb.digest());
+  });
+
+  it('an unpaired device that knows the topic gets no connection and no channel; the attempts are logged', async () => {
+    const [a, b, c] = [await device('a'), await device('b'), await device('c')];
+    const [la, lb] = await shareLibrary([a, b]);
+    // c has the library's id and secret and lists a and b, but neither lists c.
+    const lc = await Library.create({ dataDir: c.dir, name: 'lib', deviceId: c.deviceId, libraryId: la.id, secret: la.secret });
+    cleanup.push(() => lc.close());
+    await lc.addPartner(a.deviceId, 'a', a.keyPair.publicKey);
+    await lc.addPartner(b.deviceId, 'b', b.keyPair.publicKey);
+    const [ra, rb, rc] = [run(a, la), run(b, lb), run(c, lc)];
+    const cKey = c.keyPair.publicKey.toString('hex').slice(0, 12);
+    await waitFor('a and b logged refusing c', () => a.log.some((l) => l.includes(cKey)) && b.log.some((l) => l.includes(cKey)));
+    await waitFor('a and b ready', () => ready(ra, rb));
+    await la.commitShared([tag('secret plans')]);
+    await waitFor('the tag reaches b', () => lb.counts().tag === 1);
+    assert.equal(rc.links.length, 0, 'c got no link');
+    assert.equal(c.host.connectionCount, 0, 'c has no connection');
+    assert.equal(lc.counts().tag, 0);
+    assert.equal(a.host.connectionCount, 1, 'a is connected to b only');
+    assert.ok(ra.links.every((l) => idEquals(l.remote, b.deviceId)));
+    assert.ok(a.log.some((l) => l.includes(cKey) && /not a partner/.test(l)), a.log.join('\n'));
+
+    // Now a pairs with c: c was firewalled (and so banned by Hyperswarm) before, and must get through now.
+    await la.addPartner(c.deviceId, 'c', c.keyPair.publicKey);
+    ra.sync.partnersChanged();
+    await waitFor('c gets a link to a and catches up', () => rc.links.length > 0 && lc.counts().tag === 1);
+    assert.ok(rc.links.every((l) => idEquals(l.remote, a.deviceId)), 'c is linked to a only: b still refuses it');
+    assert.equal(c.host.connectionCount, 1);
+  });
+
+  it('two libraries shared by the same two devices sync independently over one connection', async () => {
+    const [a, b] = [await device('a'), await device('b')];
+    const [l1a, l1b] = await shareLibrary([a, b], 'one');
+    const [l2a, l2b] = await shareLibrary([a, b], 'two');
+    // A third library where a lists b but b does not have it: its channel is refused.
+    const l3a = await Library.create({ dataDir: a.dir, name: 'three', deviceId: a.deviceId });
+    cleanup.push(() => l3a.close());
+    await l3a.addPartner(b.deviceId, 'b', b.keyPair.publicKey);
+    const rs = [run(a, l1a), run(b, l1b), run(a, l2a), run(b, l2b)];
+    const r3 = run(a, l3a);
+    await waitFor('all ready', () => ready(...rs));
+    assert.equal(a.host.connectionCount, 1);
+    assert.equal(b.host.connectionCount, 1);
+    await l1a.commitShared([tag('in one')]);
+    await l2b.commitShared([tag('in two')]);
+    await l2b.commitShared([tag('also in two')]);
+    await waitFor('library one synced', () => l1b.counts().tag === 1 && l1a.digest() === l1b.digest());
+    await waitFor('library two synced', () => l2a.counts().tag === 2 && l2a.digest() === l2b.digest());
+    assert.equal(l1a.counts().tag, 1, 'library two’s tags stayed out of library one');
+    assert.equal(l2a.counts().tag, 2);
+    await waitFor('b logged refusing the channel of a library it does not have', () => b.log.some((l) => /refused a channel/.test(l)));
+    assert.equal(r3.links.length, 0);
+    assert.equal(a.host.connectionCount, 1, 'still one connection');
+  });
+
+  it('a device whose host dies mid-sync is dropped, then reconnects and catches up when it comes back', async () => {
+    const [a, b] = [await device('a'), await device('b')];
+    const [la, lb] = await shareLibrary([a, b]);
+    const ra = run(a, la);
+    let rb = run(b, lb);
+    await waitFor('both ready', () => ready(ra, rb));
+    const closes: string[] = [];
+    ra.links[0].on('close', (reason) => closes.push(reason));
+    for (let i = 0; i < 200; i++) {
+      await la.commitShared([tag(`t${i}`)]);
+      if (i === 100) void b.host.destroy(); // mid-sync, without stopping b's engine first
+    }
+    await waitFor('a notices b is gone', () => closes.length > 0 && ra.sync.readyPeers().length === 0);
+    await rb.sync.stop();
+    await lb.close();
+    for (let i = 200; i < 250; i++) await la.commitShared([tag(`t${i}`)]);
+
+    // b comes back: same key file, library reopened, a new host.
+    const lb2 = await Library.open({ dataDir: b.dir, libraryId: la.id });
+    cleanup.push(() => lb2.close());
+    const host2 = await startHost(b);
+    rb = run(b, lb2, host2);
+    await waitFor('b reconnects and catches up', () => lb2.counts().tag === 250 && ready(ra, rb), 30_000);
+    await waitFor('digests match', () => la.digest() === lb2.digest());
+    assert.ok(idEquals(rb.links[rb.links.length - 1].remote, a.deviceId));
+  });
+
+  it('unpairing closes the link and the connection; pairing again reconnects', async () => {
+    const [a, b] = [await device('a'), await device('b')];
+    const [la, lb] = await shareLibrary([a, b]);
+    const [ra, rb] = [run(a, la), run(b, lb)];
+    await waitFor('both ready', () => ready(ra, rb));
+    const closes: string[] = [];
+    ra.links[0].on('close', (r) => closes.push(`a: ${r}`));
+    rb.links[0].on('close', (r) => closes.push(`b: ${r}`));
+    await la.removePartner(b.deviceId);
+    ra.sync.partnersChanged();
+    await waitFor('both ends closed', () => closes.length === 2);
+    assert.ok(closes.includes('a: no longer partners'), closes.join(', '));
+    await waitFor('a dropped the connection', () => a.host.connectionCount === 0 && b.host.connectionCount === 0);
+    await lb.commitShared([tag('while unpaired')]);
+    await waitFor('a refused b when it tried again', () => a.log.some((l) => /refused a connection|not dialling/.test(l)), 20_000);
+    assert.equal(la.counts().tag, 0);
+
+    await la.addPartner(b.deviceId, 'b', b.keyPair.publicKey);
+    ra.sync.partnersChanged();
+    await waitFor('linked and synced again', () => la.counts().tag === 1 && ready(ra, rb), 20_000);
+  });
+
+  it('frames travel whole; oversized frames are dropped on send and close the link on receipt, which then reopens', async () => {
+    const [a, b] = [await device('a'), await device('b')];
+    const [la, lb] = await shareLibrary([a, b]);
+    const raw = (d: Device, lib: Library) => {
+      const t = d.host.transport({ libraryId: lib.id, secret: lib.secret, peers: () => reachable(lib) });
+      cleanup.push(() => t.close());
+      const links: Link[] = [];
+      const frames: Uint8Array[] = [];
+      const closes: string[] = [];
+      t.on('link', (l) => {
+        links.push(l);
+        l.on('frame', (f) => frames.push(f));
+        l.on('close', (r) => closes.push(r));
+      });
+      t.setPartners(lib.partners().map((p) => p.device));
+      return { links, frames, closes };
+    };
+    const [ta, tb] = [raw(a, la), raw(b, lb)];
+    await waitFor('linked', () => ta.links.length === 1 && tb.links.length === 1);
+    const frame = randomBytes(100_000);
+    assert.equal(ta.links[0].send(frame), true);
+    assert.equal(ta.links[0].send(new Uint8Array(0)), true);
+    await waitFor('frames arrive', () => tb.frames.length === 2);
+    assert.deepEqual(Buffer.from(tb.frames[0]), frame);
+    assert.equal(tb.frames[1].byteLength, 0);
+
+    const big = new Uint8Array(MAX_FRAME_BYTES + 1);
+    assert.equal(ta.links[0].send(big), false, 'an oversized frame is not taken');
+    assert.ok(ta.links[0].open);
+    assert.ok(a.log.some((l) => /dropped an outgoing frame/.test(l)));
+    // Bypass the sender's check, as a misbehaving peer would.
+    (ta.links[0] as unknown as { channel: { messages: { send(m: Uint8Array): boolean }[] } }).channel.messages[0].send(big);
+    await waitFor('b closed the link', () => tb.closes.length === 1 && ta.closes.length === 1);
+    assert.match(tb.closes[0], /frame of \d+ bytes; the limit is/);
+    await waitFor('b reopened it', () => ta.links.length === 2 && tb.links.length === 2 && ta.links[1].open);
+    assert.equal(a.host.connectionCount, 1, 'on the same connection');
+    ta.links[1].send(frame);
+    await waitFor('frames flow again', () => tb.frames.length === 3);
+
+    // Backpressure: the stream's buffer fills, the link says so, then drains.
+    const link = ta.links[1];
+    let drained = 0;
+    link.on('drain', () => drained++);
+    for (let i = 0; i < 64 && !link.congested; i++) link.send(frame);
+    assert.ok(link.congested, 'congested once the stream buffers more than its high-water mark');
+    await waitFor('drain', () => drained === 1 && !link.congested);
+  });
+});
