@@ -32,7 +32,15 @@ function setup(n: number, options: MemoryHubOptions = {}) {
   }
   /** The newest link `from` was given to `to`. */
   const link = (from: Id, to: Id): Link | undefined => (links.get(idKey(from)) ?? []).filter((l) => idKey(l.remote) === idKey(to)).pop();
-  return { hub, ids, transports, links, frames, closes, link };
+  /** The first two devices list each other; resolves with their two ends once the link is up. */
+  const pair = async (): Promise<{ a: Id; b: Id; ab: Link; ba: Link }> => {
+    const [a, b] = ids;
+    transports[0].setPartners([b]);
+    transports[1].setPartners([a]);
+    await turn();
+    return { a, b, ab: link(a, b)!, ba: link(b, a)! };
+  };
+  return { hub, ids, transports, links, frames, closes, link, pair };
 }
 
 describe('memory transport (real time, in process)', () => {
@@ -62,12 +70,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('delivers whole frames asynchronously, in order per direction, as copies', async () => {
     const s = setup(2);
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
-    const ab = s.link(a, b)!;
-    const ba = s.link(b, a)!;
+    const { ab, ba } = await s.pair();
     const buf = new Uint8Array(3);
     for (let i = 0; i < 100; i++) {
       buf.set([i, i + 1, i + 2]);
@@ -87,12 +90,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('yields to the event loop between turns: frames sent while delivering wait for the next turn', async () => {
     const s = setup(2);
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
-    const ab = s.link(a, b)!;
-    const ba = s.link(b, a)!;
+    const { ab, ba } = await s.pair();
     // Ping-pong forever; a timer must still fire.
     ba.on('frame', (f) => ba.send(f));
     ab.on('frame', (f) => ab.send(f));
@@ -104,12 +102,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('close closes both ends with the reason and drops what was queued', async () => {
     const s = setup(2);
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
-    const ab = s.link(a, b)!;
-    const ba = s.link(b, a)!;
+    const { ab, ba } = await s.pair();
     ab.send(Uint8Array.of(1));
     ba.send(Uint8Array.of(2));
     ab.close('bye');
@@ -127,11 +120,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('a frame listener closing the link stops the rest of the turn', async () => {
     const s = setup(2);
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
-    const ba = s.link(b, a)!;
+    const { a, b, ba } = await s.pair();
     ba.on('frame', (f) => f[0] === 2 && ba.close('enough'));
     for (let i = 1; i <= 5; i++) s.link(a, b)!.send(Uint8Array.of(i));
     await turn();
@@ -141,10 +130,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('redials a closed link while both still list each other', async () => {
     const s = setup(2, { reconnectDelayMs: 5 });
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
+    const { a, b } = await s.pair();
     s.link(a, b)!.close('flaky');
     await sleep(30);
     assert.equal(s.links.get(idKey(a))!.length, 2);
@@ -185,11 +171,7 @@ describe('memory transport (real time, in process)', () => {
 
   it('reports congestion past the bound and drain once delivered', async () => {
     const s = setup(2, { maxQueuedFrames: 10 });
-    const [a, b] = s.ids;
-    s.transports[0].setPartners([b]);
-    s.transports[1].setPartners([a]);
-    await turn();
-    const ab = s.link(a, b)!;
+    const { a, b, ab } = await s.pair();
     let drains = 0;
     ab.on('drain', () => drains++);
     for (let i = 0; i < 10; i++) ab.send(Uint8Array.of(i));
