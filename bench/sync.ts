@@ -38,7 +38,7 @@ import { encodeHlcTime, type Hlc } from '../src/engine/hlc';
 import { newId, type Id } from '../src/engine/ids';
 import { Library } from '../src/engine/library';
 import { MemoryHub } from '../src/engine/memory-transport';
-import { PeerSync } from '../src/engine/sync/peer-sync';
+import { DEFAULT_SYNC_OPTIONS, PeerSync } from '../src/engine/sync/peer-sync';
 import type { Link, Transport } from '../src/engine/transport';
 import { ENGINE_NODE_FLAGS, ENGINE_RESOURCE_LIMITS } from '../src/worker/limits';
 import { isMainThread, MessageChannel, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
@@ -48,7 +48,7 @@ import { rawInsert } from './raw-insert';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 /** Catch-up page size (rows per state request). */
-const PAGE_SIZE = Number(process.env.BENCH_PAGE ?? 2000);
+const PAGE_SIZE = Number(process.env.BENCH_PAGE ?? DEFAULT_SYNC_OPTIONS.pageSize);
 /** Pages the serving peer is filled with (as bench:store applies them). */
 const FILL_BATCH = 1000;
 const FILL_WINDOW = 4;
