@@ -168,7 +168,9 @@ export async function runSchedules(from: number, count: number, jobs: number, op
     while (next < from + count && failures.length === 0) {
       const seed = next++;
       try {
-        onResult?.(await runSchedule(seed, opts));
+        // (Not `onResult?.(await …)`: without a callback that would skip running the schedule at all.)
+        const result = await runSchedule(seed, opts);
+        onResult?.(result);
       } catch (e) {
         failures.push(e as Error);
       }
