@@ -50,6 +50,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private pruneTimer: unknown = null;
   private lastPrune = -Infinity;
   private marking = false;
+  private stopped = false;
   private readonly sessions = new Map<string, Session>();
   private queue: Promise<unknown> = Promise.resolve();
   private busy = 0;
@@ -98,6 +99,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.offCommitted();
     this.options.scheduler.clearTimeout(this.pruneTimer);
     for (const s of this.sessions.values()) s.close('stopped');
@@ -186,7 +188,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   /** Prunes at most every pruneIntervalMs, on the next ack after it. */
   acked(): void {
     const { scheduler, pruneIntervalMs } = this.options;
-    if (this.pruneTimer !== null) return;
+    if (this.pruneTimer !== null || this.stopped) return;
     const wait = Math.max(0, this.lastPrune + pruneIntervalMs - scheduler.now());
     this.pruneTimer = scheduler.setTimeout(() => {
       this.pruneTimer = null;
