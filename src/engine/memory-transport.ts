@@ -30,6 +30,7 @@
  * what a closed link drops.
  */
 import { EventEmitter } from 'node:events';
+import { Backoff } from './backoff';
 import { idKey, type Id } from './ids';
 import type { Link, Transport } from './transport';
 
@@ -160,11 +161,6 @@ const MAX_REDIAL_MS = 5000;
 /** A link up this long resets the backoff. */
 const STABLE_LINK_MS = 10_000;
 
-/** The delay before redial number `attempts` (0 = first): `baseMs` doubling up to MAX_REDIAL_MS, times 0.5–1.5 (`random` in [0, 1)). */
-export function backoffDelay(baseMs: number, attempts: number, random: number): number {
-  return Math.min(baseMs * 2 ** attempts, MAX_REDIAL_MS) * (0.5 + random);
-}
-
 function pairKey(a: Id, b: Id): string {
   const [x, y] = [idKey(a), idKey(b)].sort();
   return `${x}|${y}`;
@@ -177,8 +173,8 @@ export class MemoryHub {
   private readonly transports = new Map<string, MemoryTransport>();
   /** Open links by device pair ("a|b", a < b): a's end. */
   private readonly links = new Map<string, MemoryLink>();
-  /** Per device pair: failed redials in a row, and when the last link came up. */
-  private readonly backoff = new Map<string, { attempts: number; openedAt: number }>();
+  /** Per device pair: its redial backoff, and when its last link came up. */
+  private readonly backoff = new Map<string, { backoff: Backoff; openedAt: number }>();
 
   constructor(options: MemoryHubOptions = {}) {
     this.maxQueuedFrames = options.maxQueuedFrames ?? 256;
@@ -228,7 +224,8 @@ export class MemoryHub {
     la.other = lb;
     lb.other = la;
     this.links.set(key, la);
-    this.backoff.set(key, { attempts: this.backoff.get(key)?.attempts ?? 0, openedAt: Date.now() });
+    const b = this.backoff.get(key);
+    if (b) b.openedAt = Date.now();
     // Both sides hear of it in the same later turn, before any frame either sends is delivered.
     setImmediate(() => {
       if (la.open) ta.emit('link', la);
@@ -253,9 +250,9 @@ export class MemoryHub {
    * coming up, back to the base once one stays up.
    */
   private redialDelay(key: string): number {
-    const b = this.backoff.get(key);
-    const attempts = b && Date.now() - b.openedAt < STABLE_LINK_MS ? b.attempts + 1 : 0;
-    this.backoff.set(key, { attempts, openedAt: b?.openedAt ?? 0 });
-    return backoffDelay(this.reconnectDelayMs!, attempts, Math.random());
+    let b = this.backoff.get(key);
+    if (!b) this.backoff.set(key, (b = { backoff: new Backoff(this.reconnectDelayMs!, MAX_REDIAL_MS), openedAt: 0 }));
+    if (Date.now() - b.openedAt >= STABLE_LINK_MS) b.backoff.reset();
+    return b.backoff.take();
   }
 }

@@ -21,7 +21,7 @@
 import { EventEmitter } from 'node:events';
 import { idEquals, idKey, idToString, type Id } from '../engine/ids';
 import type { Link, Transport } from '../engine/transport';
-import { Backoff } from './backoff';
+import { Backoff } from '../engine/backoff';
 import { toHex } from './hex';
 import type { DiscoverySession } from './hyperswarm-types';
 import { SwarmLink, type PeerConnection } from './swarm-link';

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { idKey, newId, type Id } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
-import { backoffDelay, MemoryHub, type MemoryHubOptions } from '../../src/engine/memory-transport';
+import { Backoff } from '../../src/engine/backoff';
+import { MemoryHub, type MemoryHubOptions } from '../../src/engine/memory-transport';
 import { PeerSync } from '../../src/engine/sync/peer-sync';
 import type { Link, Transport } from '../../src/engine/transport';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
@@ -139,10 +140,14 @@ describe('memory transport (real time, in process)', () => {
   });
 
   it('redials back off exponentially, with jitter, up to a bound', () => {
-    assert.deepEqual([0, 1, 2, 3].map((n) => backoffDelay(100, n, 0.5)), [100, 200, 400, 800]);
-    assert.equal(backoffDelay(100, 20, 0.5), 5000, 'capped');
-    assert.equal(backoffDelay(100, 0, 0), 50);
-    assert.equal(backoffDelay(100, 0, 0.999), 149.9);
+    const even = new Backoff(100, 5000, () => 0.5);
+    assert.deepEqual([1, 2, 3, 4].map(() => even.take()), [100, 200, 400, 800]);
+    for (let i = 0; i < 10; i++) even.take();
+    assert.equal(even.take(), 5000, 'capped');
+    even.reset();
+    assert.equal(even.take(), 100);
+    assert.equal(new Backoff(100, 5000, () => 0).take(), 50, 'jitter: half at least');
+    assert.equal(new Backoff(100, 5000, () => 0.999).take(), 149.9, 'and under one and a half');
   });
 
   it('setPartners without a device closes its link; listing it again brings a new one up', async () => {
