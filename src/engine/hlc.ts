@@ -13,7 +13,7 @@
  * the local wall clock than `maxDriftMs` is refused with ClockDriftError.
  */
 
-import { readId } from './ids';
+import { readId, toHex } from './ids';
 
 export const HLC_BYTES = 24;
 export const HLC_TIME_BYTES = 8;
@@ -38,7 +38,7 @@ export class ClockDriftError extends Error {
     readonly maxDriftMs: number,
   ) {
     super(
-      `Refused a clock stamp ${hlcToString(remote)} from device ${hex(remote.device)}: ` +
+      `Refused a clock stamp ${hlcToString(remote)} from device ${toHex(remote.device)}: ` +
         `it is ${remote.ms - localMs} ms ahead of this device's clock (limit ${maxDriftMs} ms). ` +
         `Check the system clock on that device.`,
     );
@@ -124,7 +124,7 @@ export function hlcFromTime(time: Uint8Array, device: Uint8Array): Hlc {
 }
 
 export function hlcToString(h: Hlc): string {
-  return h.ms.toString(16).padStart(12, '0') + h.counter.toString(16).padStart(4, '0') + hex(h.device);
+  return h.ms.toString(16).padStart(12, '0') + h.counter.toString(16).padStart(4, '0') + toHex(h.device);
 }
 
 const HLC_STRING = /^[0-9a-f]{48}$/;
@@ -135,10 +135,6 @@ export function hlcFromString(s: string): Hlc {
     counter: parseInt(s.slice(12, 16), 16),
     device: Uint8Array.from(Buffer.from(s.slice(16), 'hex')),
   };
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 export interface HlcClockOptions {

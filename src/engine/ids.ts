@@ -50,7 +50,7 @@ export function derivedId(namespace: string, ...parts: (string | Uint8Array)[]):
 }
 
 export function idToString(id: Id): string {
-  const h = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+  const h = toHex(id);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -71,9 +71,14 @@ export function idEquals(a: Id, b: Id): boolean {
   return true;
 }
 
+/** Lower-case hex of any bytes (a Uint8Array's own toString is not hex). */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
 /** Map key for an id (hex, no dashes). */
 export function idKey(id: Id): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+  return toHex(id);
 }
 
 /**

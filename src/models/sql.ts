@@ -1,5 +1,6 @@
 /** Small helpers shared by the table implementations. */
 import { decodeHlc, encodeHlc, encodeHlcTime, hlcFromTime, type Hlc } from '../engine/hlc';
+import { toHex } from '../engine/ids';
 import type { SqlValue } from '../store';
 import { fromSql, toSql, type FieldSpec, type RecordData } from './fields';
 
@@ -51,7 +52,7 @@ export function sqlValues(fields: readonly FieldSpec[], data: RecordData, only?:
 /** Canonical text for digests: stable across replicas, independent of local ids. */
 export function canonical(v: SqlValue | undefined): string {
   if (v === null || v === undefined) return '~';
-  if (v instanceof Uint8Array) return 'x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  if (v instanceof Uint8Array) return 'x' + toHex(v);
   if (typeof v === 'number') return 'n' + v;
   return 's' + JSON.stringify(v);
 }

@@ -22,10 +22,9 @@
  * addons cannot load, `create` rejects with NetworkUnavailableError and the
  * rest of the engine is unaffected.
  */
-import type { Id } from '../engine/ids';
+import { toHex, type Id } from '../engine/ids';
 import type { Transport } from '../engine/transport';
 import type { KeyPair, SecretStream, Swarm } from './hyperswarm-types';
-import { toHex } from './hex';
 import { libraryTopic } from './keys';
 import { loadNetModules, type NetModules } from './native';
 import { PROTOCOL, type PeerConnection } from './swarm-link';

@@ -19,10 +19,9 @@
  *   by Hyperswarm; every library's channel comes up again on the new one.
  */
 import { EventEmitter } from 'node:events';
-import { idEquals, idKey, idToString, type Id } from '../engine/ids';
+import { idEquals, idKey, idToString, toHex, type Id } from '../engine/ids';
 import type { Link, Transport } from '../engine/transport';
 import { Backoff } from '../engine/backoff';
-import { toHex } from './hex';
 import type { DiscoverySession } from './hyperswarm-types';
 import { SwarmLink, type PeerConnection } from './swarm-link';
 
