@@ -116,19 +116,19 @@ const idCodec = c.fixed(ID_BYTES);
 export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCodec {
   if (fields.length > MAX_FIELDS) throw new Error(`${model}: at most ${MAX_FIELDS} fields`);
   // The two field bitmaps of the record being encoded (set by masks(); no array per record).
-  let present = 0;
-  let nulls = 0;
+  let encPresent = 0;
+  let encNulls = 0;
   const masks = (data: RecordData) => {
-    present = 0;
-    nulls = 0;
+    encPresent = 0;
+    encNulls = 0;
     for (let i = 0; i < fields.length; i++) {
       const v = data[fields[i].name];
       if (v === undefined) continue;
-      present |= 1 << i;
-      if (v === null) nulls |= 1 << i;
+      encPresent |= 1 << i;
+      if (v === null) encNulls |= 1 << i;
     }
-    present >>>= 0;
-    nulls >>>= 0;
+    encPresent >>>= 0;
+    encNulls >>>= 0;
   };
   const valueCodec = (f: FieldSpec): c.Encoder<any> => {
     switch (f.type) {
@@ -146,8 +146,8 @@ export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCode
   const codecs = fields.map(valueCodec);
   const preencode = (state: c.State, data: RecordData) => {
     masks(data);
-    c.uint.preencode(state, present);
-    c.uint.preencode(state, nulls);
+    c.uint.preencode(state, encPresent);
+    c.uint.preencode(state, encNulls);
     for (let i = 0; i < fields.length; i++) {
       const v = data[fields[i].name];
       if (v !== undefined && v !== null) codecs[i].preencode(state, v);
@@ -155,8 +155,8 @@ export function dataCodec(model: string, fields: readonly FieldSpec[]): DataCode
   };
   const encodeInto = (state: c.State, data: RecordData) => {
     masks(data);
-    c.uint.encode(state, present);
-    c.uint.encode(state, nulls);
+    c.uint.encode(state, encPresent);
+    c.uint.encode(state, encNulls);
     for (let i = 0; i < fields.length; i++) {
       const v = data[fields[i].name];
       if (v !== undefined && v !== null) codecs[i].encode(state, v);

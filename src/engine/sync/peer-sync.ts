@@ -126,18 +126,19 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   async backfillFrom(peer: Id): Promise<void> {
     const s = this.sessions.get(idKey(peer));
     if (!s) throw new Error(`${idToString(peer)} is not connected`);
-    await this.exclusive(() => this.library.requestResync());
-    this.backfill.restart(peer);
-    const done = s.catchUp();
-    this.updateState();
-    await done;
+    await this.resync(peer, [s]);
   }
 
   /** Pulls everything again from every connected partner (see backfillFrom); resumes after a restart. */
   async fullResync(): Promise<void> {
+    await this.resync(null, [...this.sessions.values()]);
+  }
+
+  private async resync(peer: Id | null, from: readonly Session[]): Promise<void> {
     await this.exclusive(() => this.library.requestResync());
-    this.backfill.restart(null);
-    const done = [...this.sessions.values()].map((s) => s.catchUp());
+    this.backfill.restart(peer);
+    // catchUp() flips each session to catching-up at once, so the state below is not 'ready'.
+    const done = from.map((s) => s.catchUp());
     this.updateState();
     await Promise.all(done);
   }
