@@ -169,17 +169,7 @@ export type Message =
   | ErrorMessage;
 
 export type MessageType = Message['type'];
-export type RequestMessage = StateRequestMessage | SharedChangeRequestMessage;
-export type ResponseMessage = StateResponseMessage | SharedChangeResponseMessage;
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
-
-export function isRequest(m: Message): m is RequestMessage {
-  return m.type === 'state-request' || m.type === 'shared-change-request';
-}
-
-export function isResponse(m: Message): m is ResponseMessage {
-  return m.type === 'state-response' || m.type === 'shared-change-response';
-}
 
 /**
  * An Error message for `error` (a ProtocolError keeps its code; anything

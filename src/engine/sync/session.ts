@@ -10,6 +10,7 @@ import {
   ProtocolError,
   decodeMessage,
   encodeMessage,
+  errorMessage,
   type ErrorCode,
   type HelloMessage,
   type Message,
@@ -202,7 +203,7 @@ export class Session {
   }
 
   private sendError(requestId: number, code: ErrorCode, message: string): void {
-    this.send({ type: 'error', requestId, code, message: message.slice(0, 1000) });
+    this.send(errorMessage(code, message, requestId));
   }
 
   private heartbeat(): void {
