@@ -84,6 +84,8 @@ export interface LibraryEvents {
   clockDrift: (e: ClockDriftError) => void;
   /** Remote records refused for another reason (bad shape, not the owner's). */
   rejected: (r: ApplyReport['rejected']) => void;
+  /** The set of partners (or a partner's key or name) changed: update links and firewalls. */
+  partners: () => void;
 }
 
 export function libraryDir(dataDir: string, id: Id): string {
@@ -653,6 +655,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         now,
       ]),
     );
+    this.emit('partners');
   }
 
   async removePartner(device: Id): Promise<void> {
@@ -660,6 +663,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       w.run('DELETE FROM partner WHERE device = ?', [device]);
       w.run('DELETE FROM log_ack WHERE partner = ?', [device]);
     });
+    this.emit('partners');
   }
 
   /** Devices this one syncs with; `publicKey`: the network key each was paired with (null: not reachable over the network). */
