@@ -76,6 +76,12 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/** Bytes of a hex string; an empty array if it is not whole bytes of hex. */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) return new Uint8Array(0);
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
 /** Map key for an id (hex, no dashes). */
 export function idKey(id: Id): string {
   return toHex(id);

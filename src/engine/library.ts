@@ -20,7 +20,8 @@ import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateReco
 import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from './hlc';
-import { idEquals, idKey, idToString, newId, type Id } from './ids';
+import { idEquals, idKey, idToString, newId, toHex, type Id } from './ids';
+import { memberId, readMembers, reconcilePartners, type Member } from './members';
 import { Parking } from './parking';
 import { PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
@@ -264,9 +265,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const committed: Committed = { state: new Map(), shared: [] };
     const report = new ApplyReport();
     const seqBefore = this.logSeq;
+    let partnersChanged = false;
     try {
       await this.store.transaction((w) => {
         fn(this.localTx(w, report, committed));
+        if (touchesMembers(committed.shared)) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
         w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         if (this.logSeq !== seqBefore) w.run("UPDATE meta SET value = ? WHERE key = 'log_seq'", [this.logSeq]);
       });
@@ -278,6 +281,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     }
     if (committed.shared.length || committed.state.size) this.emit('committed', committed);
     if (report.applied > committed.shared.length + countState(committed)) this.emit('applied', report);
+    if (partnersChanged) this.emit('partners');
     return committed;
   }
 
@@ -423,7 +427,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
     const { valid, newest } = this.admit(records, (rec) => checkStateRecord(model, rec), () => model.name, report);
-    await this.applyRemote(report, newest, (w) => {
+    await this.applyRemote(report, newest, false, (w) => {
       this.applier.applyState(w, model, valid, report);
       // A page of a catch-up: the watermark moves with it, in the same transaction, unless
       // a stamp was refused (the page is fetched again later).
@@ -440,7 +444,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
     const { valid, newest } = this.admit(changes, (ch) => checkSharedChange(registry.sharedModel(ch?.model), ch), (ch) => String(ch?.model), report);
-    await this.applyRemote(report, newest, (w) => {
+    await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
     return report;
@@ -467,12 +471,14 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return { valid, newest };
   }
 
-  /** Applies validated remote records in one durable transaction, adopting the newest stamp. */
-  private async applyRemote(report: ApplyReport, newest: Hlc | null, apply: (w: Writer) => void): Promise<void> {
+  /** Applies validated remote records in one durable transaction, adopting the newest stamp; `members`: they may change the partners. */
+  private async applyRemote(report: ApplyReport, newest: Hlc | null, members: boolean, apply: (w: Writer) => void): Promise<void> {
+    let partnersChanged = false;
     if (newest) {
       try {
         await this.store.transaction((w) => {
           apply(w);
+          if (members) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
           this.clock.receive(newest);
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         });
@@ -484,6 +490,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     for (const e of report.refused) this.emit('clockDrift', e);
     if (report.rejected.length) this.emit('rejected', report.rejected);
     if (report.applied) this.emit('applied', report);
+    if (partnersChanged) this.emit('partners');
   }
 
   // ---------------------------------------------------------------- sync queries
@@ -541,7 +548,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const model = registry.sharedModel(modelName);
     const report = new ApplyReport();
     const { valid, newest } = this.admit(rows, (row) => checkSharedRow(model, row), () => model.name, report);
-    await this.applyRemote(report, newest, (w) => {
+    await this.applyRemote(report, newest, model.name === 'member', (w) => {
       for (const row of valid) this.applier.mergeRow(w, model, row, report);
     });
     return report;
@@ -666,6 +673,33 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.emit('partners');
   }
 
+  /** The library's members (paired devices), live and unpaired. */
+  members(): Member[] {
+    return this.store.read(readMembers);
+  }
+
+  /**
+   * Records a device as paired into the library with its network key; every
+   * partner learns of it through sync and admits it. Pairing again (a new
+   * key, or after an unpair) is allowed: it is a later create.
+   */
+  async addMember(m: { device: Id; publicKey: Uint8Array; name: string }): Promise<void> {
+    if (m.publicKey.byteLength !== 32) throw new Error('A member needs a 32-byte public key');
+    await this.write((tx) => tx.create('member', { device: m.device, public_key: toHex(m.publicKey), name: m.name }));
+  }
+
+  /**
+   * Unpairs a device: its member row is deleted, so every partner drops it
+   * and refuses its connections. Unpairing this device itself leaves the
+   * library (it keeps its data, no one syncs with it).
+   */
+  async unpair(device: Id): Promise<void> {
+    const live = this.members().find((m) => idEquals(m.device, device) && m.live);
+    if (live) await this.write((tx) => tx.delete('member', memberId(device)));
+    else if (this.partners().some((p) => idEquals(p.device, device))) await this.removePartner(device);
+    else throw new NotFoundError(`Device ${idToString(device)} is not paired with library ${idToString(this.id)}`);
+  }
+
   /** Devices this one syncs with; `publicKey`: the network key each was paired with (null: not reachable over the network). */
   partners(): { device: Id; name: string | null; publicKey: Uint8Array | null; addedAt: number; lastSeen: number | null }[] {
     return this.store.read((r) =>
@@ -744,6 +778,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
 
 function isList<T>(x: ReadonlyMap<string, T> | readonly T[]): x is readonly T[] {
   return Array.isArray(x);
+}
+
+function touchesMembers(changes: readonly { model: string }[]): boolean {
+  return changes.some((c) => c.model === 'member');
 }
 
 function countState(c: Committed): number {

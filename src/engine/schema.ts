@@ -1,6 +1,7 @@
 /**
  * The library database's migrations. Version 1 creates the engine's own
- * tables and every registered model's tables.
+ * tables and the first models' tables; later models come with the
+ * migration that added them.
  */
 import type { Migration } from '../store';
 import { registry } from './registry';
@@ -25,15 +26,24 @@ const engineTables = [
   'CREATE INDEX parked_parent ON parked(parent_model, parent_uuid)',
 ];
 
+/** Models added after version 1, by the migration that creates their tables. */
+const ADDED_IN: Readonly<Record<string, number>> = { member: 3 };
+const modelTables = (version: number) => registry.all.filter((m) => (ADDED_IN[m.name] ?? 1) === version).flatMap((m) => m.schema);
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'engine tables and models',
-    statements: [...engineTables, ...registry.all.flatMap((m) => m.schema)],
+    statements: [...engineTables, ...modelTables(1)],
   },
   {
     version: 2,
     name: 'when each partner was last heard from',
     statements: ['ALTER TABLE partner ADD COLUMN last_seen INTEGER'],
+  },
+  {
+    version: 3,
+    name: 'library members (paired devices and their keys), synced',
+    statements: modelTables(3),
   },
 ];

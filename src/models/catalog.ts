@@ -130,5 +130,25 @@ export const albumItem = new SharedTable({
   extraSchema: ['CREATE INDEX album_item_album ON album_item(album)', 'CREATE INDEX album_item_item ON album_item(workspace_key, path)'],
 });
 
+/**
+ * The library's members: the devices paired into it and the network keys
+ * they were paired with. Shared, so every partner learns of a new device
+ * (and of an unpaired one) through sync. A member's row id is derived from
+ * its device id; unpairing deletes the row, and only a later pairing (a
+ * create) brings it back: a stale update from the removed device cannot.
+ */
+export const member = new SharedTable({
+  name: 'member',
+  table: 'member',
+  dependsOn: [],
+  idFrom: ['device'],
+  fields: [
+    { name: 'device', type: 'id', identity: true },
+    /** Hex of the device's 32-byte Hyperswarm public key. */
+    { name: 'public_key', type: 'text', maxLength: 64 },
+    { name: 'name', type: 'text', maxLength: 256 },
+  ],
+});
+
 /** Every model, in dependency order (parents before children). */
-export const MODELS = [device, volume, location, entry, tag, album, userMetadata, tagAssignment, albumItem] as const;
+export const MODELS = [device, volume, location, entry, tag, album, userMetadata, tagAssignment, albumItem, member] as const;

@@ -18,7 +18,8 @@ export type ModelName =
   | 'album'
   | 'user_metadata'
   | 'tag_assignment'
-  | 'album_item';
+  | 'album_item'
+  | 'member';
 
 /** The state of one device-owned row, as its owner last wrote it. */
 export interface StateRecord {

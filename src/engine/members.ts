@@ -1,0 +1,80 @@
+/**
+ * Library membership: who is paired into the library, and what follows for
+ * this device's partners.
+ *
+ * Members are a shared model (models/catalog.ts `member`), so pairing on any
+ * device reaches every other through sync, and so does unpairing. The local
+ * `partner` table (acks, last seen, the keys the firewall admits) follows
+ * the member rows in the same transaction that changed them:
+ *
+ * - a live member other than this device is a partner, with the member's
+ *   key and name;
+ * - a member whose row was deleted (unpaired) is no longer a partner;
+ * - if this device's own member row was deleted, it was unpaired from the
+ *   library: it keeps its data but no longer syncs with any member.
+ *
+ * Partners with no member row at all (added directly, as tests and the
+ * in-memory demo do) are left alone.
+ */
+import type { Reader, Writer } from '../store';
+import { fromHex, idEquals, idKey, toHex, type Id } from './ids';
+import { member } from '../models/catalog';
+
+export interface Member {
+  device: Id;
+  /** The device's 32-byte network public key. */
+  publicKey: Uint8Array;
+  name: string;
+  /** False once unpaired. */
+  live: boolean;
+}
+
+/** Every member row, live or unpaired. */
+export function readMembers(r: Reader): Member[] {
+  const out: Member[] = [];
+  for (let after: Id | null = null; ; ) {
+    const rows = member.rows(r, after, 1000);
+    for (const row of rows) {
+      out.push({
+        device: row.data.device as Id,
+        publicKey: fromHex(String(row.data.public_key ?? '')),
+        name: String(row.data.name ?? ''),
+        live: row.live,
+      });
+    }
+    if (rows.length < 1000) return out;
+    after = rows[rows.length - 1].uuid;
+  }
+}
+
+/** The member row id of a device. */
+export function memberId(device: Id): Id {
+  return member.derivedId({ device })!;
+}
+
+/** Makes the partner table follow the member rows; true if it changed. */
+export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
+  const members = readMembers(w);
+  const selfRemoved = members.some((m) => idEquals(m.device, self) && !m.live);
+  const current = new Map(
+    w.rows('SELECT device, name, public_key FROM partner').map(([d, n, k]) => [idKey(d as Uint8Array), { name: n as string | null, key: k as Uint8Array | null }]),
+  );
+  let changed = false;
+  for (const m of members) {
+    if (idEquals(m.device, self)) continue;
+    const cur = current.get(idKey(m.device));
+    const wanted = m.live && !selfRemoved && m.publicKey.length === 32;
+    if (wanted && (!cur || cur.name !== m.name || !cur.key || toHex(cur.key) !== toHex(m.publicKey))) {
+      w.run(
+        'INSERT INTO partner (device, name, public_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET name = excluded.name, public_key = excluded.public_key',
+        [m.device, m.name, m.publicKey, now],
+      );
+      changed = true;
+    } else if (!wanted && cur) {
+      w.run('DELETE FROM partner WHERE device = ?', [m.device]);
+      w.run('DELETE FROM log_ack WHERE partner = ?', [m.device]);
+      changed = true;
+    }
+  }
+  return changed;
+}
