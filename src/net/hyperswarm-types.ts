@@ -14,6 +14,10 @@ export interface KeyPair {
 export interface SecretStream {
   /** The remote's Noise static key: authenticated by the handshake. */
   readonly remotePublicKey: Uint8Array;
+  /** This side's Noise static key. */
+  readonly publicKey: Uint8Array;
+  /** The Noise handshake hash: the same on both ends, unique to this connection. */
+  readonly handshakeHash: Uint8Array;
   readonly destroyed: boolean;
   setKeepAlive(ms: number): void;
   setTimeout(ms: number): void;
@@ -30,6 +34,8 @@ export interface PeerInfo {
 export interface DiscoverySession {
   /** Announces and looks up the topic again now. */
   refresh(): Promise<unknown>;
+  /** Resolves once the first announce (server) / lookup (client) finished. */
+  flushed(): Promise<unknown>;
 }
 
 export interface Swarm {
@@ -91,4 +97,10 @@ export interface ProtomuxStatic {
 
 export interface Sodium {
   crypto_generichash(out: Uint8Array, message: Uint8Array, key?: Uint8Array): void;
+  crypto_pwhash_async(out: Uint8Array, passwd: Uint8Array, salt: Uint8Array, opslimit: number, memlimit: number, alg: number): Promise<void>;
+  readonly crypto_pwhash_OPSLIMIT_INTERACTIVE: number;
+  readonly crypto_pwhash_MEMLIMIT_INTERACTIVE: number;
+  readonly crypto_pwhash_ALG_ARGON2ID13: number;
+  /** Constant-time equality of two same-length buffers. */
+  sodium_memcmp(a: Uint8Array, b: Uint8Array): boolean;
 }

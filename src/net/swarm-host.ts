@@ -53,6 +53,15 @@ const TIMEOUT_MS = 3000;
 
 const short = (hex: string) => hex.slice(0, 12);
 
+/** A Hyperswarm on its own DHT node; on loopback-only bootstrap nodes (a local testnet) the node binds 127.0.0.1. */
+export function newSwarm(net: NetModules, opts: SwarmHostOptions, firewall: (key: Uint8Array, payload: unknown) => boolean): Swarm {
+  const { keyPair, bootstrap } = opts;
+  const loopback = !!bootstrap?.length && bootstrap.every((b) => b.host === '127.0.0.1' || b.host === 'localhost');
+  const host = opts.bindHost ?? (loopback ? '127.0.0.1' : undefined);
+  const dht = new net.DHT({ keyPair, ...(bootstrap ? { bootstrap } : {}), ...(host ? { host } : {}) });
+  return new net.Hyperswarm({ keyPair, dht, firewall });
+}
+
 export class SwarmHost {
   private readonly swarm: Swarm;
   /** Library transports by topic (hex). */
@@ -83,11 +92,7 @@ export class SwarmHost {
     opts: SwarmHostOptions,
   ) {
     this.log = opts.log ?? (() => undefined);
-    const { keyPair, bootstrap } = opts;
-    const loopback = !!bootstrap?.length && bootstrap.every((b) => b.host === '127.0.0.1' || b.host === 'localhost');
-    const host = opts.bindHost ?? (loopback ? '127.0.0.1' : undefined);
-    const dht = new net.DHT({ keyPair, ...(bootstrap ? { bootstrap } : {}), ...(host ? { host } : {}) });
-    this.swarm = new net.Hyperswarm({ keyPair, dht, firewall: (key, payload) => this.firewall(key, payload) });
+    this.swarm = newSwarm(net, opts, (key, payload) => this.firewall(key, payload));
     this.swarm.on('connection', (conn) => this.onConnection(conn));
     // Reachable by key from the start, not only once a library joins its topic (the firewall guards it).
     // Not awaited: offline, announcing takes long, and the engine must start at once.
