@@ -4,6 +4,7 @@
  * million rows never sit in memory at once.
  */
 import { encodeHlcTime, type Hlc } from '../src/engine/hlc';
+import type { Library } from '../src/engine/library';
 import { ENTRY_KIND } from '../src/models/entry';
 import type { StateRecord } from '../src/models/model';
 
@@ -78,4 +79,28 @@ export class EntryTree {
       },
     };
   }
+}
+
+/**
+ * Fills `lib` with `tree` as a relay of its device (applied as remote state,
+ * a few batches in flight), and makes it vouch for all of it so it can
+ * serve a backfill.
+ */
+export async function fillRelayedTree(lib: Library, tree: EntryTree, batchSize = 1000, window = 4): Promise<void> {
+  const { device, location } = tree.parents();
+  await lib.applyState('device', [device]);
+  await lib.applyState('location', [location]);
+  const inFlight: Promise<unknown>[] = [];
+  for (const batch of tree.batches(batchSize)) {
+    if (inFlight.length >= window) await inFlight.shift();
+    inFlight.push(
+      lib.applyState('entry', batch).then((r) => {
+        if (r.applied !== batch.length) throw new Error(`filling: applied ${r.applied} of ${batch.length}`);
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  await lib.setWatermark(tree.device, 'device', encodeHlcTime(device.hlc));
+  await lib.setWatermark(tree.device, 'location', encodeHlcTime(location.hlc));
+  await lib.setWatermark(tree.device, 'entry', encodeHlcTime(tree.record(tree.total - 1).hlc));
 }

@@ -34,7 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ApplyReport } from '../src/engine/apply';
-import { encodeHlcTime, type Hlc } from '../src/engine/hlc';
+import type { Hlc } from '../src/engine/hlc';
 import { newId, type Id } from '../src/engine/ids';
 import { Library } from '../src/engine/library';
 import { MemoryHub } from '../src/engine/memory-transport';
@@ -43,15 +43,13 @@ import type { Link, Transport } from '../src/engine/transport';
 import { ENGINE_NODE_FLAGS, ENGINE_RESOURCE_LIMITS } from '../src/worker/limits';
 import { isMainThread, MessageChannel, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import { PortTransport } from './port-transport';
-import { EntryTree } from './entries';
+import { EntryTree, fillRelayedTree } from './entries';
 import { rawInsert } from './raw-insert';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 /** Catch-up page size (rows per state request). */
 const PAGE_SIZE = Number(process.env.BENCH_PAGE ?? DEFAULT_SYNC_OPTIONS.pageSize);
 /** Pages the serving peer is filled with (as bench:store applies them). */
-const FILL_BATCH = 1000;
-const FILL_WINDOW = 4;
 const PEERS = 5;
 const LIVE_COMMITS = Number(process.env.BENCH_LIVE_COMMITS ?? 500);
 const LIVE_WARMUP = 60;
@@ -93,27 +91,10 @@ interface BackfillResult {
 
 /** A serving peer holding the third device's tree, as bench:store fills it, vouching for all of it. */
 async function servingPeer(dir: string, libraryId: Id, secret: Uint8Array): Promise<{ server: Library; fillMs: number }> {
-  const tree = new EntryTree(N);
   const server = await Library.create({ dataDir: dir, name: 'bench', libraryId, secret, deviceName: 'server' });
   await server.ready();
   const t0 = performance.now();
-  const { device, location } = tree.parents();
-  await server.applyState('device', [device]);
-  await server.applyState('location', [location]);
-  const inFlight: Promise<unknown>[] = [];
-  for (const batch of tree.batches(FILL_BATCH)) {
-    if (inFlight.length >= FILL_WINDOW) await inFlight.shift();
-    inFlight.push(
-      server.applyState('entry', batch).then((r) => {
-        if (r.applied !== batch.length) throw new Error(`filling: applied ${r.applied} of ${batch.length}`);
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  // The serving peer vouches for the tree: it holds every row up to the newest.
-  await server.setWatermark(tree.device, 'device', encodeHlcTime(device.hlc));
-  await server.setWatermark(tree.device, 'location', encodeHlcTime(location.hlc));
-  await server.setWatermark(tree.device, 'entry', encodeHlcTime(tree.record(N - 1).hlc));
+  await fillRelayedTree(server, new EntryTree(N));
   return { server, fillMs: performance.now() - t0 };
 }
 
