@@ -1,0 +1,20 @@
+/**
+ * Every control method of the engine service, in one table. A feature adds
+ * its methods as a table of its own (`xyzMethods(service)` in this folder)
+ * listed here; a name may appear only once.
+ */
+import type { EngineService } from '../engine-service';
+import type { MethodTable } from '../method-table';
+import { coreMethods } from './core';
+
+export function serviceMethods(service: EngineService): MethodTable {
+  const tables: MethodTable[] = [coreMethods(service)];
+  const all: Record<string, MethodTable[string]> = {};
+  for (const t of tables) {
+    for (const [name, fn] of Object.entries(t)) {
+      if (name in all) throw new Error(`control method "${name}" is defined twice`);
+      all[name] = fn;
+    }
+  }
+  return all;
+}

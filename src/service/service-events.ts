@@ -1,0 +1,26 @@
+/**
+ * Events of the engine service. Each carries plain JSON data, so the
+ * control channel pushes them to subscribers unchanged (event name = key).
+ */
+import type { LibraryInfo } from '../engine/library';
+import type { BackfillStatus, LibrarySyncState, NetworkStatus } from './status';
+
+export interface EngineServiceEvents {
+  /** A library's sync state changed. */
+  state: (e: { library: string; state: LibrarySyncState }) => void;
+  /** Backfill or catch-up progress of a library. */
+  progress: (e: { library: string; progress: BackfillStatus }) => void;
+  /** A partner's link came up (caught up) or went down. */
+  peer: (e: { library: string; device: string; name: string | null; up: boolean }) => void;
+  /** A library's data changed (local commits or changes from partners); coalesced per turn of the event loop. */
+  changed: (e: { library: string }) => void;
+  /** The set of open libraries changed. */
+  libraries: (e: { libraries: LibraryInfo[] }) => void;
+  /** The network started, failed, was suspended or resumed. */
+  network: (e: NetworkStatus) => void;
+  /** A log line (never holds a library secret). */
+  log: (e: { line: string }) => void;
+}
+
+/** Every event name, for subscribers that want them all and for forwarding. */
+export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'libraries', 'network', 'log'];

@@ -1,0 +1,100 @@
+/**
+ * What the service reports, as plain JSON data (ids as UUID strings, keys
+ * as hex, times as ms since the epoch). The control channel sends these
+ * objects as they are, and `leaderless status --json` prints them: fields
+ * are only ever added, never renamed or removed.
+ */
+import type { BackfillProgress } from '../engine/sync/backfill';
+import type { SyncState } from '../engine/sync/peer-sync';
+
+/**
+ * A library's sync state: the engine's, or 'stopped' when no service runs
+ * for the data directory (a one-shot command opened the library itself).
+ */
+export type LibrarySyncState = SyncState | 'stopped';
+
+export interface PartnerStatus {
+  device: string;
+  name: string | null;
+  /** The network key it was paired with (hex), null if none. */
+  publicKey: string | null;
+  /** A link to it is up. */
+  online: boolean;
+  /** The link is up and caught up. */
+  ready: boolean;
+  /** When it was last heard from (ms), null if never. */
+  lastSeen: number | null;
+  addedAt: number;
+}
+
+export interface BackfillStatus {
+  /** Rows received and announced in the current round, all models together. */
+  received: number;
+  announced: number;
+  /** Partners serving rows right now. */
+  serving: number;
+  done: boolean;
+  /** Per device-owned model. */
+  models: Record<string, { received: number; announced: number }>;
+}
+
+export interface LibraryStatus {
+  library: string;
+  name: string;
+  /** This device's id in the library. */
+  device: string;
+  state: LibrarySyncState;
+  /** This device has completed a backfill since it joined (or since the last full resync). */
+  backfilled: boolean;
+  /** The last backfill or catch-up progress reported since the service started (null: none). */
+  backfill: BackfillStatus | null;
+  partners: PartnerStatus[];
+  /** Shared changes held in the peer log (until every partner acknowledged them). */
+  logSize: number;
+  /** Records waiting for their parent to arrive. */
+  parked: number;
+  counts: Record<string, number>;
+  /** Canonical digest of every replicated row (null when not asked for). */
+  digest: string | null;
+}
+
+/**
+ * - off: no networking was started (a one-shot command);
+ * - up: on the swarm (`announced`: this device's key is on the DHT);
+ * - suspended: left the swarm on request (resume() rejoins);
+ * - unavailable: networking could not start here (`error` says why); the
+ *   libraries work locally.
+ */
+export type NetworkState = 'off' | 'up' | 'suspended' | 'unavailable';
+
+export interface NetworkStatus {
+  state: NetworkState;
+  announced: boolean;
+  error: string | null;
+  /** The DHT bootstrap nodes as host:port, or null for Hyperswarm's public ones. */
+  bootstrap: string[] | null;
+}
+
+export interface ServiceInfo {
+  /** A service runs for this data directory and answered (false: the command opened the libraries itself). */
+  running: boolean;
+  /** The service's process id (null when not running). */
+  pid: number | null;
+  dataDir: string;
+  /** This device's network public key (hex). */
+  publicKey: string;
+  network: NetworkStatus;
+  /** Libraries found in the data directory that could not be opened. */
+  problems: { library: string; error: string }[];
+}
+
+export interface StatusReport {
+  service: ServiceInfo;
+  libraries: LibraryStatus[];
+}
+
+export function backfillStatus(p: BackfillProgress): BackfillStatus {
+  const models: Record<string, { received: number; announced: number }> = {};
+  for (const [m, v] of Object.entries(p.models)) models[m] = { received: v.received, announced: v.announced };
+  return { received: p.received, announced: p.announced, serving: p.serving, done: p.done, models };
+}
