@@ -2,129 +2,81 @@
 /**
  * `leaderless`: the sync engine as a command-line peer.
  *
- *   leaderless init [--name NAME]     create a library in the data directory
- *   leaderless libraries              list libraries
- *   leaderless status [--json]        counts, log size and digest of a library
- *   leaderless demo                   two devices sync over the in-memory transport
+ * Parses the line (global options anywhere, then the command and its own
+ * options), shows help (`help`, `--help`, `<command> --help`), runs the
+ * command, and maps errors to `leaderless: <message>` on stderr and a
+ * documented exit code (see exit-codes.ts). Commands that need the
+ * library go through the data directory's running service if there is
+ * one, else open it themselves (engine-access.ts).
  *
- * Global: --data-dir DIR (default $LEADERLESS_DATA_DIR or ~/.leaderless-sync),
- * --library ID (default: the only library). Exit codes: 0 ok, 1 error, 2 usage.
+ * The process is never ended with process.exit on success: every command
+ * leaves nothing running, so it exits by itself (a watchdog reports and
+ * ends one that does not within 10 s of finishing).
  */
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { promises as fsp } from 'node:fs';
-import { idFromString, idToString } from '../engine/ids';
-import { Library, listLibraries } from '../engine/library';
-import { runDemo } from './demo';
+import { errorMessage } from '../service/errors';
+import { parseArgs } from './args';
+import type { CommandContext } from './command';
+import { COMMANDS, findCommand } from './commands';
+import { openEngine, type EngineAccess } from './engine-access';
+import { EXIT, exitCodeFor, UsageError } from './exit-codes';
+import { GLOBAL_OPTIONS, resolveGlobals } from './global-options';
+import { commandHelp, generalHelp } from './help-text';
 
-class UsageError extends Error {}
-
-interface Args {
-  command: string;
-  positional: string[];
-  flags: Map<string, string | true>;
+export interface Io {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
 }
 
-function parseArgs(argv: string[]): Args {
-  const flags = new Map<string, string | true>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const [k, v] = a.slice(2).split('=', 2);
-      if (v !== undefined) flags.set(k, v);
-      else if (['data-dir', 'library', 'name'].includes(k)) {
-        if (i + 1 >= argv.length) throw new UsageError(`--${k} needs a value`);
-        flags.set(k, argv[++i]);
-      } else flags.set(k, true);
-    } else positional.push(a);
-  }
-  return { command: positional.shift() ?? 'help', positional, flags };
-}
-
-const HELP = `Usage: leaderless <command> [options]
-
-Commands:
-  init [--name NAME]   Create a new library on this device
-  libraries            List the libraries in the data directory
-  status [--json]      Show a library's contents, log size and digest
-  demo                 Two devices sync: backfill, live change, offline edits merged
-  help                 Show this help
-
-Options:
-  --data-dir DIR       Where libraries live (default: $LEADERLESS_DATA_DIR or ~/.leaderless-sync)
-  --library ID         Which library (default: the only one)
-`;
-
-async function pickLibrary(dataDir: string, flag: string | true | undefined): Promise<Library> {
-  let id = typeof flag === 'string' ? flag : undefined;
-  if (!id) {
-    const libs = await listLibraries(dataDir);
-    if (libs.length === 0) throw new Error(`No library in ${dataDir}: run "leaderless init" first`);
-    if (libs.length > 1) throw new UsageError(`Several libraries in ${dataDir}: choose one with --library ID`);
-    id = libs[0].id;
-  }
-  return Library.open({ dataDir, libraryId: idFromString(id) });
-}
-
-async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const dataDir = path.resolve(String(args.flags.get('data-dir') ?? process.env.LEADERLESS_DATA_DIR ?? path.join(os.homedir(), '.leaderless-sync')));
-  switch (args.command) {
-    case 'help':
-    case '--help':
-      process.stdout.write(HELP);
-      return 0;
-    case 'init': {
-      await fsp.mkdir(dataDir, { recursive: true });
-      const name = String(args.flags.get('name') ?? `${os.userInfo().username}'s library`);
-      const lib = await Library.create({ dataDir, name });
-      process.stdout.write(`Created library "${name}" (${idToString(lib.id)}) in ${dataDir}\n`);
-      await lib.close();
-      return 0;
+export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr, env: process.env }): Promise<number> {
+  let engine: Promise<EngineAccess> | null = null;
+  let commandName: string | null = null;
+  try {
+    const args = parseArgs(argv, GLOBAL_OPTIONS, (name) => {
+      const c = findCommand(name);
+      return c ? (c.options ?? []) : null;
+    });
+    commandName = args.command;
+    if (args.command === null) {
+      io.out.write(generalHelp(COMMANDS));
+      return EXIT.ok;
     }
-    case 'libraries': {
-      const libs = await listLibraries(dataDir);
-      if (args.flags.has('json')) process.stdout.write(JSON.stringify(libs) + '\n');
-      else for (const l of libs) process.stdout.write(`${l.id}  ${l.name}\n`);
-      return 0;
+    const command = findCommand(args.command)!;
+    if (args.options.has('help')) {
+      io.out.write(commandHelp(command));
+      return EXIT.ok;
     }
-    case 'status': {
-      const lib = await pickLibrary(dataDir, args.flags.get('library'));
-      try {
-        const status = {
-          library: idToString(lib.id),
-          name: lib.name,
-          device: idToString(lib.deviceId),
-          counts: lib.counts(),
-          logSize: lib.read((r) => lib.log.size(r)),
-          parked: lib.parkedCount(),
-          digest: lib.digest(),
-        };
-        if (args.flags.has('json')) process.stdout.write(JSON.stringify(status) + '\n');
-        else {
-          process.stdout.write(`${status.name} (${status.library})\nthis device: ${status.device}\n`);
-          for (const [k, v] of Object.entries(status.counts)) process.stdout.write(`  ${k.padEnd(15)} ${v}\n`);
-          process.stdout.write(`peer log: ${status.logSize} entries, parked: ${status.parked}\ndigest: ${status.digest}\n`);
-        }
-      } finally {
-        await lib.close();
-      }
-      return 0;
-    }
-    case 'demo':
-      await runDemo(process.stdout);
-      return 0;
-    default:
-      throw new UsageError(`Unknown command "${args.command}"`);
+    const arity = command.arity ?? { min: 0, max: 0 };
+    if (args.positional.length < arity.min) throw new UsageError(`"${command.name}" needs ${command.args}`);
+    if (args.positional.length > arity.max) throw new UsageError(`Unexpected argument "${args.positional[arity.max]}" for "${command.name}"`);
+    const globals = resolveGlobals(args, io.env);
+    const ctx: CommandContext = {
+      args,
+      globals,
+      out: io.out,
+      err: io.err,
+      flag: (name) => args.options.has(name),
+      option: (name) => args.options.get(name)?.at(-1),
+      engine: (opts) => (engine ??= openEngine(globals.dataDir, { create: opts?.create })),
+    };
+    return (await command.run(ctx)) ?? EXIT.ok;
+  } catch (e) {
+    io.err.write(`leaderless: ${errorMessage(e)}\n`);
+    if (io.env.LEADERLESS_DEBUG && e instanceof Error && e.stack) io.err.write(e.stack + '\n');
+    const code = exitCodeFor(e);
+    if (code === EXIT.usage) io.err.write(`Run "leaderless ${commandName ? `${commandName} ` : ''}--help" for usage.\n`);
+    return code;
+  } finally {
+    if (engine) await (await (engine as Promise<EngineAccess>).catch(() => null))?.close().catch(() => undefined);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    process.stderr.write(`leaderless: ${e.message}\n`);
-    if (e instanceof UsageError) process.stderr.write(`Run "leaderless help" for usage.\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
-  },
-);
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    setTimeout(() => {
+      process.stderr.write('leaderless: the command finished but something kept the process running; exiting\n');
+      process.exit(code);
+    }, 10_000).unref();
+  });
+}

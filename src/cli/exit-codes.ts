@@ -1,0 +1,39 @@
+/**
+ * The CLI's exit codes, which scripts can rely on, and how an error maps to
+ * one. The mapping goes by the error's stable code, so an error answered by
+ * a running service and the same error raised in this process exit alike.
+ *
+ *   0  success
+ *   1  runtime error (anything not below)
+ *   2  usage: unknown command or option, missing or bad argument, several libraries and no --library
+ *   3  in use: a service already runs for the data directory, or a library is locked by another process
+ *   4  not found: no library (run init), no such library, item or partner
+ */
+import { errorCode } from '../service/errors';
+
+export const EXIT = { ok: 0, error: 1, usage: 2, inUse: 3, notFound: 4 } as const;
+
+/** A mistake in how the command was called. */
+export class UsageError extends Error {
+  readonly code = 'ERR_USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const BY_CODE: Readonly<Record<string, number>> = {
+  ERR_USAGE: EXIT.usage,
+  ERR_INVALID_PARAMS: EXIT.usage,
+  ERR_LIBRARY_AMBIGUOUS: EXIT.usage,
+  ERR_ID_FORMAT: EXIT.usage,
+  ERR_SERVICE_RUNNING: EXIT.inUse,
+  ERR_LOCKED: EXIT.inUse,
+  ERR_NO_LIBRARY: EXIT.notFound,
+  ERR_NOT_FOUND: EXIT.notFound,
+  ERR_LIBRARY_NOT_FOUND: EXIT.notFound,
+};
+
+export function exitCodeFor(e: unknown): number {
+  return BY_CODE[errorCode(e)] ?? EXIT.error;
+}

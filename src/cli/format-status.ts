@@ -1,0 +1,53 @@
+/** `leaderless status` as text: the service, then each library's sync state, partners, backfill, log and digest. */
+import type { LibraryStatus, NetworkStatus, StatusReport } from '../service/status';
+
+export function formatStatus(report: StatusReport, now = Date.now()): string {
+  const s = report.service;
+  const lines: string[] = [];
+  lines.push(s.running ? `service: running (pid ${s.pid}), network ${formatNetwork(s.network)}` : 'service: not running (this command opened the data directory itself)');
+  lines.push(`data directory: ${s.dataDir}`);
+  lines.push(`this device's public key: ${s.publicKey}`);
+  for (const p of s.problems) lines.push(`problem: library ${p.library} could not be opened: ${p.error}`);
+  if (report.libraries.length === 0) lines.push('no libraries (create one with "leaderless init")');
+  for (const lib of report.libraries) lines.push('', ...formatLibrary(lib, now));
+  return lines.join('\n') + '\n';
+}
+
+function formatNetwork(n: NetworkStatus): string {
+  switch (n.state) {
+    case 'up':
+      return `up${n.announced ? ' (announced on the DHT)' : ' (not announced on the DHT yet)'}${n.bootstrap ? `, bootstrap ${n.bootstrap.join(', ')}` : ''}`;
+    case 'unavailable':
+      return `unavailable: ${n.error ?? 'unknown reason'}`;
+    default:
+      return n.state;
+  }
+}
+
+function formatLibrary(lib: LibraryStatus, now: number): string[] {
+  const notYet = !lib.backfilled && lib.partners.length > 0 ? ' (not backfilled yet)' : '';
+  const out = [`library "${lib.name}" (${lib.library})`, `  this device: ${lib.device}`, `  sync: ${lib.state}${notYet}`];
+  const b = lib.backfill;
+  if (b) out.push(`  backfill: ${b.received} of ${b.announced} rows${b.done ? ' (done)' : `, ${b.serving} partner(s) serving`}`);
+  if (lib.partners.length === 0) out.push('  partners: none');
+  else {
+    out.push('  partners:');
+    for (const p of lib.partners) {
+      const state = p.ready ? 'online' : p.online ? 'online (catching up)' : 'offline';
+      const seen = p.lastSeen === null ? 'never seen' : `last seen ${new Date(p.lastSeen).toISOString()} (${ago(now - p.lastSeen)})`;
+      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}`);
+    }
+  }
+  out.push(`  peer log: ${lib.logSize} entries, parked: ${lib.parked}`);
+  out.push(`  counts: ${Object.entries(lib.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (lib.digest) out.push(`  digest: ${lib.digest}`);
+  return out;
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86_400)} days ago`;
+}
