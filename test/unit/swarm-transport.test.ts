@@ -10,7 +10,9 @@ import { KeyFileError, NetworkUnavailableError } from '../../src/net/errors';
 import type { KeyPair } from '../../src/net/hyperswarm-types';
 import { keyPairFromSeed, libraryTopic, loadOrCreateDeviceKeyPair } from '../../src/net/keys';
 import { MAX_FRAME_BYTES } from '../../src/protocol/limits';
+import { decodeMessage, encodeMessage, type Message } from '../../src/protocol';
 import { SwarmHost } from '../../src/net/swarm-host';
+import { Random } from '../support/random';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
 interface Testnet {
@@ -20,6 +22,15 @@ interface Testnet {
 const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function tryDecode(f: Uint8Array): Message | null {
+  try {
+    return decodeMessage(f);
+  } catch {
+    return null;
+  }
+}
+
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -315,23 +326,28 @@ describe('Hyperswarm transport (local testnet)', function () {
     await waitFor('linked and synced again', () => la.counts().tag === 1 && ready(ra, rb), 20_000);
   });
 
+  /** A library's transport with no engine on it: the test sends and reads raw frames. */
+  function raw(d: Device, lib: Library) {
+    const t = d.host.transport({ libraryId: lib.id, secret: lib.secret, peers: () => reachable(lib) });
+    cleanup.push(() => t.close());
+    const links: Link[] = [];
+    const frames: Uint8Array[] = [];
+    const closes: string[] = [];
+    t.on('link', (l) => {
+      links.push(l);
+      l.on('frame', (f) => frames.push(f));
+      l.on('close', (r) => closes.push(r));
+    });
+    t.setPartners(lib.partners().map((p) => p.device));
+    return { links, frames, closes };
+  }
+
+  /** Bypasses a link's own frame-size check, as a misbehaving peer would. */
+  const sendUnchecked = (link: Link, frame: Uint8Array) => (link as unknown as { channel: { messages: { send(m: Uint8Array): boolean }[] } }).channel.messages[0].send(frame);
+
   it('frames travel whole; oversized frames are dropped on send and close the link on receipt, which then reopens', async () => {
     const [a, b] = [await device('a'), await device('b')];
     const [la, lb] = await shareLibrary([a, b]);
-    const raw = (d: Device, lib: Library) => {
-      const t = d.host.transport({ libraryId: lib.id, secret: lib.secret, peers: () => reachable(lib) });
-      cleanup.push(() => t.close());
-      const links: Link[] = [];
-      const frames: Uint8Array[] = [];
-      const closes: string[] = [];
-      t.on('link', (l) => {
-        links.push(l);
-        l.on('frame', (f) => frames.push(f));
-        l.on('close', (r) => closes.push(r));
-      });
-      t.setPartners(lib.partners().map((p) => p.device));
-      return { links, frames, closes };
-    };
     const [ta, tb] = [raw(a, la), raw(b, lb)];
     await waitFor('linked', () => ta.links.length === 1 && tb.links.length === 1);
     const frame = randomBytes(100_000);
@@ -345,8 +361,7 @@ describe('Hyperswarm transport (local testnet)', function () {
     assert.equal(ta.links[0].send(big), false, 'an oversized frame is not taken');
     assert.ok(ta.links[0].open);
     assert.ok(a.log.some((l) => /dropped an outgoing frame/.test(l)));
-    // Bypass the sender's check, as a misbehaving peer would.
-    (ta.links[0] as unknown as { channel: { messages: { send(m: Uint8Array): boolean }[] } }).channel.messages[0].send(big);
+    sendUnchecked(ta.links[0], big);
     await waitFor('b closed the link', () => tb.closes.length === 1 && ta.closes.length === 1);
     assert.match(tb.closes[0], /frame of \d+ bytes; the limit is/);
     await waitFor('b reopened it', () => ta.links.length === 2 && tb.links.length === 2 && ta.links[1].open);
@@ -361,5 +376,90 @@ describe('Hyperswarm transport (local testnet)', function () {
     for (let i = 0; i < 64 && !link.congested; i++) link.send(frame);
     assert.ok(link.congested, 'congested once the stream buffers more than its high-water mark');
     await waitFor('drain', () => drained === 1 && !link.congested);
+  });
+
+  it('wire fuzz: a paired peer sending garbage, bad fields, huge lengths, oversized frames and floods gets Errors and is cut off; the others keep syncing and lose nothing', async () => {
+    const [a, b, m] = [await device('a'), await device('b'), await device('m')];
+    const [la, lb, lm] = await shareLibrary([a, b, m]);
+    const [ra, rb] = [run(a, la), run(b, lb)];
+    const tm = raw(m, lm); // m runs no engine: it only sends what the test makes it send
+    const abLinked = () => ra.sync.readyPeers().some((p) => idEquals(p, b.deviceId)) && rb.sync.readyPeers().some((p) => idEquals(p, a.deviceId));
+    await waitFor('a and b synced, m linked to a', () => abLinked() && tm.links.some((l) => l.open && idEquals(l.remote, a.deviceId)));
+    await la.commitShared([tag('before')]);
+    await waitFor('b has it', () => lb.counts().tag === 1);
+
+    const rand = new Random(7);
+    const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand.int(256));
+    const hello = encodeMessage({ type: 'hello', protocolVersion: 1, libraryId: la.id, deviceId: m.deviceId, vector: [], watermarks: [] });
+    const valid = [encodeMessage({ type: 'heartbeat', nowMs: Date.now() }), encodeMessage({ type: 'shared-change-request', requestId: 1, have: [], limit: 100, snapshot: null })];
+    // m looks alive between attacks: a Hello on every new link, then heartbeats.
+    const greeted = new Set<Link>();
+    const beat = setInterval(() => {
+      for (const l of tm.links) {
+        if (!l.open) continue;
+        if (!greeted.has(l)) greeted.add(l), l.send(hello);
+        l.send(encodeMessage({ type: 'heartbeat', nowMs: Date.now() }));
+      }
+    }, 300);
+    cleanup.push(async () => clearInterval(beat));
+    const attacks: Uint8Array[] = [];
+    for (let i = 0; i < 20; i++) attacks.push(bytes(1 + rand.int(3000))); // garbage
+    for (const code of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+      attacks.push(Uint8Array.from([code, 0xfe, 0xff, 0xff, 0xff, 0xff])); // a 4 GiB length prefix
+      attacks.push(Uint8Array.from([code, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    }
+    for (let i = 0; i < 20; i++) {
+      const f = Uint8Array.from(valid[i % valid.length]); // valid frames with fields broken
+      for (let k = 0; k < 3; k++) f[rand.int(f.length)] = rand.int(256);
+      attacks.push(f);
+    }
+
+    const errorsFromA = () => tm.frames.filter((f) => f.byteLength > 0 && tryDecode(f)?.type === 'error').length;
+    const linkToA = () => tm.links.filter((l) => idEquals(l.remote, a.deviceId));
+    // Every attack is delivered: when a cuts m off, m waits for a to reopen the link (it does, after a backoff).
+    for (let i = attacks.length - 1; i > 0; i--) {
+      const j = rand.int(i + 1);
+      [attacks[i], attacks[j]] = [attacks[j], attacks[i]];
+    }
+    let sent = 0;
+    const bDuring: string[] = [];
+    for (const f of attacks) {
+      await waitFor('a reopens the link to m', () => linkToA().some((l) => l.open), 20_000);
+      linkToA().find((l) => l.open)!.send(f);
+      sent++;
+      if (sent % 10 === 0) {
+        const name = `from b #${sent}`;
+        bDuring.push(name);
+        await lb.commitShared([tag(name)]);
+      }
+      await sleep(2);
+    }
+    // Hellos that lie: another library, another device's name. Each ends the link at once.
+    for (const lie of [
+      encodeMessage({ type: 'hello', protocolVersion: 1, libraryId: newId(), deviceId: m.deviceId, vector: [], watermarks: [] }),
+      encodeMessage({ type: 'hello', protocolVersion: 1, libraryId: la.id, deviceId: a.deviceId, vector: [], watermarks: [] }),
+    ]) {
+      await waitFor('a reopens the link to m', () => linkToA().some((l) => l.open), 20_000);
+      const before = tm.closes.length;
+      linkToA().find((l) => l.open)!.send(lie);
+      await waitFor('a closes the link', () => tm.closes.length > before);
+      sent++;
+    }
+    // A flood of valid but pointless frames, then one over the size limit.
+    const flood = linkToA().find((l) => l.open);
+    if (flood) for (let i = 0; i < 20_000; i++) flood.send(valid[0]);
+    const last = linkToA().find((l) => l.open);
+    if (last) sendUnchecked(last, new Uint8Array(MAX_FRAME_BYTES + 1));
+
+    await waitFor('m got Errors from a and a cut m off', () => errorsFromA() > 0 && tm.closes.length > 0);
+    assert.equal(sent, attacks.length + 2);
+    assert.ok(errorsFromA() >= 20, `m got ${errorsFromA()} Errors`);
+    assert.ok(tm.closes.length >= 2, 'cut off more than once: each time after a bounded number of bad frames');
+    assert.ok(tm.closes.some((r) => /closed by the peer|connection closed/.test(r)), tm.closes.join(', '));
+    await lb.commitShared([tag('after')]);
+    await waitFor('a and b still sync: everything b wrote reached a', () => la.counts().tag === 2 + bDuring.length && la.digest() === lb.digest());
+    assert.ok(abLinked(), 'a and b are still linked');
+    assert.equal(la.counts().tag, lb.counts().tag);
+    assert.equal(la.parkedCount(), 0);
   });
 });
