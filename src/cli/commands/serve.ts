@@ -23,6 +23,11 @@ export const serve: Command = {
   options: [{ name: 'offline', help: 'do not join the swarm (serve the libraries locally only)' }],
   async run(ctx) {
     const log = (line: string) => ctx.err.write(`${new Date().toISOString()} ${line}\n`);
+    // Listening from the start: a signal during startup stops the service as soon as it is up.
+    const stop = stopSignal(() => {
+      log('stopping now (second signal)');
+      process.exit(130);
+    });
     const service = await EngineService.start({
       dataDir: ctx.globals.dataDir,
       bootstrap: ctx.globals.bootstrap,
@@ -38,10 +43,7 @@ export const serve: Command = {
     }
     const n = service.libraries().length;
     log(`serving ${ctx.globals.dataDir}: ${n} librar${n === 1 ? 'y' : 'ies'}${n === 0 ? ' (create one with "leaderless init")' : ''}; control socket ${control.endpoint}; pid ${process.pid}`);
-    const signal = await stopSignal(() => {
-      log('stopping now (second signal)');
-      process.exit(130);
-    });
+    const signal = await stop;
     log(`${signal}: stopping`);
     await control.close();
     await service.close();
