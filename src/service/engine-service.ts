@@ -28,6 +28,7 @@ import * as path from 'node:path';
 import { TypedEmitter } from '../engine/events';
 import { NotFoundError } from '../engine/errors';
 import { idEquals, idFromString, idToString, toHex, type Id } from '../engine/ids';
+import { indexFolder, type IndexOptions, type IndexResult } from '../engine/indexer';
 import { Library, listLibraries, type LibraryInfo, type LibraryOptions } from '../engine/library';
 import type { PeerSync } from '../engine/sync/peer-sync';
 import type { SessionOptions } from '../engine/sync/session';
@@ -216,6 +217,25 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
       this.log(`closed library ${r.key}`);
       this.emit('libraries', { libraries: this.libraryInfos() });
     });
+  }
+
+  /**
+   * Indexes a folder of this device into a library (a new location, or a
+   * rescan of an existing one), logging it and emitting 'indexing' progress.
+   */
+  async addLocation(ref: string | Id | undefined, folder: string, opts: Omit<IndexOptions, 'onProgress' | 'deviceName'> = {}): Promise<IndexResult> {
+    if (this.closing) throw new ServiceClosedError();
+    const lib = this.library(ref);
+    const library = idToString(lib.id);
+    this.log(`indexing ${folder} into "${lib.name}"`);
+    const result = await indexFolder(lib, folder, {
+      ...opts,
+      deviceName: this.options.library?.deviceName,
+      onProgress: (p) => this.emit('indexing', { library, path: folder, ...p, done: false }),
+    });
+    this.emit('indexing', { library, path: folder, scanned: result.entries, written: result.written, deleted: result.deleted, done: true });
+    this.log(`indexed ${folder}: ${result.entries} entries (${result.written} written, ${result.deleted} deleted), workspace ${result.workspaceKey}${result.warnings.length ? `; ${result.warnings.length} warning(s)` : ''}`);
+    return result;
   }
 
   /** Pauses every library's sync and leaves the swarm. */

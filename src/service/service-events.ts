@@ -14,6 +14,8 @@ export interface EngineServiceEvents {
   peer: (e: { library: string; device: string; name: string | null; up: boolean }) => void;
   /** A library's data changed (local commits or changes from partners); coalesced per turn of the event loop. */
   changed: (e: { library: string }) => void;
+  /** Indexing a folder (add-location) progressed or finished. */
+  indexing: (e: { library: string; path: string; scanned: number; written: number; deleted: number; done: boolean }) => void;
   /** The set of open libraries changed. */
   libraries: (e: { libraries: LibraryInfo[] }) => void;
   /** The network started, failed, was suspended or resumed. */
@@ -23,4 +25,4 @@ export interface EngineServiceEvents {
 }
 
 /** Every event name, for subscribers that want them all and for forwarding. */
-export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'libraries', 'network', 'log'];
+export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'indexing', 'libraries', 'network', 'log'];

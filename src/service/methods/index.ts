@@ -6,9 +6,11 @@
 import type { EngineService } from '../engine-service';
 import type { MethodTable } from '../method-table';
 import { coreMethods } from './core';
+import { itemMethods } from './items';
+import { locationMethods } from './locations';
 
 export function serviceMethods(service: EngineService): MethodTable {
-  const tables: MethodTable[] = [coreMethods(service)];
+  const tables: MethodTable[] = [coreMethods(service), locationMethods(service), itemMethods(service)];
   const all: Record<string, MethodTable[string]> = {};
   for (const t of tables) {
     for (const [name, fn] of Object.entries(t)) {
