@@ -5,9 +5,11 @@
  *
  *   0  success
  *   1  runtime error (anything not below)
- *   2  usage: unknown command or option, missing or bad argument, several libraries and no --library
+ *   2  usage: unknown command or option, missing or bad argument, several libraries and no
+ *      --library, a tag or album name that several share (use its id)
  *   3  in use: a service already runs for the data directory, or a library is locked by another process
- *   4  not found: no library (run init), no such library, item or partner
+ *   4  not found: no library (run init), no such library, tag, album or folder, a path outside
+ *      every indexed folder
  */
 import { errorCode } from '../service/errors';
 
@@ -27,11 +29,14 @@ const BY_CODE: Readonly<Record<string, number>> = {
   ERR_INVALID_PARAMS: EXIT.usage,
   ERR_LIBRARY_AMBIGUOUS: EXIT.usage,
   ERR_ID_FORMAT: EXIT.usage,
+  ERR_INVALID_CHANGE: EXIT.usage,
+  ERR_AMBIGUOUS_NAME: EXIT.usage,
   ERR_SERVICE_RUNNING: EXIT.inUse,
   ERR_LOCKED: EXIT.inUse,
   ERR_NO_LIBRARY: EXIT.notFound,
   ERR_NOT_FOUND: EXIT.notFound,
   ERR_LIBRARY_NOT_FOUND: EXIT.notFound,
+  ERR_NOT_IN_LOCATION: EXIT.notFound,
 };
 
 export function exitCodeFor(e: unknown): number {
