@@ -42,9 +42,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs one command to completion. */
-export function runCli(cli: string, args: readonly string[]): Promise<CliResult> {
-  return new CliProcess(cli, args).exited;
+/** Runs one command to completion (in `cwd`, default this process's). */
+export function runCli(cli: string, args: readonly string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+  return new CliProcess(cli, args, opts).exited;
 }
 
 /** A running CLI process (e.g. `serve`) whose output can be waited on. */
@@ -55,8 +55,8 @@ export class CliProcess {
   readonly exited: Promise<CliResult>;
   private readonly watchers = new Set<() => void>();
 
-  constructor(cli: string, args: readonly string[]) {
-    this.child = spawn(process.execPath, [cli, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(cli: string, args: readonly string[], opts: { cwd?: string } = {}) {
+    this.child = spawn(process.execPath, [cli, ...args], { env: env(), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => ((this.stdout += d), this.notify()));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => ((this.stderr += d), this.notify()));
     this.exited = new Promise((resolve) => {

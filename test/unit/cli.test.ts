@@ -56,7 +56,7 @@ describe('leaderless CLI (child processes)', function () {
   it('--help for the tool and for each command, exit 0', async () => {
     const top = await run('--help');
     assert.equal(top.code, 0);
-    for (const c of ['init', 'libraries', 'status', 'serve', 'demo', 'help']) assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['init', 'libraries', 'status', 'serve', 'add-location', 'tag', 'untag', 'tags', 'note', 'album', 'demo', 'help']) assert.match(top.stdout, new RegExp(`^  ${c}\\b`, 'm'));
     assert.match(top.stdout, /Exit codes: 0 ok, 1 error, 2 usage, 3 in use.*4 not found/);
     assert.equal((await run()).code, 0, 'no command shows the help');
     for (const args of [['status', '--help'], ['help', 'status'], ['status', '-h']]) {
@@ -161,6 +161,84 @@ describe('leaderless CLI (child processes)', function () {
     assert.equal((await status(dir)).service.running, false);
   });
 
+  it('item commands give the same output with and without a running service', async () => {
+    /** Runs the same session of item commands on a fresh data directory; returns what it printed, ids and folders made generic. */
+    async function session(withService: boolean): Promise<string> {
+      const dir = tempDir('lls-cli-items-');
+      const work = tempDir('lls-cli-work-');
+      fs.mkdirSync(path.join(work, 'app', 'src'), { recursive: true });
+      fs.writeFileSync(path.join(work, 'app', 'src', 'main.ts'), 'export {};\n');
+      fs.writeFileSync(path.join(work, 'app', 'README.md'), '# app\n');
+      assert.equal((await run('init', '--name', 'Items', '--data-dir', dir)).code, 0);
+      const server = withService ? serve(dir) : null;
+      await server?.waitForStderr(/serving/);
+      const transcript: string[] = [];
+      const step = async (expect: number, ...args: string[]) => {
+        const r = await runCli(cli, ['--data-dir', dir, ...args], { cwd: path.join(work, 'app') });
+        assert.equal(r.code, expect, `${args.join(' ')}: ${r.stderr}`);
+        transcript.push(`$ ${args.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);
+      };
+      await step(0, 'add-location', '.');
+      await step(0, 'tag', 'src/main.ts', 'review');
+      await step(0, 'tag', 'src/main.ts', 'review');
+      await step(0, 'tag', 'README.md', 'docs', '--json');
+      await step(0, 'tag', '--workspace', 'github.com/acme/api', 'lib/x.ts', 'review');
+      await step(0, 'tags');
+      await step(0, 'tags', 'src/main.ts', '--json');
+      await step(0, 'tags', '--tag', 'review');
+      await step(0, 'untag', 'README.md', 'docs');
+      await step(0, 'untag', 'README.md', 'docs');
+      await step(4, 'untag', 'README.md', 'no-such-tag');
+      await step(0, 'note', 'src/main.ts', 'split this file');
+      await step(0, 'note', 'src/main.ts');
+      await step(0, 'note', 'src/main.ts', '--json');
+      await step(0, 'note', 'src/main.ts', '--clear');
+      await step(0, 'note', 'src/main.ts');
+      await step(0, 'album', 'create', 'Reading', '--description', 'for the weekend');
+      await step(0, 'album', 'add', 'Reading', 'README.md');
+      await step(0, 'album', 'add', 'Reading', '--workspace', 'github.com/acme/api', 'docs/intro.md');
+      await step(0, 'album', 'show', 'Reading');
+      await step(0, 'album', 'list', '--json');
+      await step(0, 'album', 'rename', 'Reading', 'Later');
+      await step(0, 'album', 'remove', 'Later', 'README.md');
+      await step(0, 'album', 'delete', 'Later');
+      await step(2, 'album', 'explode');
+      await step(2, 'tag', 'src/main.ts');
+      await step(4, 'tag', '/definitely/not/indexed', 'x');
+      await step(4, 'album', 'show', 'Gone');
+      await step(4, 'add-location', path.join(work, 'missing'));
+      const st = await status(dir);
+      assert.equal(st.service.running, withService);
+      assert.equal(st.libraries[0].counts.tag, 2);
+      assert.equal(st.libraries[0].counts.location, 1);
+      if (server) {
+        server.kill('SIGINT');
+        assert.equal((await server.exited).code, 0);
+      }
+      return transcript
+        .join('\n')
+        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+        .replace(/"createdAt":\d+/g, '"createdAt":<t>')
+        .split(work)
+        .join('<work>')
+        .split(dir)
+        .join('<dir>');
+    }
+    const local = await session(false);
+    const remote = await session(true);
+    assert.equal(remote, local);
+    // What it printed, spot-checked.
+    assert.match(local, /Indexed <work>\/app: 3 entries/);
+    assert.match(local, /Tagged <work>\/app\/src\/main.ts "review" \(new tag\)/);
+    assert.match(local, /Already tagged <work>\/app\/src\/main.ts "review"/);
+    assert.match(local, /\$ tags → 0\ndocs\t1\t<id>\nreview\t2\t<id>\n/);
+    assert.match(local, /\$ tags --tag review → 0\napp:src\/main.ts\ngithub.com\/acme\/api:lib\/x.ts\n/);
+    assert.match(local, /\$ note src\/main.ts → 0\nsplit this file\n/);
+    assert.match(local, /\$ album show Reading → 0\napp:README.md\ngithub.com\/acme\/api:docs\/intro.md\n/);
+    assert.match(local, /leaderless: No tag named "no-such-tag"/);
+    assert.match(local, /leaderless: \/definitely\/not\/indexed is not inside any indexed folder/);
+  });
+
   it('two serve processes whose libraries list each other converge; SIGTERM stops both', async () => {
     const [dirA, dirB] = [tempDir('lls-cli-a-'), tempDir('lls-cli-b-')];
     // What pairing will do, done by hand: same library id and secret, each lists the other with its key.
@@ -195,6 +273,18 @@ describe('leaderless CLI (child processes)', function () {
     assert.deepEqual(sb.libraries[0].partners.map((p) => [p.device, p.name, p.online]), [[devA, 'a', true]]);
     assert.equal(sb.libraries[0].backfilled, true);
     assert.match(b.stderr, /partner a online/);
+
+    // A tag set through a's service reaches b live.
+    const tagged = await run('tag', '--data-dir', dirA, '--workspace', 'github.com/acme/api', 'src/a.ts', 'live');
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const clientB = await ControlClient.connect(controlEndpoint(dirB));
+    try {
+      while ((await clientB.call<unknown[]>('taggedItems', { tag: 'live' }).catch(() => [])).length === 0) await sleep(50);
+    } finally {
+      await clientB.close();
+    }
+    const onB = await run('tags', '--data-dir', dirB, '--tag', 'live');
+    assert.equal(onB.stdout, 'github.com/acme/api:src/a.ts\n');
 
     a.kill('SIGTERM');
     b.kill('SIGTERM');

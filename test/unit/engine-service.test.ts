@@ -173,6 +173,24 @@ describe('EngineService', function () {
     assert.equal(s.network.state, 'unavailable');
   });
 
+  it('indexes a folder into a library with progress events', async () => {
+    const s = await start('indexer', { network: false });
+    const lib = await s.createLibrary({ name: 'files' });
+    const folder = tempDir('lls-svc-folder-');
+    fs.mkdirSync(path.join(folder, 'src'));
+    for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(folder, 'src', `f${i}.ts`), 'x'.repeat(i));
+    const events: { done: boolean; written: number }[] = [];
+    s.on('indexing', (e) => events.push(e));
+    const r = await s.addLocation(undefined, folder, { workspaceKey: 'github.com/acme/files' });
+    assert.equal(r.entries, 6);
+    assert.equal(r.workspaceKey, 'github.com/acme/files');
+    assert.deepEqual(events.at(-1), { library: idToString(lib.id), path: folder, scanned: 6, written: 6, deleted: 0, done: true });
+    const st = s.status();
+    assert.equal(st.counts.location, 1);
+    assert.equal(st.counts.entry, 6);
+    assert.ok(logs.get('indexer')!.some((l) => l.startsWith(`indexed ${folder}: 6 entries`)));
+  });
+
   it('refuses a second service on the same data directory, naming the pid; after close it starts again', async () => {
     const dir = tempDir('lls-svc-lock-');
     const first = await start('first', { dataDir: dir, network: false });
