@@ -65,6 +65,8 @@ export interface EngineServiceOptions {
 export interface CreateOptions {
   name: string;
   deviceName?: string;
+  /** This device's id in the library; default the one its other libraries use (or a new one). A join passes the id it announced. */
+  deviceId?: Id;
   /** Joining an existing library: its id and secret. */
   libraryId?: Id;
   secret?: Uint8Array;
@@ -127,6 +129,11 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     return null;
   }
 
+  /** The DHT bootstrap nodes the service was given (undefined: Hyperswarm's public ones); e.g. for a pairing swarm. */
+  get bootstrap(): { host: string; port: number }[] | undefined {
+    return this.options.bootstrap;
+  }
+
   get network(): NetworkStatus {
     const b = this.options.bootstrap;
     return { state: this.net, announced: this.announced, error: this.netError, bootstrap: b ? b.map((n) => `${n.host}:${n.port}`) : null };
@@ -183,7 +190,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
         dataDir: this.dataDir,
         name: opts.name,
         deviceName: opts.deviceName ?? this.options.library?.deviceName,
-        deviceId: this.deviceId ?? undefined,
+        deviceId: opts.deviceId ?? this.deviceId ?? undefined,
         libraryId: opts.libraryId,
         secret: opts.secret,
       });
@@ -382,7 +389,8 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     await host?.destroy().catch((e: unknown) => this.log(`leaving the swarm failed: ${errorMessage(e)}`));
   }
 
-  private log(line: string): void {
+  /** Writes a line to the service's log (and as a 'log' event). Never pass a library secret. */
+  log(line: string): void {
     this.options.log?.(line);
     this.emit('log', { line });
   }
