@@ -17,8 +17,9 @@
  *   says why, and the libraries work locally.
  * - suspend() pauses every library's sync and leaves the swarm; resume()
  *   rejoins (and retries a network that was unavailable).
- * - close() stops sync, destroys the swarm, closes every library and
- *   releases the lock: nothing is left to keep the process alive.
+ * - close() stops indexing and sync, destroys the swarm, closes every
+ *   library and releases the lock: nothing is left to keep the process
+ *   alive.
  *
  * Log lines go to the injected `log` and out as 'log' events; none holds a
  * library secret.
@@ -81,6 +82,9 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
   private readonly problems = new Map<string, string>();
   private ops: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | null = null;
+  /** Aborted by close(): running index jobs stop between batches. */
+  private readonly stopping = new AbortController();
+  private readonly indexing = new Set<Promise<IndexResult>>();
   private readonly runnerHost;
 
   private constructor(
@@ -230,16 +234,24 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
    * Indexes a folder of this device into a library (a new location, or a
    * rescan of an existing one), logging it and emitting 'indexing' progress.
    */
-  async addLocation(ref: string | Id | undefined, folder: string, opts: Omit<IndexOptions, 'onProgress' | 'deviceName'> = {}): Promise<IndexResult> {
+  async addLocation(ref: string | Id | undefined, folder: string, opts: Omit<IndexOptions, 'onProgress' | 'deviceName' | 'signal'> = {}): Promise<IndexResult> {
     if (this.closing) throw new ServiceClosedError();
     const lib = this.library(ref);
     const library = idToString(lib.id);
     this.log(`indexing ${folder} into "${lib.name}"`);
-    const result = await indexFolder(lib, folder, {
+    const job = indexFolder(lib, folder, {
       ...opts,
       deviceName: this.options.library?.deviceName,
       onProgress: (p) => this.emit('indexing', { library, path: folder, ...p, done: false }),
+      signal: this.stopping.signal, // close() stops it between batches (what was written stays consistent)
     });
+    this.indexing.add(job);
+    let result: IndexResult;
+    try {
+      result = await job;
+    } finally {
+      this.indexing.delete(job);
+    }
     this.emit('indexing', { library, path: folder, scanned: result.entries, written: result.written, deleted: result.deleted, done: true });
     this.log(`indexed ${folder}: ${result.entries} entries (${result.written} written, ${result.deleted} deleted), workspace ${result.workspaceKey}${result.warnings.length ? `; ${result.warnings.length} warning(s)` : ''}`);
     return result;
@@ -270,6 +282,8 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
   /** Stops everything: sync, swarm, libraries, the lock. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopping.abort();
+      await Promise.allSettled([...this.indexing]);
       await this.ops.catch(() => undefined);
       for (const r of this.runners.values()) {
         await r.close().catch((e: unknown) => this.log(`closing library ${r.key} failed: ${errorMessage(e)}`));

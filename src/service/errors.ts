@@ -7,6 +7,17 @@
 import * as os from 'node:os';
 import { StoreLockedError } from '../store';
 
+/** An error of the service with a stable code, for errors that need no class of their own. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 /** Another process runs the engine for this data directory. */
 export class ServiceRunningError extends Error {
   readonly code = 'ERR_SERVICE_RUNNING';
