@@ -39,7 +39,7 @@ import type { KeyPair } from '../net/hyperswarm-types';
 import { loadOrCreateDeviceKeyPair } from '../net/keys';
 import { SwarmHost, type SwarmHostOptions } from '../net/swarm-host';
 import { AmbiguousLibraryError, errorMessage, NoLibraryError, ServiceClosedError } from './errors';
-import { LibraryRunner } from './library-runner';
+import { LibraryRunner, type RunnerHost } from './library-runner';
 import type { EngineServiceEvents } from './service-events';
 import { lockDataDir } from './service-lock';
 import type { LibraryStatus, LibrarySyncState, NetworkState, NetworkStatus } from './status';
@@ -85,7 +85,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
   /** Aborted by close(): running index jobs stop between batches. */
   private readonly stopping = new AbortController();
   private readonly indexing = new Set<Promise<IndexResult>>();
-  private readonly runnerHost;
+  private readonly runnerHost: RunnerHost;
 
   private constructor(
     readonly dataDir: string,
