@@ -33,7 +33,8 @@ export interface CommandContext {
   /**
    * The engine of the data directory: the running service through its
    * control socket if one answers, else the libraries opened here. Closed
-   * by main after `run`. `create`: make the data directory if missing.
+   * by main after `run`. `create`: make the data directory if missing;
+   * `network`: when no service runs, join the swarm here too (pairing).
    */
-  engine(opts?: { create?: boolean }): Promise<EngineAccess>;
+  engine(opts?: { create?: boolean; network?: boolean }): Promise<EngineAccess>;
 }

@@ -25,7 +25,15 @@ export interface EngineAccess {
 const STARTING_SERVICE_WAIT_MS = 15_000;
 const RETRY_MS = 200;
 
-export async function openEngine(dataDir: string, opts: { create?: boolean; log?: (line: string) => void } = {}): Promise<EngineAccess> {
+export interface OpenEngineOptions {
+  create?: boolean;
+  /** When no service runs: join the swarm in this process too (pairing needs it). Default: no networking. */
+  network?: boolean;
+  bootstrap?: { host: string; port: number }[];
+  log?: (line: string) => void;
+}
+
+export async function openEngine(dataDir: string, opts: OpenEngineOptions = {}): Promise<EngineAccess> {
   const endpoint = controlEndpoint(dataDir);
   const deadline = Date.now() + STARTING_SERVICE_WAIT_MS;
   for (;;) {
@@ -36,7 +44,7 @@ export async function openEngine(dataDir: string, opts: { create?: boolean; log?
     }
     if (!opts.create && !fs.existsSync(dataDir)) throw new NoLibraryError(dataDir);
     try {
-      return viaLocal(await EngineService.start({ dataDir, network: false, log: opts.log }));
+      return viaLocal(await EngineService.start({ dataDir, network: opts.network ?? false, bootstrap: opts.bootstrap, log: opts.log }));
     } catch (e) {
       // Another process holds the data directory: a service starting up (it answers soon) or another command.
       if (!(e instanceof ServiceRunningError) || Date.now() > deadline) throw e;

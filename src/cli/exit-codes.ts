@@ -10,10 +10,12 @@
  *   3  in use: a service already runs for the data directory, or a library is locked by another process
  *   4  not found: no library (run init), no such library, tag, album or folder, a path outside
  *      every indexed folder
+ *   5  pairing failed: the code was refused, expired or not answered; the invite ended unused;
+ *      pairing was asked for without the network
  */
 import { errorCode } from '../service/errors';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, inUse: 3, notFound: 4 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, inUse: 3, notFound: 4, pairing: 5 } as const;
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {
@@ -37,6 +39,9 @@ const BY_CODE: Readonly<Record<string, number>> = {
   ERR_NOT_FOUND: EXIT.notFound,
   ERR_LIBRARY_NOT_FOUND: EXIT.notFound,
   ERR_NOT_IN_LOCATION: EXIT.notFound,
+  ERR_INVITE_CODE: EXIT.usage,
+  ERR_PAIRING: EXIT.pairing,
+  ERR_NETWORK: EXIT.pairing,
 };
 
 export function exitCodeFor(e: unknown): number {

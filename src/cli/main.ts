@@ -57,7 +57,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       err: io.err,
       flag: (name) => args.options.has(name),
       option: (name) => args.options.get(name)?.at(-1),
-      engine: (opts) => (engine ??= openEngine(globals.dataDir, { create: opts?.create })),
+      engine: (opts) => (engine ??= openEngine(globals.dataDir, { create: opts?.create, network: opts?.network, bootstrap: globals.bootstrap, log: opts?.network && process.env.LEADERLESS_LOG ? (line) => process.stderr.write(`${line}\n`) : undefined })),
     };
     return (await command.run(ctx)) ?? EXIT.ok;
   } catch (e) {

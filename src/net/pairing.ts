@@ -52,6 +52,8 @@ const MAX_PAIR_MESSAGE_BYTES = 256 * 1024;
 const MAX_NAME_CHARS = 256;
 const MAX_MEMBERS = 1000;
 const MAX_REASON_CHARS = 512;
+/** How long the joiner waits for the inviter's end of the pairing channel on a new connection. */
+const CHANNEL_OPEN_TIMEOUT_MS = 2000;
 /** How long a last answer gets to reach the remote before the connection is closed. */
 const ANSWER_GRACE_MS = 200;
 /** How long the inviter waits for the joiner's Done before it lets the connection go. */
@@ -238,7 +240,7 @@ function pairingSwarm(net: NetModules, opts: NetOptions): Swarm {
 }
 
 /** Opens the pairing channel on a connection; `onmessage` gets decoded messages (malformed ones close the connection). */
-function openChannel(net: NetModules, conn: SecretStream, topic: Uint8Array, onmessage: (m: Message) => void, onclose: () => void): Channel | null {
+function openChannel(net: NetModules, conn: SecretStream, topic: Uint8Array, onmessage: (m: Message) => void, onclose: () => void, onopen: () => void = () => undefined): Channel | null {
   const mux = net.Protomux.from(conn);
   const channel = mux.createChannel({
     protocol: PAIR_PROTOCOL,
@@ -258,7 +260,7 @@ function openChannel(net: NetModules, conn: SecretStream, topic: Uint8Array, onm
         },
       },
     ],
-    onopen: () => undefined,
+    onopen: () => onopen(),
     onclose: () => onclose(),
     ondrain: () => undefined,
   });
@@ -489,9 +491,13 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
         conn.on('error', () => undefined);
         if (attempt || settled) return conn.destroy();
         attempt = conn;
-        conn.setTimeout(15_000);
         const joinerKey = conn.publicKey;
         const inviterKey = conn.remotePublicKey;
+        let opened = false;
+        // A connection can be up on this side only (a hole punch the other side never saw): without
+        // the inviter's channel soon, drop it and dial again rather than wait for its ~13 s timeout.
+        const openTimer = setTimeout(() => conn.destroy(), CHANNEL_OPEN_TIMEOUT_MS);
+        openTimer.unref();
         const channel = openChannel(
           net,
           conn,
@@ -510,19 +516,28 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
             setTimeout(() => conn.destroy(), ANSWER_GRACE_MS).unref();
           },
           () => {
-            if (!settled) finish(new PairingError('protocol', 'The inviting device closed the connection without answering: the invite may have just expired, been used or revoked'));
+            clearTimeout(openTimer);
+            if (settled) return;
+            if (opened) return finish(new PairingError('protocol', 'The inviting device closed the connection without answering: the invite may have just expired, been used or revoked'));
+            log('pairing: the connection to the inviting device did not come up; dialling again');
+            attempt = null;
+            swarm.joinPeer(inviterKey);
+          },
+          () => {
+            opened = true;
+            clearTimeout(openTimer);
+            send(channel!, { type: Type.JoinRequest, proof: proofFor(keys, 'join', { handshakeHash: conn.handshakeHash, joinerKey, inviterKey }), joiner: opts.joiner });
           },
         );
         if (!channel) return finish(new PairingError('protocol', 'Could not open the pairing channel'));
-        send(channel, { type: Type.JoinRequest, proof: proofFor(keys, 'join', { handshakeHash: conn.handshakeHash, joinerKey, inviterKey }), joiner: opts.joiner });
       });
       const discovery = swarm.join(keys.topic, { server: false, client: true });
-      // The inviter's announcement may land after the first lookup: look again with backoff.
+      // The inviter's announcement may land after the first lookup: look again with backoff until paired.
       const backoff = new Backoff(1000, 8000);
       const again = () => {
         refresh = setTimeout(() => {
-          if (settled || attempt) return;
-          discovery.refresh().catch(() => undefined);
+          if (settled) return;
+          if (!attempt) discovery.refresh().catch(() => undefined);
           again();
         }, backoff.take());
         refresh.unref();

@@ -40,6 +40,7 @@ import { loadOrCreateDeviceKeyPair } from '../net/keys';
 import { SwarmHost, type SwarmHostOptions } from '../net/swarm-host';
 import { AmbiguousLibraryError, errorMessage, NoLibraryError, ServiceClosedError } from './errors';
 import { LibraryRunner, type RunnerHost } from './library-runner';
+import { PairingDesk } from './pairing-desk';
 import type { EngineServiceEvents } from './service-events';
 import { lockDataDir } from './service-lock';
 import type { LibraryStatus, LibrarySyncState, NetworkState, NetworkStatus } from './status';
@@ -74,6 +75,8 @@ export interface CreateOptions {
 }
 
 export class EngineService extends TypedEmitter<EngineServiceEvents> {
+  /** Invites this device has open, and joining with a code. */
+  readonly pairing: PairingDesk;
   private readonly runners = new Map<string, LibraryRunner>();
   private host: SwarmHost | null = null;
   private net: NetworkState;
@@ -94,6 +97,18 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     private readonly options: EngineServiceOptions,
   ) {
     super();
+    this.pairing = new PairingDesk({
+      publicKey: keyPair.publicKey,
+      bootstrap: options.bootstrap,
+      networkError: () => (this.net === 'up' ? null : (this.netError ?? (this.net === 'off' ? 'this command runs without networking' : `the network is ${this.net}`))),
+      library: (ref) => this.library(ref),
+      hasLibrary: (id) => this.runners.has(idToString(id)),
+      deviceId: () => this.deviceId,
+      deviceName: () => options.library?.deviceName,
+      createLibrary: (o) => this.createLibrary(o),
+      emitInvite: (info) => this.emit('invite', info),
+      log: (line) => this.log(line),
+    });
     this.net = options.network === false ? 'off' : 'suspended';
     this.runnerHost = {
       emit: <K extends keyof EngineServiceEvents>(event: K, ...args: Parameters<EngineServiceEvents[K]>) => this.emit(event, ...args),
@@ -283,6 +298,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.stopping.abort();
+      await this.pairing.close();
       await Promise.allSettled([...this.indexing]);
       await this.ops.catch(() => undefined);
       for (const r of this.runners.values()) {

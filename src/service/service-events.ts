@@ -3,6 +3,7 @@
  * control channel pushes them to subscribers unchanged (event name = key).
  */
 import type { LibraryInfo } from '../engine/library';
+import type { InviteInfo } from './pairing-desk';
 import type { BackfillStatus, LibrarySyncState, NetworkStatus } from './status';
 
 export interface EngineServiceEvents {
@@ -20,9 +21,11 @@ export interface EngineServiceEvents {
   libraries: (e: { libraries: LibraryInfo[] }) => void;
   /** The network started, failed, was suspended or resumed. */
   network: (e: NetworkStatus) => void;
+  /** An invite of this device changed: opened, a wrong attempt, joined, expired, revoked, exhausted. */
+  invite: (e: InviteInfo) => void;
   /** A log line (never holds a library secret). */
   log: (e: { line: string }) => void;
 }
 
 /** Every event name, for subscribers that want them all and for forwarding. */
-export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'indexing', 'libraries', 'network', 'log'];
+export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'indexing', 'libraries', 'network', 'invite', 'log'];

@@ -7,6 +7,7 @@ import { helpCommand } from './help';
 import { init } from './init';
 import { libraries } from './libraries';
 import { note } from './note';
+import { invite, join, members, unpair } from './pairing';
 import { serve } from './serve';
 import { status } from './status';
 import { tag, untag } from './tag';
@@ -17,6 +18,10 @@ export const COMMANDS: readonly Command[] = [
   libraries,
   status,
   serve,
+  invite,
+  join,
+  members,
+  unpair,
   addLocation,
   tag,
   untag,

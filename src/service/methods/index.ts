@@ -8,9 +8,10 @@ import type { MethodTable } from '../method-table';
 import { coreMethods } from './core';
 import { itemMethods } from './items';
 import { locationMethods } from './locations';
+import { pairingMethods } from './pairing';
 
 export function serviceMethods(service: EngineService): MethodTable {
-  const tables: MethodTable[] = [coreMethods(service), locationMethods(service), itemMethods(service)];
+  const tables: MethodTable[] = [coreMethods(service), locationMethods(service), itemMethods(service), pairingMethods(service)];
   const all: Record<string, MethodTable[string]> = {};
   for (const t of tables) {
     for (const [name, fn] of Object.entries(t)) {
