@@ -1,0 +1,235 @@
+/**
+ * Real peers: `leaderless serve` processes on a local Hyperswarm testnet,
+ * paired with invite codes through the CLI, driven through their control
+ * sockets. Nothing here reaches the public DHT.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Library } from '../../src/engine/library';
+import { loadOrCreateDeviceKeyPair } from '../../src/net/keys';
+import { ControlClient } from '../../src/service/control-client';
+import { controlEndpoint } from '../../src/service/control-endpoint';
+import { DEVICE_KEY_FILE } from '../../src/service/engine-service';
+import type { InviteInfo } from '../../src/service/pairing-desk';
+import type { LibraryStatus, StatusReport } from '../../src/service/status';
+import { EntryTree, fillRelayedTree } from '../../bench/entries';
+import { bundleCli, CliProcess, runCli } from '../support/cli-process';
+import { cleanupTempDirs, tempDir } from '../support/tmp';
+
+interface Testnet {
+  bootstrap: { host: string; port: number }[];
+  destroy(): Promise<void>;
+}
+const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A folder that is a checkout of `remote`, with `files` (relative path → content). */
+function checkout(remote: string, files: Record<string, string>): string {
+  const dir = tempDir('lls-ws-');
+  fs.mkdirSync(path.join(dir, '.git'));
+  fs.writeFileSync(path.join(dir, '.git', 'config'), `[remote "origin"]\n\turl = ${remote}\n`);
+  for (const [rel, body] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), body);
+  }
+  return dir;
+}
+
+describe('real peers: CLI processes on a local testnet', function () {
+  this.timeout(180_000);
+  let cli: string;
+  let testnet: Testnet;
+  let bootstrap: string;
+  const procs: CliProcess[] = [];
+
+  before(async () => {
+    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3, { host: '127.0.0.1' })]);
+    bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
+  });
+  afterEach(async () => {
+    for (const p of procs.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
+      await p.exited;
+    }
+  });
+  after(async () => {
+    await testnet?.destroy();
+    cleanupTempDirs();
+  });
+
+  const run = async (...args: string[]) => {
+    const r = await runCli(cli, [...args, '--bootstrap', bootstrap]);
+    return r;
+  };
+  const ok = async (...args: string[]) => {
+    const r = await run(...args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  async function serve(dataDir: string): Promise<CliProcess> {
+    const p = new CliProcess(cli, ['serve', '--data-dir', dataDir, '--bootstrap', bootstrap]);
+    procs.push(p);
+    await p.waitForStderr(/serving /);
+    return p;
+  }
+
+  async function call<T>(dataDir: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const c = await ControlClient.connect(controlEndpoint(dataDir));
+    try {
+      return await c.call<T>(method, params);
+    } finally {
+      await c.close();
+    }
+  }
+
+  const libStatus = async (dataDir: string, digest = false): Promise<LibraryStatus> => (await call<StatusReport>(dataDir, 'status', { digest })).libraries[0];
+
+  async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn().catch(() => null);
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+
+  /** Pairs `joiner` (a running service) into the library of `inviter` (a running service) with a code, through the CLI. */
+  async function pair(inviter: string, joiner: string): Promise<void> {
+    const info = JSON.parse(await ok('invite', '--no-wait', '--json', '--data-dir', inviter)) as InviteInfo;
+    assert.match(info.code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    await ok('join', info.code, '--no-wait', '--data-dir', joiner);
+  }
+
+  const sameDigest = async (dirs: string[]) => {
+    const d = await Promise.all(dirs.map(async (x) => (await libStatus(x, true))?.digest));
+    return d.every((x) => x && x === d[0]);
+  };
+
+  it('two peers pair by code, tag and note on each, and converge both ways', async () => {
+    const [dirA, dirB] = [tempDir('lls-a-'), tempDir('lls-b-')];
+    const wsA = checkout('git@github.com:acme/api.git', { 'src/a.ts': 'a', 'README.md': 'r' });
+    const wsB = checkout('https://github.com/acme/api', { 'src/b.ts': 'b', 'README.md': 'r' });
+    await ok('init', '--name', 'Work', '--data-dir', dirA);
+    await serve(dirA);
+    await serve(dirB);
+    await ok('add-location', wsA, '--data-dir', dirA);
+    await pair(dirA, dirB);
+    const b = await until('b in sync', async () => {
+      const s = await libStatus(dirB);
+      return s?.state === 'ready' && s.backfilled && s.counts.entry === 3 && s; // src, src/a.ts, README.md
+    });
+    assert.equal(b.name, 'Work');
+    await ok('add-location', wsB, '--data-dir', dirB);
+
+    await ok('tag', path.join(wsA, 'src/a.ts'), 'review', '--data-dir', dirA);
+    await ok('note', path.join(wsB, 'README.md'), 'written on b', '--data-dir', dirB);
+    await until('same digest', () => sameDigest([dirA, dirB]));
+    assert.equal(await ok('tags', '--tag', 'review', '--data-dir', dirB), 'github.com/acme/api:src/a.ts\n', 'a’s tag reached b, for the same file in b’s checkout');
+    assert.match(await ok('note', path.join(wsA, 'README.md'), '--data-dir', dirA), /written on b/);
+    for (const dir of [dirA, dirB]) {
+      const members = JSON.parse(await ok('members', '--json', '--data-dir', dir)) as { live: boolean }[];
+      assert.equal(members.filter((m) => m.live).length, 2);
+    }
+  });
+
+  it('three peers: the peer serving a fresh one is SIGKILLed mid-backfill of 100k entries; the fresh one completes from the other and after a restart, without duplicates', async () => {
+    const N = 100_000;
+    const [dirA, dirB, dirC] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-c-')];
+    const lib = await Library.create({ dataDir: dirA, name: 'Big', deviceName: 'a' });
+    await fillRelayedTree(lib, new EntryTree(N));
+    await lib.close();
+    let a = await serve(dirA);
+    let b = await serve(dirB);
+    await pair(dirA, dirB);
+    await until('b has all of it', async () => {
+      const s = await libStatus(dirB);
+      return s?.state === 'ready' && s.counts.entry === N;
+    });
+
+    await serve(dirC);
+    const progress = await ControlClient.connect(controlEndpoint(dirC));
+    let started!: () => void;
+    const receiving = new Promise<void>((r) => (started = r));
+    progress.on('event', (name, data) => {
+      const p = (data as { progress?: { received: number } }).progress;
+      if (name === 'progress' && p && p.received > 0) started();
+    });
+    await progress.call('subscribe', { events: ['progress'] });
+    await pair(dirA, dirC);
+    await receiving;
+    a.kill('SIGKILL'); // mid-backfill: whichever of a and b serves, one of them dies now
+    await a.exited;
+    const mid = await libStatus(dirC);
+    await sleep(1500);
+    b.kill('SIGKILL'); // and then the other: c waits with what it has
+    await b.exited;
+    await progress.close();
+    const stalled = (await libStatus(dirC)).counts.entry;
+    assert.ok(mid.state !== 'ready' || stalled < N, 'the kills came mid-backfill');
+    a = await serve(dirA); // a knows c (it admitted c before sending the secret): c completes from it
+    b = await serve(dirB);
+    const done = await until(
+      'c complete',
+      async () => {
+        const s = await libStatus(dirC);
+        return s?.state === 'ready' && s.counts.entry === N && s;
+      },
+      120_000,
+    );
+    assert.equal(done.counts.entry, N, 'every entry exactly once');
+    assert.equal(done.parked, 0);
+    await until('same digest on all three', () => sameDigest([dirA, dirB, dirC]));
+  });
+
+  it('strangers and unpaired devices are refused; bad codes fail cleanly; a restarted peer reconnects and catches up', async () => {
+    const [dirA, dirB, dirD] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-d-')];
+    // d has the library's id and secret (say, a stolen copy) and lists a as its partner; a never paired it.
+    const la = await Library.create({ dataDir: dirA, name: 'Private', deviceName: 'a' });
+    const keyA = loadOrCreateDeviceKeyPair(path.join(dirA, DEVICE_KEY_FILE));
+    const ld = await Library.create({ dataDir: dirD, name: 'Private', deviceName: 'd', libraryId: la.id, secret: la.secret });
+    await ld.addPartner(la.deviceId, 'a', keyA.publicKey);
+    const keyD = loadOrCreateDeviceKeyPair(path.join(dirD, DEVICE_KEY_FILE));
+    await la.close();
+    await ld.close();
+    const a = await serve(dirA);
+    let b = await serve(dirB);
+    await serve(dirD);
+    const dKey = keyD.publicKey.toString('hex').slice(0, 12);
+    await a.waitForStderr(new RegExp(`refused a connection from ${dKey}|not dialling ${dKey}`));
+    assert.equal((await libStatus(dirD)).partners[0].online, false, 'd never gets a link');
+
+    // Codes: a typo costs nothing (exit 2); a code nobody is offering times out (exit 5).
+    const typo = await run('join', 'ABCD-EFGH-JKMN', '--data-dir', tempDir('lls-x-'));
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /typo|invite code/);
+    const info = JSON.parse(await ok('invite', '--no-wait', '--json', '--data-dir', dirA)) as InviteInfo;
+    await call(dirA, 'revokeInvite', { code: info.code });
+    const revoked = await run('join', info.code, '--timeout', '3', '--no-wait', '--data-dir', tempDir('lls-y-'));
+    assert.equal(revoked.code, 5, revoked.stderr);
+    assert.match(revoked.stderr, /No inviting device answered|refused|closed/);
+
+    // b pairs, then is killed; a writes meanwhile; b comes back and catches up.
+    await pair(dirA, dirB);
+    await until('b ready', async () => (await libStatus(dirB))?.state === 'ready');
+    b.kill('SIGKILL');
+    await b.exited;
+    await ok('tag', '--workspace', 'github.com/acme/api', 'src/x.ts', 'while-b-was-down', '--data-dir', dirA);
+    b = await serve(dirB);
+    await until('b caught up after its restart', async () => (await ok('tags', '--data-dir', dirB)).includes('while-b-was-down'));
+
+    // a unpairs b: b's links drop, its later attempts are refused, and what it writes stays with it.
+    const bDevice = (await libStatus(dirB)).device;
+    await ok('unpair', bDevice, '--data-dir', dirA);
+    const keyB = loadOrCreateDeviceKeyPair(path.join(dirB, DEVICE_KEY_FILE)).publicKey.toString('hex').slice(0, 12);
+    await until('b sees a offline', async () => (await libStatus(dirB)).partners.every((p) => !p.online));
+    await ok('tag', '--workspace', 'github.com/acme/api', 'src/y.ts', 'after-unpair', '--data-dir', dirB);
+    await a.waitForStderr(new RegExp(`refused a connection from ${keyB}|not dialling ${keyB}|closing a connection from ${keyB}`));
+    await sleep(1000);
+    assert.ok(!(await ok('tags', '--data-dir', dirA)).includes('after-unpair'));
+    const members = JSON.parse(await ok('members', '--json', '--data-dir', dirA)) as { device: string; live: boolean }[];
+    assert.equal(members.find((m) => m.device === bDevice)?.live, false);
+  });
+});
