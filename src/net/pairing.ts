@@ -349,8 +349,9 @@ export class Invite extends EventEmitter {
   }
 
   /** Stops the invite: the code no longer works. */
-  revoke(): Promise<void> {
+  async revoke(): Promise<void> {
     this.fail('revoked', 'the invite was revoked');
+    await this.delivering; // an invite already used finishes handing over the library
     return this.shutDown();
   }
 
@@ -412,12 +413,17 @@ export class Invite extends EventEmitter {
     const offer: LibraryOffer = { libraryId: host.libraryId, name: host.libraryName, secret: host.secret, inviter: host.self, members: host.members() };
     const inviteProof = proofFor(this.keys, 'invite', { handshakeHash: conn.handshakeHash, joinerKey: conn.remotePublicKey, inviterKey: conn.publicKey });
     send(channel, { type: Type.Accept, proof: inviteProof, offer });
+    // Let the Accept reach the joiner (it answers Done and closes) before `done` resolves: a
+    // caller that stops once the invite is used must not cut the answer off.
+    this.delivering = Promise.race([new Promise<void>((r) => conn.on('close', () => r())), sleep(DONE_WAIT_MS)]);
+    await this.delivering;
     this.log(`pairing: ${joiner.name} (${idToString(joiner.device)}) joined library ${idToString(host.libraryId)}`);
     this.settle.resolve(joiner);
-    // Let the Accept reach the joiner (it answers Done and closes), then go.
-    await Promise.race([new Promise<void>((r) => conn.on('close', () => r())), sleep(DONE_WAIT_MS)]);
     await this.shutDown();
   }
+
+  /** While the Accept is on its way to the joiner. */
+  private delivering: Promise<void> | null = null;
 
   private setState(s: InviteState): void {
     this.current = s;

@@ -100,7 +100,11 @@ async function followBackfill(ctx: CommandContext, status: (p: Record<string, un
       return;
     }
     const b = s.backfill;
-    const line = b ? `${s.state}: ${b.received.toLocaleString('en-US')} of ${b.announced.toLocaleString('en-US')} rows` : `${s.state}…`;
+    const line = !s.partners.some((p) => p.online)
+      ? 'waiting for a partner to come online (the inviting device or another member running "leaderless serve")…'
+      : b
+        ? `${s.state}: ${b.received.toLocaleString('en-US')} of ${b.announced.toLocaleString('en-US')} rows`
+        : `${s.state}…`;
     if (line !== last) ctx.err.write(line + '\n');
     last = line;
     await new Promise((r) => setTimeout(r, 500));
