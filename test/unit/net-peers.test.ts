@@ -135,6 +135,22 @@ describe('real peers: CLI processes on a local testnet', function () {
     }
   });
 
+  it('invite without a running service waits for the joiner, hands the library over and exits 0', async () => {
+    const [dirA, dirB] = [tempDir('lls-a-'), tempDir('lls-b-')];
+    await ok('init', '--name', 'Home', '--data-dir', dirA);
+    const inviting = new CliProcess(cli, ['invite', '--data-dir', dirA, '--bootstrap', bootstrap]);
+    procs.push(inviting);
+    const deadline = Date.now() + 30_000;
+    while (!/join ([0-9A-Z-]{14})/.test(inviting.stdout) && Date.now() < deadline) await sleep(50);
+    const code = /join ([0-9A-Z-]{14})/.exec(inviting.stdout)![1];
+    await serve(dirB);
+    await ok('join', code, '--no-wait', '--data-dir', dirB);
+    const done = await inviting.exited;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /joined "Home"/);
+    assert.equal((await libStatus(dirB)).name, 'Home');
+  });
+
   it('three peers: the peer serving a fresh one is SIGKILLed mid-backfill of 100k entries; the fresh one completes from the other and after a restart, without duplicates', async () => {
     const N = 100_000;
     const [dirA, dirB, dirC] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-c-')];
