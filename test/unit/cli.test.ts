@@ -10,12 +10,8 @@ import { DEVICE_KEY_FILE } from '../../src/service/engine-service';
 import type { StatusReport } from '../../src/service/status';
 import { bundleCli, CliProcess, runCli } from '../support/cli-process';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
+import { createTestnet, type Testnet } from '../support/testnet';
 
-interface Testnet {
-  bootstrap: { host: string; port: number }[];
-  destroy(): Promise<void>;
-}
-const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -27,7 +23,7 @@ describe('leaderless CLI (child processes)', function () {
   let running: CliProcess[] = [];
 
   before(async () => {
-    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3, { host: '127.0.0.1' })]);
+    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3)]);
     bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
   });
   afterEach(async () => {

@@ -12,12 +12,8 @@ import { AmbiguousLibraryError, NoLibraryError, ServiceClosedError, ServiceRunni
 import { serveControl, type ServiceControl } from '../../src/service/serve-control';
 import type { StatusReport } from '../../src/service/status';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
+import { createTestnet, type Testnet } from '../support/testnet';
 
-interface Testnet {
-  bootstrap: { host: string; port: number }[];
-  destroy(): Promise<void>;
-}
-const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -38,7 +34,7 @@ describe('EngineService', function () {
   const logs = new Map<string, string[]>();
 
   before(async () => {
-    testnet = await createTestnet(3, { host: '127.0.0.1' });
+    testnet = await createTestnet(3);
   });
   afterEach(async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);

@@ -16,12 +16,8 @@ import type { LibraryStatus, StatusReport } from '../../src/service/status';
 import { EntryTree, fillRelayedTree } from '../../bench/entries';
 import { bundleCli, CliProcess, runCli } from '../support/cli-process';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
+import { createTestnet, type Testnet } from '../support/testnet';
 
-interface Testnet {
-  bootstrap: { host: string; port: number }[];
-  destroy(): Promise<void>;
-}
-const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A folder that is a checkout of `remote`, with `files` (relative path → content). */
@@ -44,7 +40,7 @@ describe('real peers: CLI processes on a local testnet', function () {
   const procs: CliProcess[] = [];
 
   before(async () => {
-    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3, { host: '127.0.0.1' })]);
+    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3)]);
     bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
   });
   afterEach(async () => {

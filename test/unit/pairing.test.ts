@@ -4,12 +4,8 @@ import { idEquals, newId } from '../../src/engine/ids';
 import { InviteCodeError, PairingError } from '../../src/net/errors';
 import { deriveInviteKeys, INVITE_CODE_BITS, newInviteCode, parseInviteCode } from '../../src/net/invite-code';
 import { decodeMessage, encodeMessage, Invite, joinWithCode, joinWithKeys, type DeviceCard, type InviteHost } from '../../src/net/pairing';
+import { createTestnet, type Testnet } from '../support/testnet';
 
-interface Testnet {
-  bootstrap: { host: string; port: number }[];
-  destroy(): Promise<void>;
-}
-const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 
 const cardOf = (name: string): DeviceCard => ({ device: newId(), name, publicKey: new Uint8Array(randomBytes(32)) });
 
@@ -91,7 +87,7 @@ describe('pairing over a local testnet', function () {
   let testnet: Testnet;
   const invites: Invite[] = [];
   before(async () => {
-    testnet = await createTestnet(3, { host: '127.0.0.1' });
+    testnet = await createTestnet(3);
   });
   afterEach(async () => {
     for (const i of invites.splice(0)) await i.revoke();

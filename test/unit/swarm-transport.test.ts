@@ -14,12 +14,8 @@ import { decodeMessage, encodeMessage, type Message } from '../../src/protocol';
 import { SwarmHost } from '../../src/net/swarm-host';
 import { Random } from '../support/random';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
+import { createTestnet, type Testnet } from '../support/testnet';
 
-interface Testnet {
-  bootstrap: { host: string; port: number }[];
-  destroy(): Promise<void>;
-}
-const createTestnet = require('@hyperswarm/testnet') as (size: number, opts: { host: string }) => Promise<Testnet>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -160,7 +156,7 @@ describe('Hyperswarm transport (local testnet)', function () {
   let cleanup: (() => Promise<void>)[] = [];
 
   before(async () => {
-    testnet = await createTestnet(3, { host: '127.0.0.1' });
+    testnet = await createTestnet(3);
   });
   afterEach(async () => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
