@@ -33,6 +33,15 @@ export class Params {
     return v;
   }
 
+  /** An optional number in (0, max]; a numeric string (as a command line gives it) is read as its number. */
+  optionalPositive(name: string, max: number): number | undefined {
+    const v = this.raw[name];
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new InvalidParamsError(`"${name}" must be a number above 0 and at most ${max}`);
+    return n;
+  }
+
   /** An optional list of strings (null/absent: undefined). */
   optionalStrings(name: string): string[] | undefined {
     const v = this.raw[name];

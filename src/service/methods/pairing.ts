@@ -21,14 +21,8 @@ export function pairingMethods(service: EngineService): MethodTable {
   const desk = service.pairing;
   return {
     async invite(p) {
-      const ttl = p.optionalString('ttlMinutes');
-      let ttlMs: number | undefined;
-      if (ttl !== undefined) {
-        const minutes = Number(ttl);
-        if (!Number.isFinite(minutes) || minutes <= 0 || minutes > MAX_TTL_MINUTES) throw new InvalidParamsError(`"ttlMinutes" must be a number of minutes from 0 to ${MAX_TTL_MINUTES}`);
-        ttlMs = Math.round(minutes * 60_000);
-      }
-      return desk.invite(p.optionalString('library'), { ttlMs });
+      const minutes = p.optionalPositive('ttlMinutes', MAX_TTL_MINUTES);
+      return desk.invite(p.optionalString('library'), { ttlMs: minutes === undefined ? undefined : Math.round(minutes * 60_000) });
     },
 
     inviteWait: (p) => desk.wait(p.string('code')),
@@ -38,10 +32,8 @@ export function pairingMethods(service: EngineService): MethodTable {
     invites: () => desk.list(),
 
     async join(p) {
-      const t = p.optionalString('timeoutSeconds');
-      const timeoutMs = t === undefined ? undefined : Number(t) * 1000;
-      if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new InvalidParamsError('"timeoutSeconds" must be a positive number');
-      return desk.join(p.string('code'), { timeoutMs });
+      const seconds = p.optionalPositive('timeoutSeconds', 3600);
+      return desk.join(p.string('code'), { timeoutMs: seconds === undefined ? undefined : seconds * 1000 });
     },
 
     members(p) {
