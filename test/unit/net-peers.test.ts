@@ -218,7 +218,7 @@ describe('real peers: CLI processes on a local testnet', function () {
     assert.equal(typo.code, 2, typo.stderr);
     assert.match(typo.stderr, /typo|invite code/);
     const info = JSON.parse(await ok('invite', '--no-wait', '--json', '--data-dir', dirA)) as InviteInfo;
-    await call(dirA, 'revokeInvite', { code: info.code });
+    assert.match(await ok('invite', '--revoke', info.code, '--data-dir', dirA), /revoked/);
     const revoked = await run('join', info.code, '--timeout', '3', '--no-wait', '--data-dir', tempDir('lls-y-'));
     assert.equal(revoked.code, 5, revoked.stderr);
     assert.match(revoked.stderr, /No inviting device answered|refused|closed/);

@@ -21,15 +21,25 @@ export const invite: Command = {
     'Prints a 12-character invite code (XXXX-XXXX-XXXX), valid once and for 10 minutes',
     '(--ttl), then waits until a device joins with it (exit 0) or it expires, is revoked or',
     'dies after 5 wrong attempts (exit 5). With --no-wait (only through a running service),',
-    'it returns at once and the service keeps the invite open. --json prints the invite as',
+    'it returns at once and the service keeps the invite open; --revoke CODE ends it. Ctrl-C',
+    'ends an invite this command holds itself. --json prints the invite as',
     'JSON: {"code", "library", "libraryName", "expiresAt", "state", "attemptsLeft", "joined"}.',
   ].join('\n'),
   options: [
     { name: 'ttl', value: 'MINUTES', help: 'how long the code is valid (default 10)' },
     { name: 'no-wait', help: 'return once the code is shown (needs a running service)' },
+    { name: 'revoke', value: 'CODE', help: 'end an open invite of the running service now' },
     { name: 'json', help: 'print JSON' },
   ],
   async run(ctx) {
+    const revoke = ctx.option('revoke');
+    if (revoke !== undefined) {
+      const engine = await ctx.engine();
+      if (engine.via !== 'service') throw new UsageError('--revoke needs the running service that made the invite ("leaderless serve")');
+      const r = await engine.call<InviteInfo>('revokeInvite', { code: revoke });
+      ctx.out.write(ctx.flag('json') ? JSON.stringify(r) + '\n' : `Invite ${r.code} is ${r.state === 'joined' ? 'already used' : 'revoked'}\n`);
+      return;
+    }
     const engine = await ctx.engine({ network: true });
     if (ctx.flag('no-wait') && engine.via !== 'service') throw new UsageError('--no-wait needs a running service ("leaderless serve"): an invite ends with the process that made it');
     const info = await engine.call<InviteInfo>('invite', { library: ctx.globals.library, ttlMinutes: ctx.option('ttl') });
