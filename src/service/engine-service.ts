@@ -352,8 +352,9 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     throw new NotFoundError(`No library ${ref} in ${this.dataDir}`);
   }
 
+  /** A library's state while it has no sync: stopped (a one-shot command), paused (suspended), offline (no network here). */
   private idleState(): LibrarySyncState {
-    return this.net === 'off' ? 'stopped' : 'paused';
+    return this.net === 'off' ? 'stopped' : this.net === 'suspended' ? 'paused' : 'offline';
   }
 
   private async openAll(): Promise<void> {

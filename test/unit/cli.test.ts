@@ -115,7 +115,7 @@ describe('leaderless CLI (child processes)', function () {
     assert.equal(remote.service.network.state, 'up');
     assert.equal(remote.service.publicKey, local.service.publicKey);
     assert.equal(remote.libraries[0].library, lib.id);
-    assert.equal(remote.libraries[0].state, 'paused', 'running, no partner online');
+    assert.equal(remote.libraries[0].state, 'offline', 'running, no partner online');
     // The same object, apart from what running changes.
     assert.deepEqual(Object.keys(remote).sort(), Object.keys(local).sort());
     assert.deepEqual(Object.keys(remote.service).sort(), Object.keys(local.service).sort());
@@ -124,7 +124,7 @@ describe('leaderless CLI (child processes)', function () {
     const text = await run('status', '--data-dir', dir);
     assert.equal(text.code, 0);
     assert.match(text.stdout, new RegExp(`^service: running \\(pid ${server.pid}\\), network up`));
-    assert.match(text.stdout, /library "Home" .*\n.*\n  sync: paused\n  partners: none\n  peer log: 0 entries, parked: 0\n/);
+    assert.match(text.stdout, /library "Home" .*\n.*\n  sync: offline\n  partners: none\n  peer log: 0 entries, parked: 0\n/);
 
     // A library created while serving is created by the service, which syncs it at once.
     const second = await run('init', '--name', 'Second', '--data-dir', dir);

@@ -161,7 +161,7 @@ describe('EngineService', function () {
     const lib = await s.createLibrary({ name: 'local only' });
     await lib.commitShared([tag('still works')]);
     const st = s.status();
-    assert.equal(st.state, 'paused');
+    assert.equal(st.state, 'offline');
     assert.equal(st.counts.tag, 1);
     assert.ok(logs.get('offline')!.some((l) => /peer networking unavailable/.test(l)));
     await s.resume(); // tries again

@@ -25,7 +25,7 @@ describe('peer sync sessions', function () {
   this.timeout(60_000);
   after(cleanupTempDirs);
 
-  it('goes uninitialized → paused (no partner yet) → backfilling → ready, paused on pause(), catching-up → ready on resume()', async () => {
+  it('goes uninitialized → offline (no partner yet) → backfilling → ready, paused on pause(), catching-up → ready on resume()', async () => {
     const c = new Cluster(201);
     try {
       const [a, b] = [await c.add('a'), await c.add('b')];
@@ -37,7 +37,7 @@ describe('peer sync sessions', function () {
         b.sync.on('state', (s) => states.push(s));
       });
       await c.run(200);
-      assert.deepEqual(states, ['paused', 'backfilling', 'ready'], 'started with no link yet: paused; then the first backfill');
+      assert.deepEqual(states, ['offline', 'backfilling', 'ready'], 'started with no link yet: offline; then the first backfill');
       b.sync.pause();
       await c.run(50);
       assert.equal(b.sync.state, 'paused');
@@ -45,7 +45,7 @@ describe('peer sync sessions', function () {
       await a.library.commitShared([tag('while paused')]);
       b.sync.resume();
       await c.run(200);
-      assert.deepEqual(states.slice(3), ['paused', 'catching-up', 'ready'], 'after a completed backfill a reconnect is a catch-up');
+      assert.deepEqual(states.slice(3), ['paused', 'offline', 'catching-up', 'ready'], 'after a completed backfill a reconnect is a catch-up');
       assert.equal(b.library.counts().tag, 1);
     } finally {
       await c.close();

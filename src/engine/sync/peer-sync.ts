@@ -15,7 +15,15 @@ import { realScheduler, type Link, type Transport } from '../transport';
 import { Backfill, type BackfillHost, type BackfillProgress } from './backfill';
 import { Session, type SessionEvent, type SessionHost, type SessionOptions } from './session';
 
-export type SyncState = 'uninitialized' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
+/**
+ * - uninitialized: not started;
+ * - offline: started, but no partner is linked (none online, or none yet);
+ * - backfilling: pulling everything for the first time (since joining, or a resync);
+ * - catching-up: pulling what changed while away;
+ * - ready: linked and caught up;
+ * - paused: the user paused sync.
+ */
+export type SyncState = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
 
 export interface PeerSyncEvents {
   state: (state: SyncState) => void;
@@ -231,7 +239,8 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private updateState(): void {
     let next: SyncState;
     const sessions = [...this.sessions.values()];
-    if (this.paused || (this.started && sessions.length === 0)) next = 'paused';
+    if (this.paused) next = 'paused';
+    else if (this.started && sessions.length === 0) next = 'offline';
     else if (!this.started) next = 'uninitialized';
     else if (!this.library.backfilled && (this.backfill.busy || sessions.some((s) => s.state !== 'ready'))) next = 'backfilling';
     else if (sessions.some((s) => !s.caughtUpOnce && s.state !== 'ready')) next = 'catching-up';
