@@ -1,5 +1,6 @@
 /**
- * `leaderless demo`: two devices of one library, each with its own durable
+ * `leaderless demo --memory` (and the demo's fallback where peer networking
+ * is unavailable): two devices of one library, each with its own durable
  * database in a temporary folder, run the real sync engine over the
  * in-memory transport: the desktop joins and backfills the laptop's indexed
  * repository (with progress), a tag arrives live, both edit the same tag
@@ -96,7 +97,7 @@ function start(lib: Library, hub: MemoryHub, syncs: PeerSync[]): PeerSync {
 }
 
 /** A location with `files` entries: folders of 20, in transactions of 1000. */
-async function indexRepository(lib: Library, workspaceKey: string, files: number): Promise<void> {
+export async function indexRepository(lib: Library, workspaceKey: string, files: number): Promise<void> {
   const [loc] = await lib.commitDeviceOwned('location', [
     { data: { device: lib.deviceId, volume: null, path: '/home/me/src/app', name: 'app', workspace_key: workspaceKey, entry_count: files, total_bytes: 0 } },
   ]);
@@ -111,7 +112,7 @@ async function indexRepository(lib: Library, workspaceKey: string, files: number
   }
 }
 
-async function until(done: () => boolean, timeoutMs = 60_000): Promise<void> {
+export async function until(done: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!done()) {
     if (performance.now() > deadline) throw new Error('the demo timed out');
