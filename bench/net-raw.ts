@@ -1,14 +1,24 @@
 /**
- * The baseline of bench:net: plain Hyperswarm stream throughput between two
- * processes on the same local testnet, no engine. One process is run as
- * `receive`, the other as `send`; both print one JSON line when done.
+ * The baselines of bench:net: plain Hyperswarm between two processes on the
+ * same local testnet, no engine. One process is run as the server
+ * (`receive` or `echo`), the other as the client (`send` or `ping`); both
+ * print one JSON line when done.
  *
  *   node net-raw.js receive <bootstrap host:port> <topic hex> <bytes>
  *   node net-raw.js send    <bootstrap host:port> <topic hex> <bytes> <chunk bytes>
+ *   node net-raw.js echo    <bootstrap host:port> <topic hex> <count>
+ *   node net-raw.js ping    <bootstrap host:port> <topic hex> <count> <message bytes> <spacing ms>
  *
- * The sender writes `bytes` in chunks of `chunk bytes`, waiting for 'drain'
- * whenever the stream says it is full (as the engine does); the receiver
- * times from the first byte to the last and answers one byte when done.
+ * Throughput: the sender writes `bytes` in chunks of `chunk bytes`, waiting
+ * for 'drain' whenever the stream says it is full (as the engine does); the
+ * receiver times from the first byte to the last and answers one byte when
+ * done. Latency: the pinger sends `count` small messages one at a time,
+ * `spacing ms` apart, each after the previous one's echo came back, and
+ * reports the round trips (the echo side answers each message as it is).
+ *
+ * A connection that closes before the run is done (e.g. one that came up on
+ * one side only and timed out, see the Hyperswarm notes) is dropped and the
+ * run starts over on the next connection.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -21,53 +31,114 @@ type Stream = SecretStream & {
   write(b: Uint8Array): boolean;
   once(event: 'drain', fn: () => void): unknown;
   on(event: 'data', fn: (b: Buffer) => void): unknown;
+  on(event: 'close', fn: () => void): unknown;
 };
 
+type Result = Record<string, number | number[]>;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Runs one attempt on `conn`; resolves with the result, or null if the connection closed first. */
+function run(mode: string, conn: Stream, args: string[]): Promise<Result | null> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: Result | null) => {
+      if (done) return;
+      done = true;
+      resolve(r);
+    };
+    conn.on('close', () => finish(null));
+    if (mode === 'receive') {
+      const bytes = Number(args[0]);
+      let got = 0;
+      let first = 0;
+      conn.on('data', (b) => {
+        if (got === 0) first = performance.now();
+        got += b.byteLength;
+        if (got >= bytes && !done) {
+          const ms = performance.now() - first;
+          conn.write(new Uint8Array([1]));
+          finish({ bytes: got, ms, MBps: got / 1e6 / (ms / 1000) });
+        }
+      });
+    } else if (mode === 'send') {
+      const bytes = Number(args[0]);
+      const chunk = new Uint8Array(Number(args[1])).fill(7);
+      const t0 = performance.now();
+      conn.on('data', () => finish({ bytes, ms: performance.now() - t0 }));
+      let sent = 0;
+      const pump = () => {
+        while (sent < bytes && !done) {
+          sent += chunk.byteLength;
+          if (!conn.write(chunk)) return void conn.once('drain', pump);
+        }
+      };
+      pump();
+    } else if (mode === 'echo') {
+      const count = Number(args[0]);
+      let n = 0;
+      conn.on('data', (b) => {
+        conn.write(b);
+        if (++n >= count) finish({ echoed: n });
+      });
+    } else {
+      const [count, size, spacing] = args.map(Number);
+      const msg = new Uint8Array(size).fill(9);
+      const rtts: number[] = [];
+      let pending: ((at: number) => void) | null = null;
+      conn.on('data', () => pending?.(performance.now()));
+      void (async () => {
+        for (let i = 0; i < count && !done; i++) {
+          await sleep(spacing);
+          const t0 = performance.now();
+          const at = await new Promise<number>((r) => {
+            pending = r;
+            conn.write(msg);
+          });
+          rtts.push(at - t0);
+        }
+        const warm = rtts.slice(Math.min(50, Math.floor(rtts.length / 10))).sort((a, b) => a - b);
+        finish({ count: warm.length, rttP50Ms: percentile(warm, 0.5), rttP99Ms: percentile(warm, 0.99), rttMaxMs: warm[warm.length - 1] });
+      })();
+    }
+  });
+}
+
 async function main(): Promise<void> {
-  const [mode, bootstrapArg, topicHex, bytesArg, chunkArg] = process.argv.slice(2);
+  const [mode, bootstrapArg, topicHex, ...args] = process.argv.slice(2);
+  if (!['receive', 'send', 'echo', 'ping'].includes(mode)) throw new Error(`unknown mode ${mode}`);
   const [host, port] = bootstrapArg.split(':');
-  const bytes = Number(bytesArg);
   const net = loadNetModules();
   const swarm = newSwarm(net, { keyPair: keyPairFromSeed(randomBytes(32)), bootstrap: [{ host, port: Number(port) }] }, () => false);
   const topic = Buffer.from(topicHex, 'hex');
-  const result = await new Promise<Record<string, number>>((resolve) => {
-    let taken = false;
+  const server = mode === 'receive' || mode === 'echo';
+  let busy = false;
+  let retries = 0;
+  const result = await new Promise<Result>((resolve) => {
     swarm.on('connection', (c) => {
       const conn = c as Stream;
       conn.on('error', () => undefined);
-      if (taken) return conn.destroy();
-      taken = true;
-      if (mode === 'receive') {
-        let got = 0;
-        let first = 0;
-        conn.on('data', (b) => {
-          if (got === 0) first = performance.now();
-          got += b.byteLength;
-          if (got >= bytes) {
-            const ms = performance.now() - first;
-            conn.write(new Uint8Array([1]));
-            resolve({ bytes: got, ms, MBps: got / 1e6 / (ms / 1000) });
-          }
-        });
-      } else {
-        const chunk = new Uint8Array(Number(chunkArg)).fill(7);
-        const t0 = performance.now();
-        conn.on('data', () => resolve({ bytes, ms: performance.now() - t0 }));
-        let sent = 0;
-        const pump = () => {
-          while (sent < bytes) {
-            sent += chunk.byteLength;
-            if (!conn.write(chunk)) return void conn.once('drain', pump);
-          }
-        };
-        pump();
-      }
+      if (busy) return conn.destroy();
+      busy = true;
+      void run(mode, conn, args).then((r) => {
+        if (r) return resolve(r);
+        // Closed before the end: start over on the next connection.
+        busy = false;
+        retries++;
+      });
     });
-    const discovery = swarm.join(topic, { server: mode === 'receive', client: mode !== 'receive' });
+    const discovery = swarm.join(topic, { server, client: !server });
     // Same-moment joins can miss each other's announcements: look again until connected.
-    const retry = setInterval(() => (taken ? clearInterval(retry) : void discovery.refresh().catch(() => undefined)), 1000);
+    const retry = setInterval(() => (busy ? undefined : void discovery.refresh().catch(() => undefined)), 1000);
+    retry.unref();
   });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(JSON.stringify({ ...result, retries }) + '\n');
+  // Give the last answer (receive / echo) a moment to leave before the swarm goes.
+  if (server) await sleep(200);
   await swarm.destroy();
 }
 
