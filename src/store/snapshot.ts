@@ -16,6 +16,7 @@ import * as zlib from 'node:zlib';
 import { collectGarbage } from './memory';
 import { StoreCorruptError, StoreVersionError } from './errors';
 import { randomSuffix } from './fsutil';
+import { allocateRoom, roomCapacity } from './livefile';
 import * as path from 'node:path';
 
 export const SNAPSHOT_FILE = 'snapshot.db';
@@ -23,7 +24,6 @@ export const SNAPSHOT_TMP_PREFIX = 'snapshot.db.tmp-';
 export const SNAPSHOT_HEADER = 48;
 export const SNAPSHOT_VERSION = 1;
 const MAGIC = Buffer.from('LSYNCSNP', 'latin1');
-/** checksum this much per event-loop turn (~3 ms) */
 
 function buildHeader(seq: number, dataLength: number, dataCrc: number): Buffer {
   const h = Buffer.alloc(SNAPSHOT_HEADER);
@@ -43,67 +43,103 @@ function buildHeader(seq: number, dataLength: number, dataCrc: number): Buffer {
 
 export interface LoadedSnapshot {
   seq: number;
+  /** the database bytes: the start of `room` when there is one */
   data: Uint8Array;
+  /**
+   * `data` followed by zeros, to load the database from so that it can grow
+   * in place (see livefile.ts); null if the database is too large for room.
+   */
+  room: ArrayBuffer | null;
   fileBytes: number;
 }
 
 /**
  * Reads and verifies the snapshot. Returns undefined if there is none.
  * Throws StoreCorruptError (file untouched) if it cannot be trusted.
+ * The database bytes are read straight into a buffer with room to grow, the
+ * one the database is then loaded from: no other copy is made.
  */
 export function readSnapshot(dir: string): LoadedSnapshot | undefined {
   const file = path.join(dir, SNAPSHOT_FILE);
-  let buf: Buffer;
+  let fd: number;
   try {
-    buf = fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  if (buf.length < SNAPSHOT_HEADER) {
-    throw new StoreCorruptError(file, `snapshot is ${buf.length} bytes, shorter than its ${SNAPSHOT_HEADER}-byte header`);
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < SNAPSHOT_HEADER) {
+      throw new StoreCorruptError(file, `snapshot is ${size} bytes, shorter than its ${SNAPSHOT_HEADER}-byte header`);
+    }
+    const head = Buffer.alloc(SNAPSHOT_HEADER);
+    readFully(fd, head, SNAPSHOT_HEADER, 0, file);
+    if (!head.subarray(0, 8).equals(MAGIC)) throw new StoreCorruptError(file, 'bad snapshot magic (not a Leaderless Sync snapshot)', 0);
+    if (zlib.crc32(head.subarray(0, 44)) !== head.readUInt32LE(44)) {
+      throw new StoreCorruptError(file, 'snapshot header checksum mismatch', 0);
+    }
+    const version = head.readUInt32LE(8);
+    if (version > SNAPSHOT_VERSION) throw new StoreVersionError(dir, version, SNAPSHOT_VERSION, 'snapshot format');
+    const headerLen = head.readUInt32LE(12);
+    if (headerLen !== SNAPSHOT_HEADER) throw new StoreCorruptError(file, `bad snapshot header length ${headerLen}`, 12);
+    const seq = head.readUInt32LE(16) + head.readUInt32LE(20) * 0x100000000;
+    const len = head.readUInt32LE(24) + head.readUInt32LE(28) * 0x100000000;
+    if (len !== size - SNAPSHOT_HEADER) {
+      throw new StoreCorruptError(file, `snapshot header announces ${len} data bytes but the file holds ${size - SNAPSHOT_HEADER}`, 24);
+    }
+    const capacity = roomCapacity(len);
+    const room = capacity ? allocateRoom(capacity) : null;
+    const data = room ? new Uint8Array(room, 0, len) : Buffer.allocUnsafe(len);
+    readFully(fd, data, len, SNAPSHOT_HEADER, file);
+    if (zlib.crc32(data) !== head.readUInt32LE(32)) {
+      throw new StoreCorruptError(file, 'snapshot data checksum mismatch', SNAPSHOT_HEADER);
+    }
+    return { seq, data, room, fileBytes: size };
+  } finally {
+    fs.closeSync(fd);
   }
-  if (!buf.subarray(0, 8).equals(MAGIC)) throw new StoreCorruptError(file, 'bad snapshot magic (not a Leaderless Sync snapshot)', 0);
-  if (zlib.crc32(buf.subarray(0, 44)) !== buf.readUInt32LE(44)) {
-    throw new StoreCorruptError(file, 'snapshot header checksum mismatch', 0);
+}
+
+function readFully(fd: number, into: Uint8Array, length: number, position: number, file: string): void {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, into, done, length - done, position + done);
+    if (n <= 0) throw new StoreCorruptError(file, `snapshot ended after ${position + done} bytes while being read`, position + done);
+    done += n;
   }
-  const version = buf.readUInt32LE(8);
-  if (version > SNAPSHOT_VERSION) throw new StoreVersionError(dir, version, SNAPSHOT_VERSION, 'snapshot format');
-  const headerLen = buf.readUInt32LE(12);
-  if (headerLen !== SNAPSHOT_HEADER) throw new StoreCorruptError(file, `bad snapshot header length ${headerLen}`, 12);
-  const seq = buf.readUInt32LE(16) + buf.readUInt32LE(20) * 0x100000000;
-  const len = buf.readUInt32LE(24) + buf.readUInt32LE(28) * 0x100000000;
-  if (len !== buf.length - SNAPSHOT_HEADER) {
-    throw new StoreCorruptError(
-      file,
-      `snapshot header announces ${len} data bytes but the file holds ${buf.length - SNAPSHOT_HEADER}`,
-      24,
-    );
-  }
-  const data = buf.subarray(SNAPSHOT_HEADER);
-  if (zlib.crc32(data) !== buf.readUInt32LE(32)) {
-    throw new StoreCorruptError(file, 'snapshot data checksum mismatch', SNAPSHOT_HEADER);
-  }
-  return { seq, data, fileBytes: buf.length };
+}
+
+export interface SnapshotWriteOptions {
+  /** Runs synchronously once the bytes are in the OS's hands, with the same bytes. */
+  after?: (data: Uint8Array) => void;
+  /** Whether `take` made a copy to collect afterwards (default: yes). */
+  copied?: () => boolean;
 }
 
 /**
  * Writes a snapshot to a temp file and returns the temp path (the caller
- * renames it into place). The checksum and the hand-off of the bytes to the
- * OS happen synchronously (at 1M entries, ~45 ms and ~30 ms beside the
- * export's ~140 ms), so the exported copy can be released before any other
- * transaction runs: holding it across event-loop turns while the database
- * keeps growing is what pushed peak memory over budget. The fsync, which is
- * what takes time on a real disk, is asynchronous.
+ * renames it into place). `take` supplies the database bytes: an export, or
+ * the live database file itself (see livefile.ts), which changes with the
+ * next transaction. So the checksum and the hand-off of the bytes to the OS
+ * happen synchronously (at 1M entries, ~45 ms and ~30 ms), as does `after`,
+ * and nothing is held across event-loop turns: holding an exported copy
+ * while the database keeps growing is what pushed peak memory over budget.
+ * The fsync, which is what takes time on a real disk, is asynchronous.
  */
-export async function writeSnapshotTemp(dir: string, seq: number, take: () => Uint8Array): Promise<{ tmp: string; bytes: number }> {
+export async function writeSnapshotTemp(
+  dir: string,
+  seq: number,
+  take: () => Uint8Array,
+  opts: SnapshotWriteOptions = {},
+): Promise<{ tmp: string; bytes: number }> {
   const tmp = path.join(dir, SNAPSHOT_TMP_PREFIX + randomSuffix());
   const fd = fs.openSync(tmp, 'wx');
   let ok = false;
   let bytes = 0;
   try {
-    bytes = writeSnapshotBytes(fd, tmp, seq, take);
-    collectGarbage(); // the exported copy, now in the OS's hands (see memory.ts)
+    bytes = writeSnapshotBytes(fd, tmp, seq, take, opts.after);
+    if (opts.copied?.() ?? true) collectGarbage(); // an exported copy, now in the OS's hands (see memory.ts)
     await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
     ok = true;
   } finally {
@@ -117,11 +153,18 @@ export async function writeSnapshotTemp(dir: string, seq: number, take: () => Ui
  * The synchronous part, in a plain function of its own: a local of the async
  * caller would be kept alive across its awaits, and with it the whole copy.
  */
-function writeSnapshotBytes(fd: number, tmp: string, seq: number, take: () => Uint8Array): number {
+function writeSnapshotBytes(
+  fd: number,
+  tmp: string,
+  seq: number,
+  take: () => Uint8Array,
+  after: ((data: Uint8Array) => void) | undefined,
+): number {
   const data = take();
   const header = buildHeader(seq, data.length, zlib.crc32(data));
   writeAllSync(fd, header, 0, tmp);
   writeAllSync(fd, data, SNAPSHOT_HEADER, tmp);
+  after?.(data);
   return SNAPSHOT_HEADER + data.length;
 }
 

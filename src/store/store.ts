@@ -25,9 +25,10 @@ import {
 import { asError, fsyncDir, writeFileDurableSync } from './fsutil';
 import { JournalWriter, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo } from './journal';
 import { DirLock } from './lock';
+import { LiveFile, allocateRoom, asBuffer, fileView, roomCapacity, type CanaryTarget } from './livefile';
 import { collectGarbage } from './memory';
 import { SNAPSHOT_FILE, readSnapshot, removeSnapshotTemps, writeSnapshotTemp } from './snapshot';
-import { loadSqlJs, type SqlDatabase, type SqlStatement } from './sqljs';
+import { loadSqlJs, type SqlDatabase, type SqlJs, type SqlStatement } from './sqljs';
 
 export type { SqlValue } from './codec';
 export type Row = Record<string, SqlValue>;
@@ -64,7 +65,21 @@ export type StoreEvent =
       replayedRecords: number;
       journalFiles: number;
     }
-  | { type: 'snapshot'; ms: number; exportMs: number; bytes: number; seq: number }
+  | {
+      type: 'snapshot';
+      ms: number;
+      /** time to get the bytes: the export, or checking the live file (then a fraction of a ms) */
+      exportMs: number;
+      bytes: number;
+      seq: number;
+      /**
+       * true: written straight from the database file, no copy (see
+       * livefile.ts); false: from an export, after which the database moved
+       * to a larger buffer (`moveMs`) unless closing
+       */
+      live: boolean;
+      moveMs: number;
+    }
   | { type: 'snapshot-failed'; error: Error }
   | { type: 'torn-tail'; file: string; offset: number; bytes: number; keptAt: string; reason: string }
   | { type: 'stale-lock'; pid?: number; host?: string; reason: string }
@@ -110,6 +125,9 @@ const DEFAULT_SNAPSHOT_JOURNAL_BYTES = 64 * 1024 * 1024;
  * between transactions.
  */
 const CACHE_KIB = 4 * 1024;
+const PRAGMAS = `PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-${CACHE_KIB}`;
+/** Moving a database smaller than this needs no garbage collection first. */
+const COLLECT_BEFORE_MOVE_BYTES = 8 * 1024 * 1024;
 const MAX_CACHED_STATEMENTS = 256;
 const STORE_FORMAT = 1;
 const CONTROL_RE = /^\s*(?:BEGIN|COMMIT|END|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b/i;
@@ -152,27 +170,85 @@ function toObject(cols: string[], vals: SqlValue[]): Row {
   return o;
 }
 
+/**
+ * Loads a database image: from `room` (the image followed by zeros, see
+ * livefile.ts) when given, so that its file grows in place and is
+ * snapshotted without a copy. Falls back to the image alone if SQLite does
+ * not take the database size from the header (it would count the zeros as
+ * pages). Throws what SQLite throws for a bad image.
+ */
+function loadImage(SQL: SqlJs, image: Uint8Array, room: ArrayBuffer | null): { db: SqlDatabase; room: ArrayBuffer | null } {
+  if (room) {
+    let db: SqlDatabase | undefined;
+    try {
+      db = new SQL.Database(fileView(room));
+      db.exec(PRAGMAS);
+      const r = db.exec('PRAGMA page_count; PRAGMA page_size');
+      if (Number(r[0].values[0][0]) * Number(r[1].values[0][0]) === image.length) return { db, room };
+    } catch {
+      /* a bad image: reported by the plain load below */
+    }
+    db?.close();
+  }
+  const db = new SQL.Database(asBuffer(image));
+  try {
+    db.exec(PRAGMAS);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return { db, room: null };
+}
+
 /** The sql.js database with a bounded statement cache. */
-class Engine {
+class Engine implements CanaryTarget {
   private readonly cache = new Map<string, CachedStmt>();
   private readonly internal: SqlStatement[] = [];
-  private readonly sBegin: SqlStatement;
-  private readonly sCommit: SqlStatement;
-  private readonly sRollback: SqlStatement;
-  private readonly sSetSeq: SqlStatement;
+  private sBegin!: SqlStatement;
+  private sCommit!: SqlStatement;
+  private sRollback!: SqlStatement;
+  private sSetSeq!: SqlStatement;
+  private sCanary!: SqlStatement;
+  private sCanaryPage!: SqlStatement;
+  private sPageCount!: SqlStatement;
+  private sPageSize!: SqlStatement;
+  private live: LiveFile | null;
   closed = false;
 
-  constructor(readonly db: SqlDatabase) {
+  constructor(
+    private readonly SQL: SqlJs,
+    public db: SqlDatabase,
+    room: ArrayBuffer | null,
+  ) {
+    this.live = room ? new LiveFile(room) : null;
+    this.prepareInternal();
+  }
+
+  private prepareInternal(): void {
     this.sBegin = this.internalStmt('BEGIN');
     this.sCommit = this.internalStmt('COMMIT');
     this.sRollback = this.internalStmt('ROLLBACK');
     this.sSetSeq = this.internalStmt("UPDATE _store SET value = ? WHERE key = 'seq'");
+    this.sCanary = this.internalStmt("INSERT OR REPLACE INTO _store(key, value) VALUES ('canary', ?)");
+    this.sCanaryPage = this.internalStmt("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = '_store'");
+    this.sPageCount = this.internalStmt('PRAGMA page_count');
+    this.sPageSize = this.internalStmt('PRAGMA page_size');
   }
 
   private internalStmt(sql: string): SqlStatement {
     const s = this.db.prepare(sql);
     this.internal.push(s);
     return s;
+  }
+
+  private static value(s: SqlStatement): number {
+    try {
+      return s.step() ? Number(s.get()[0]) : 0;
+    } catch (e) {
+      throw asError(e);
+    } finally {
+      s.reset();
+    }
   }
 
   private static step1(s: SqlStatement, params?: SqlValue[]): void {
@@ -191,12 +267,89 @@ class Engine {
   }
   commit(): void {
     Engine.step1(this.sCommit);
+    // Keep the file's buffer ahead of the database (livefile.ts), so that
+    // MEMFS never has to copy the file.
+    this.live?.grow();
   }
   rollback(): void {
     Engine.step1(this.sRollback);
   }
   setSeq(seq: number): void {
     Engine.step1(this.sSetSeq, [seq]);
+  }
+
+  // CanaryTarget (livefile.ts): the canary is store bookkeeping, outside the
+  // journal like the rest of _store's maintenance; it does not change seq.
+  writeCanary(nonce: Uint8Array): void {
+    Engine.step1(this.sCanary, [nonce]);
+  }
+  canaryPage(): number {
+    return Engine.value(this.sCanaryPage);
+  }
+  pageCount(): number {
+    return Engine.value(this.sPageCount);
+  }
+  pageSize(): number {
+    return Engine.value(this.sPageSize);
+  }
+
+  /**
+   * The database's bytes straight from its file, if that is still the
+   * buffer it was loaded from (checked, see livefile.ts); else null. Valid
+   * until the next statement: use them synchronously.
+   */
+  liveBytes(): Uint8Array | null {
+    if (!this.live) return null;
+    const bytes = this.live.bytes(this);
+    if (!bytes) this.live = null;
+    return bytes;
+  }
+
+  /**
+   * Whether moving a database into a buffer of its own gives a live file
+   * (undefined until the first move tells). If this sql.js ever copied the
+   * array it loads from, moves would only cost time: stop making them.
+   */
+  static roomWorks: boolean | undefined;
+
+  /** Whether moveTo() is worth it. */
+  get canMove(): boolean {
+    return Engine.roomWorks !== false;
+  }
+
+  /**
+   * Moves the database into a new buffer with room to grow: closes it and
+   * loads `image`, an export of it taken in the same synchronous run (no
+   * transaction in between, none open). Statements are prepared again on
+   * use. The old file is freed before the new room is filled, so memory
+   * peaks at the image plus one copy, as during the export itself.
+   */
+  moveTo(image: Uint8Array): void {
+    this.freeStatements();
+    this.db.close();
+    this.live = null;
+    if (image.length >= COLLECT_BEFORE_MOVE_BYTES) collectGarbage(); // the old file's array
+    const capacity = roomCapacity(image.length);
+    let loaded: { db: SqlDatabase; room: ArrayBuffer | null };
+    try {
+      const room = capacity ? allocateRoom(capacity) : null;
+      if (room) new Uint8Array(room, 0, image.length).set(image);
+      loaded = loadImage(this.SQL, image, room);
+    } catch (e) {
+      this.closed = true;
+      throw e;
+    }
+    this.db = loaded.db;
+    this.live = loaded.room ? new LiveFile(loaded.room) : null;
+    this.prepareInternal();
+    if (this.live && Engine.roomWorks === undefined) Engine.roomWorks = this.liveBytes() !== null;
+  }
+
+  private freeStatements(): void {
+    for (const e of this.cache.values()) e.stmt.free();
+    this.cache.clear();
+    for (const s of this.internal) s.free();
+    this.internal.length = 0;
   }
 
   prepare(sql: string): CachedStmt {
@@ -279,9 +432,8 @@ class Engine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const e of this.cache.values()) e.stmt.free();
-    this.cache.clear();
-    for (const s of this.internal) s.free();
+    this.live = null;
+    this.freeStatements();
     this.db.close();
   }
 }
@@ -466,18 +618,23 @@ export class Store {
       const SQL = await loadSqlJs(opts.wasmBinary);
       removeSnapshotTemps(dir);
 
-      // 1. snapshot
+      // 1. snapshot, loaded in place from the buffer it was read into (livefile.ts)
       const snap = readSnapshot(dir);
       const snapPath = path.join(dir, SNAPSHOT_FILE);
       let db: SqlDatabase;
-      try {
-        db = new SQL.Database(snap ? snap.data : undefined);
-      } catch (e) {
-        throw new StoreCorruptError(snapPath, `SQLite cannot open the snapshot (${asError(e).message})`, undefined, { cause: e });
+      let room: ArrayBuffer | null = null;
+      if (snap) {
+        try {
+          ({ db, room } = loadImage(SQL, snap.data, snap.room));
+        } catch (e) {
+          throw new StoreCorruptError(snapPath, `SQLite refuses the snapshot (${asError(e).message})`, undefined, { cause: e });
+        }
+      } else {
+        db = new SQL.Database();
       }
       let dbSeq: number;
       try {
-        db.exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-${CACHE_KIB}`);
+        if (!snap) db.exec(PRAGMAS);
         db.exec(
           `CREATE TABLE IF NOT EXISTS _store(key TEXT PRIMARY KEY, value);
            INSERT OR IGNORE INTO _store(key, value) VALUES ('seq', 0), ('format', ${STORE_FORMAT});
@@ -505,7 +662,9 @@ export class Store {
         throw new StoreCorruptError(snapPath, `snapshot header says seq ${snap.seq} but its database says ${dbSeq}`);
       }
       const snapshotSeq = dbSeq;
-      eng = new Engine(db);
+      eng = new Engine(SQL, db, room);
+      // A new database starts in a buffer with room too (it is a few pages: a cheap move).
+      if (!snap && eng.canMove) eng.moveTo(db.export());
 
       // 2. journal replay (nothing on disk is modified until it all succeeded)
       const files = listJournalFiles(dir);
@@ -829,12 +988,45 @@ export class Store {
       // New records go to a new generation while the snapshot is written.
       const gen = journal.rotate().gen;
       let exportMs = 0;
-      const written = await writeSnapshotTemp(this.dir, seq, () => {
-        collectGarbage();
-        const data = this.eng.db.export();
-        exportMs = performance.now() - t0;
-        return data;
-      });
+      let moveMs = 0;
+      let live = false;
+      const eng = this.eng;
+      const written = await writeSnapshotTemp(
+        this.dir,
+        seq,
+        () => {
+          // Straight from the database file when it is still ours (no copy), else an export.
+          const bytes = eng.liveBytes();
+          if (bytes) {
+            live = true;
+            exportMs = performance.now() - t0;
+            return bytes;
+          }
+          collectGarbage();
+          const data = eng.db.export();
+          exportMs = performance.now() - t0;
+          return data;
+        },
+        {
+          // After an export, move the database into a buffer with room to
+          // grow, so that the next snapshot needs no copy. Same synchronous
+          // run: no transaction can come in between the export and the move.
+          after: (data) => {
+            if (live || this.closing || !eng.canMove) return;
+            const m0 = performance.now();
+            try {
+              eng.moveTo(data);
+            } catch (e) {
+              const err = new StoreFailedError(this.dir, new Error(`could not reload the database after a snapshot (${asError(e).message})`));
+              this.failure ??= err;
+              this.emit({ type: 'journal-failed', error: err });
+              throw err;
+            }
+            moveMs = performance.now() - m0;
+          },
+          copied: () => !live,
+        },
+      );
       if (this.failure) {
         await fs.promises.unlink(written.tmp).catch(() => undefined);
         throw this.failure;
@@ -846,7 +1038,7 @@ export class Store {
       this.snapshots++;
       await journal.retireBefore(gen);
       this.lastSnapshotMs = performance.now() - t0;
-      this.emit({ type: 'snapshot', ms: this.lastSnapshotMs, exportMs, bytes: written.bytes, seq });
+      this.emit({ type: 'snapshot', ms: this.lastSnapshotMs, exportMs, bytes: written.bytes, seq, live, moveMs });
     } finally {
       this.snapshotRunning = false;
     }
