@@ -41,12 +41,24 @@ export interface Scheduler {
   clearTimeout(handle: unknown): void;
 }
 
+/** A zero delay runs on the next turn with setImmediate: Node's setTimeout(0) waits at least 1 ms, which live batching paid on every change. */
+type RealHandle = NodeJS.Timeout | { immediate: NodeJS.Immediate };
+
 export const realScheduler: Scheduler = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => {
+  setTimeout: (fn, ms): RealHandle => {
+    if (ms <= 0) {
+      const immediate = setImmediate(fn);
+      immediate.unref?.();
+      return { immediate };
+    }
     const t = setTimeout(fn, ms);
     t.unref?.();
     return t;
   },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => {
+    const handle = h as RealHandle | null | undefined;
+    if (handle && 'immediate' in handle) clearImmediate(handle.immediate);
+    else clearTimeout(handle ?? undefined);
+  },
 };

@@ -49,6 +49,8 @@ export interface LibraryNetOptions {
 
 /** Keep-alive and timeout on every connection (ms): a silent peer is dropped after ~2–3 s. */
 const KEEP_ALIVE_MS = 1000;
+/** How long a key a join announced is admitted before its library lists it. */
+const EXPECT_TTL_MS = 60_000;
 const TIMEOUT_MS = 3000;
 
 const short = (hex: string) => hex.slice(0, 12);
@@ -69,6 +71,8 @@ export class SwarmHost {
   private readonly peerConns = new Set<PeerConnection>();
   /** Keys currently joined as explicit peers (hex → key). */
   private readonly joined = new Map<string, Uint8Array>();
+  /** Keys admitted before any library lists them, until when (ms); see expect(). */
+  private readonly expected = new Map<string, number>();
   private readonly log: (line: string) => void;
   private destroyed = false;
   private readonly access: SwarmAccess;
@@ -116,6 +120,24 @@ export class SwarmHost {
     };
   }
 
+  /**
+   * Admits these keys for `ttlMs` before any library lists them: the
+   * partners a join is about to record (the peer of an active pairing). The
+   * inviter dials the new device as soon as it admitted it, which would
+   * otherwise be refused (and the key banned) while the new device is still
+   * creating its copy of the library. A connection admitted this way waits
+   * for that library's transport to attach to it.
+   */
+  expect(keys: readonly Uint8Array[], ttlMs = EXPECT_TTL_MS): void {
+    if (this.destroyed) return;
+    const until = Date.now() + ttlMs;
+    for (const key of keys) {
+      const hex = toHex(key);
+      this.expected.set(hex, until);
+      this.swarm.peers.get(hex)?.ban(false);
+    }
+  }
+
   /** The Transport of one library. Asking again for the same library replaces (closes) the previous one. */
   transport(opts: LibraryNetOptions): Transport {
     if (this.destroyed) throw new Error('SwarmHost destroyed');
@@ -145,10 +167,18 @@ export class SwarmHost {
     return keys;
   }
 
+  private admits(hex: string): boolean {
+    if (this.destroyed) return false;
+    if ([...this.transports.values()].some((t) => t.wants(hex))) return true;
+    const until = this.expected.get(hex);
+    if (until !== undefined && until < Date.now()) this.expected.delete(hex);
+    return until !== undefined && until >= Date.now();
+  }
+
   /** True rejects. */
   private firewall(remoteKey: Uint8Array, payload: unknown): boolean {
     const hex = toHex(remoteKey);
-    if (!this.destroyed && [...this.transports.values()].some((t) => t.wants(hex))) return false;
+    if (this.admits(hex)) return false;
     this.log(payload === null ? `not dialling ${short(hex)}: not a partner in any library here` : `refused a connection from ${short(hex)}: not a partner in any library here`);
     return true;
   }
@@ -174,7 +204,7 @@ export class SwarmHost {
   private onConnection(conn: SecretStream): void {
     const hex = toHex(conn.remotePublicKey);
     conn.on('error', () => undefined); // the reason reaches the links through peer.error
-    if (this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) {
+    if (!this.admits(hex)) {
       this.log(`closing a connection from ${short(hex)}: not a partner in any library here`);
       conn.destroy();
       return;

@@ -106,6 +106,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
       deviceId: () => this.deviceId,
       deviceName: () => options.library?.deviceName,
       createLibrary: (o) => this.createLibrary(o),
+      expectPeers: (keys) => this.host?.expect(keys),
       emitInvite: (info) => this.emit('invite', info),
       log: (line) => this.log(line),
     });

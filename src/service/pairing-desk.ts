@@ -54,6 +54,8 @@ export interface PairingHost {
   deviceId(): Id | null;
   deviceName(): string | undefined;
   createLibrary(opts: { name: string; libraryId: Id; secret: Uint8Array; deviceId: Id }): Promise<Library>;
+  /** Admits these network keys before the library that lists them exists (the inviter dials at once). */
+  expectPeers(keys: Uint8Array[]): void;
   emitInvite(info: InviteInfo): void;
   log(line: string): void;
 }
@@ -158,6 +160,7 @@ export class PairingDesk {
     const joiner: DeviceCard = { device, name: this.host.deviceName() ?? defaultDeviceName(), publicKey: this.host.publicKey };
     const offer = await joinWithCode({ code, joiner, bootstrap: this.host.bootstrap, timeoutMs: opts.timeoutMs, log: (line) => this.host.log(line) });
     if (this.host.hasLibrary(offer.libraryId)) throw new AlreadyJoinedError(offer.name, offer.libraryId);
+    this.host.expectPeers([offer.inviter, ...offer.members].filter((m) => !idEquals(m.device, device)).map((m) => m.publicKey));
     const lib = await this.host.createLibrary({ name: offer.name, libraryId: offer.libraryId, secret: offer.secret, deviceId: device });
     const partners: JoinResult['partners'] = [];
     for (const m of [offer.inviter, ...offer.members]) {
