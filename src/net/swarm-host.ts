@@ -49,6 +49,8 @@ export interface LibraryNetOptions {
 
 /** Keep-alive and timeout on every connection (ms): a silent peer is dropped after ~2–3 s. */
 const KEEP_ALIVE_MS = 1000;
+/** A connection that carries no open channel of a library that wants the peer this long is dropped (see onConnection). */
+const CHANNEL_OPEN_TIMEOUT_MS = 1500;
 /** How long a key a join announced is admitted before its library lists it. */
 const EXPECT_TTL_MS = 60_000;
 const TIMEOUT_MS = 3000;
@@ -217,6 +219,17 @@ export class SwarmHost {
     peer.mux.pair({ protocol: PROTOCOL }, (id) => this.onChannelRequest(peer, id));
     this.peerConns.add(peer);
     for (const t of this.transports.values()) t.attach(peer);
+    // A connection can be up on this side only (a hole punch the other side never saw) and
+    // would sit for Hyperswarm's ~13 s timeout: without any library's channel open on it soon,
+    // drop it so that either side dials again.
+    const check = setTimeout(() => {
+      if (conn.destroyed || this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) return;
+      if ([...this.transports.values()].some((t) => t.hasOpenLink(peer))) return;
+      this.log(`no channel came up on the connection to ${short(hex)} within ${CHANNEL_OPEN_TIMEOUT_MS} ms; dropping it to dial again`);
+      conn.destroy();
+    }, CHANNEL_OPEN_TIMEOUT_MS);
+    check.unref();
+    conn.on('close', () => clearTimeout(check));
   }
 
   /** The remote opened a channel no library here was waiting for on this connection. */

@@ -116,6 +116,12 @@ export class SwarmTransport extends EventEmitter implements Transport {
     return this.wanted.values();
   }
 
+  /** A link of this library is open on `peer`'s connection. */
+  hasOpenLink(peer: PeerConnection): boolean {
+    for (const l of this.links) if (l.peer === peer && l.open) return true;
+    return false;
+  }
+
   wants(keyHex: string): boolean {
     return !this.closed && this.wanted.has(keyHex);
   }

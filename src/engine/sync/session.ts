@@ -27,6 +27,9 @@ import { idEquals, idKey, idToString, type Id } from '../ids';
 import type { Committed, Library } from '../library';
 import type { Link, Scheduler } from '../transport';
 
+
+/** Live changes are acknowledged at most this often (see sendAckSoon). */
+const LIVE_ACK_DELAY_MS = 200;
 export interface SessionOptions {
   scheduler: Scheduler;
   /** Page size for catch-up requests. */
@@ -93,6 +96,7 @@ export class Session {
   private readonly pending = new Map<number, Pending>();
   private lastHeard: number;
   private heartbeatTimer: unknown = null;
+  private ackTimer: unknown = null;
   private buffered: Message[] = [];
   private catchingUp: Promise<void> | null = null;
   private again = false;
@@ -227,6 +231,7 @@ export class Session {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.host.options.scheduler.clearTimeout(this.heartbeatTimer);
+    this.host.options.scheduler.clearTimeout(this.ackTimer);
     for (const p of this.pending.values()) {
       this.host.options.scheduler.clearTimeout(p.timer);
       p.reject(new Error('link closed'));
@@ -409,6 +414,19 @@ export class Session {
     this.send({ type: 'ack', vector: this.host.library.have() });
   }
 
+  /**
+   * Acks for live changes go out at most every LIVE_ACK_DELAY_MS, carrying
+   * the vector at that moment: each one costs the partner a durable write,
+   * and they only let it prune, which runs every few seconds anyway.
+   */
+  private sendAckSoon(): void {
+    if (this.ackTimer !== null) return;
+    this.ackTimer = this.host.options.scheduler.setTimeout(() => {
+      this.ackTimer = null;
+      if (!this.isClosed()) this.sendAck();
+    }, LIVE_ACK_DELAY_MS);
+  }
+
   private async applyLive(msg: Message): Promise<void> {
     const lib = this.host.library;
     try {
@@ -416,7 +434,7 @@ export class Session {
       else if (msg.type === 'state-batch') await this.apply(() => lib.applyState(msg.model, msg.records));
       else if (msg.type === 'shared-change') await this.apply(() => lib.applyShared([msg.change]));
       else if (msg.type === 'shared-change-batch') await this.apply(() => lib.applyShared(msg.changes));
-      if (msg.type === 'shared-change' || msg.type === 'shared-change-batch') this.sendAck();
+      if (msg.type === 'shared-change' || msg.type === 'shared-change-batch') this.sendAckSoon();
     } catch (e) {
       this.fail(e as Error);
     }
