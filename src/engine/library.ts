@@ -13,7 +13,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkData, RecordFormatError, type RecordData } from '../models/fields';
-import type { DeviceOwnedModel, SharedChange, SharedOp, SharedRow, StateRecord } from '../models/model';
+import { digestModel, type DeviceOwnedModel, type SharedChange, type SharedOp, type SharedRow, type StateRecord } from '../models/model';
 import { OwnershipError } from '../models/errors';
 import { Store, type Reader, type StoreEvent, type Writer } from '../store';
 import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateRecord } from './apply';
@@ -751,9 +751,28 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.store.read((r) => {
       for (const m of registry.all) {
         h.update(`#${m.name}\n`);
-        m.digest(r, (chunk) => h.update(chunk));
+        digestModel(m, r, (chunk) => h.update(chunk));
       }
     });
+    return h.digest('hex');
+  }
+
+  /**
+   * The same digest, read in pages with a turn of the event loop between
+   * them, so that a big library does not stall sync (heartbeats) while it
+   * is computed. Writes that land meanwhile may be in it or not.
+   */
+  async digestAsync(pageRows = 5000): Promise<string> {
+    const h = createHash('sha256');
+    for (const m of registry.all) {
+      h.update(`#${m.name}\n`);
+      let after: Id | null = null;
+      do {
+        const from: Id | null = after;
+        after = this.store.read((r) => m.digestPage(r, from, pageRows, (chunk) => h.update(chunk)));
+        if (after) await new Promise<void>((resolve) => setImmediate(resolve));
+      } while (after);
+    }
     return h.digest('hex');
   }
 

@@ -8,8 +8,8 @@ import { idEquals, idToString, type Id } from '../engine/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec, type RecordData } from './fields';
-import type { ApplyStateResult, DeviceOwnedModel, ModelName, ParentRef, StateRecord } from './model';
-import { canonical, columnType, dataFromRow, sqlValues, stampFromTime, time } from './sql';
+import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type ModelName, type ParentRef, type StateRecord } from './model';
+import { columnType, dataFromRow, sqlValues, stampFromTime, time } from './sql';
 
 export interface DeviceOwnedTableSpec {
   name: ModelName;
@@ -151,9 +151,8 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
     return Number(r.value(`SELECT count(*) FROM ${this.table} WHERE deleted = 0`));
   }
 
-  digest(r: Reader, add: (chunk: string) => void): void {
-    for (const row of r.rows(`SELECT uuid, owner, hlc, deleted, ${this.cols} FROM ${this.table} ORDER BY uuid`)) {
-      add(row.map(canonical).join(',') + '\n');
-    }
+  digestPage(r: Reader, after: Id | null, limit: number, add: (chunk: string) => void): Id | null {
+    const rows = r.rows(`SELECT uuid, owner, hlc, deleted, ${this.cols} FROM ${this.table} WHERE uuid > ? ORDER BY uuid LIMIT ?`, [after ?? new Uint8Array(0), limit]);
+    return digestRows(rows, limit, add);
   }
 }

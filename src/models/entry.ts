@@ -14,8 +14,8 @@ import { idEquals, idMapKey, idToString, type Id } from '../engine/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec } from './fields';
-import type { ApplyStateResult, DeviceOwnedModel, StateRecord } from './model';
-import { canonical, stampFromTime, time } from './sql';
+import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type StateRecord } from './model';
+import { stampFromTime, time } from './sql';
 
 export const ENTRY_KIND = { file: 0, dir: 1, symlink: 2 } as const;
 export type EntryKind = keyof typeof ENTRY_KIND;
@@ -319,8 +319,7 @@ export class EntryTable implements DeviceOwnedModel {
     return Number(r.value('SELECT count(*) FROM entry WHERE deleted = 0 AND hlc IS NOT NULL'));
   }
 
-  digest(r: Reader, add: (chunk: string) => void): void {
-    const rows = r.rows(`${SELECT} WHERE e.hlc IS NOT NULL ORDER BY e.uuid`);
-    for (const row of rows) add(row.map(canonical).join(',') + '\n');
+  digestPage(r: Reader, after: Id | null, limit: number, add: (chunk: string) => void): Id | null {
+    return digestRows(r.rows(`${SELECT} WHERE e.hlc IS NOT NULL AND e.uuid > ? ORDER BY e.uuid LIMIT ?`, [after ?? new Uint8Array(0), limit]), limit, add);
   }
 }

@@ -2,7 +2,8 @@
  * What every syncable model declares about itself. The engine's registry
  * holds one of these per model and dispatches everything through it.
  */
-import type { Reader, Writer } from '../store';
+import type { Reader, SqlValue, Writer } from '../store';
+import { canonical } from './sql';
 import type { Hlc } from '../engine/hlc';
 import type { Id } from '../engine/ids';
 import type { DataCodec, FieldSpec, RecordData } from './fields';
@@ -64,8 +65,23 @@ export interface ModelBase {
   readonly schema: readonly string[];
   /** Number of live (not deleted) rows. */
   count(r: Reader): number;
-  /** Feeds this model's synced contents, in a canonical order, to `add`. */
-  digest(r: Reader, add: (chunk: Uint8Array | string) => void): void;
+  /**
+   * Feeds one page of this model's synced contents, in canonical (uuid)
+   * order, to `add`: the rows after `after` (null: from the first), at most
+   * `limit`. Returns where the next page starts, or null after the last.
+   */
+  digestPage(r: Reader, after: Id | null, limit: number, add: (chunk: string) => void): Id | null;
+}
+
+/** Feeds a page of canonical rows (uuid first) to `add`; the cursor for the next page, or null if this was the last. */
+export function digestRows(rows: readonly SqlValue[][], limit: number, add: (chunk: string) => void): Id | null {
+  for (const row of rows) add(row.map(canonical).join(',') + '\n');
+  return rows.length === limit ? (rows[rows.length - 1][0] as Id) : null;
+}
+
+/** Feeds all of a model's synced contents, in canonical order, to `add` (see digestPage). */
+export function digestModel(m: Model, r: Reader, add: (chunk: string) => void, pageRows = 10_000): void {
+  for (let after: Id | null = null; (after = m.digestPage(r, after, pageRows, add)) !== null; );
 }
 
 export interface ApplyStateResult {

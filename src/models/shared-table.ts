@@ -16,8 +16,8 @@ import { compareHlc, encodeHlc, type Hlc } from '../engine/hlc';
 import type { Reader, SqlValue, Writer } from '../store';
 import { derivedId, type Id } from '../engine/ids';
 import { dataCodec, fromSql, RecordFormatError, toSql, type FieldSpec, type RecordData } from './fields';
-import type { ModelName, ParentRef, SharedChange, SharedModel, SharedRow } from './model';
-import { bytesOrNull, canonical, columnType, stamp, stampOrNull } from './sql';
+import { digestRows, type ModelName, type ParentRef, type SharedChange, type SharedModel, type SharedRow } from './model';
+import { bytesOrNull, columnType, stamp, stampOrNull } from './sql';
 
 export interface SharedTableSpec {
   name: ModelName;
@@ -188,7 +188,7 @@ export class SharedTable implements SharedModel {
     return Number(r.value(`SELECT count(*) FROM ${this.table} WHERE live = 1`));
   }
 
-  digest(r: Reader, add: (chunk: string) => void): void {
-    for (const row of r.rows(`${this.selectSql} ORDER BY uuid`)) add(row.map(canonical).join(',') + '\n');
+  digestPage(r: Reader, after: Id | null, limit: number, add: (chunk: string) => void): Id | null {
+    return digestRows(r.rows(`${this.selectSql} WHERE uuid > ? ORDER BY uuid LIMIT ?`, [after ?? new Uint8Array(0), limit]), limit, add);
   }
 }

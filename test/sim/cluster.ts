@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { idKey, type Id } from '../../src/engine/ids';
 import { Library } from '../../src/engine/library';
+import { digestModel } from '../../src/models/model';
 import { PeerSync } from '../../src/engine/sync/peer-sync';
 import type { SessionOptions } from '../../src/engine/sync/session';
 import { Random } from '../support/random';
@@ -146,7 +147,7 @@ export class Cluster {
     const lines = (n: Node) => {
       const out: string[] = [];
       n.library.read((r) => {
-        for (const m of n.library.registry.all) m.digest(r, (chunk) => out.push(`${m.name} ${chunk}`.trim()));
+        for (const m of n.library.registry.all) digestModel(m, r, (chunk) => out.push(`${m.name} ${chunk}`.trim()));
       });
       return new Set(out);
     };

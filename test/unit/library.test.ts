@@ -268,6 +268,22 @@ describe('Library', () => {
     assert.equal(b.counts().tag, 1);
   });
 
+  it('computes the same digest in pages of any size as in one pass, tombstones included', async () => {
+    const [a] = track(await pair());
+    const [loc] = await a.commitDeviceOwned('location', [{ data: locationData(a.deviceId) }]);
+    const entries = await a.commitDeviceOwned(
+      'entry',
+      Array.from({ length: 23 }, (_, i) => ({ data: { location: loc.uuid, parent: null, name: `f${i}.ts`, kind: ENTRY_KIND.file, size: i, mtime: 1_700_000_000_000 } })),
+    );
+    await a.deleteDeviceOwned('entry', [entries[3].uuid, entries[17].uuid]);
+    const tags = await a.commitShared(Array.from({ length: 9 }, (_, i) => ({ model: 'tag', op: 'create' as const, data: { ...tagData, name: `t${i}` } })));
+    await a.commitShared([{ model: 'tag', op: 'delete', uuid: tags[4].uuid }]);
+    const whole = a.digest();
+    for (const page of [1, 2, 7, 10_000]) assert.equal(await a.digestAsync(page), whole, `pages of ${page}`);
+    await a.commitShared([{ model: 'tag', op: 'update', uuid: tags[0].uuid, data: { color: 'blue' } }]);
+    assert.notEqual(await a.digestAsync(3), whole, 'a change shows');
+  });
+
   it('keeps a location’s scan state locally: not synced, not in the digest, not clobbered by sync', async () => {
     const [a, b] = track(await pair());
     const [loc] = await a.commitDeviceOwned('location', [{ data: locationData(a.deviceId) }]);

@@ -22,10 +22,13 @@ export function coreMethods(service: EngineService): MethodTable {
   return {
     ping: () => ({ pid: process.pid, dataDir: service.dataDir, version: APP_VERSION }),
 
-    status(p, ctx): StatusReport {
+    async status(p, ctx): Promise<StatusReport> {
       const library = p.optionalString('library');
       const digest = p.boolean('digest', true);
       const running = ctx.connection !== null;
+      const libraries = library === undefined ? service.statusAll({ digest: false }) : [service.status(library, { digest: false })];
+      // The digest reads every row: in pages, yielding between them, so sync keeps running meanwhile.
+      if (digest) for (const s of libraries) s.digest = await service.library(s.library).digestAsync();
       return {
         service: {
           running,
@@ -35,7 +38,7 @@ export function coreMethods(service: EngineService): MethodTable {
           network: service.network,
           problems: service.problemList(),
         },
-        libraries: library === undefined ? service.statusAll({ digest }) : [service.status(library, { digest })],
+        libraries,
       };
     },
 
