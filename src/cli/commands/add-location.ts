@@ -1,17 +1,10 @@
 /** `leaderless add-location PATH`: index a folder of this machine into the library (again: rescan it). */
 import * as path from 'node:path';
+import type { IndexResult } from '../../engine/indexer';
 import type { Command } from '../command';
 
-interface IndexAnswer {
-  location: string;
-  workspaceKey: string;
-  entries: number;
-  bytes: number;
-  written: number;
-  deleted: number;
-  skipped: string[];
-  warnings: string[];
-}
+/** The addLocation method's answer: the index result with the location id as a string. */
+type IndexAnswer = Omit<IndexResult, 'location'> & { location: string };
 
 export const addLocation: Command = {
   name: 'add-location',
