@@ -21,7 +21,7 @@ import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './error
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from './hlc';
 import { idEquals, idKey, idToString, newId, toHex, type Id } from './ids';
-import { memberId, readMembers, reconcilePartners, type Member } from './members';
+import { deletePartner, memberId, readMembers, reconcilePartners, writePartner, type Member } from './members';
 import { Parking } from './parking';
 import { PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
@@ -654,22 +654,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
 
   async addPartner(device: Id, name: string | null = null, publicKey: Uint8Array | null = null): Promise<void> {
     const now = this.clock.now().ms;
-    await this.store.transaction((w) =>
-      w.run('INSERT INTO partner (device, name, public_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET name = excluded.name, public_key = excluded.public_key', [
-        device,
-        name,
-        publicKey,
-        now,
-      ]),
-    );
+    await this.store.transaction((w) => writePartner(w, device, name, publicKey, now));
     this.emit('partners');
   }
 
   async removePartner(device: Id): Promise<void> {
-    await this.store.transaction((w) => {
-      w.run('DELETE FROM partner WHERE device = ?', [device]);
-      w.run('DELETE FROM log_ack WHERE partner = ?', [device]);
-    });
+    await this.store.transaction((w) => deletePartner(w, device));
     this.emit('partners');
   }
 

@@ -65,16 +65,28 @@ export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
     const cur = current.get(idKey(m.device));
     const wanted = m.live && !selfRemoved && m.publicKey.length === 32;
     if (wanted && (!cur || cur.name !== m.name || !cur.key || toHex(cur.key) !== toHex(m.publicKey))) {
-      w.run(
-        'INSERT INTO partner (device, name, public_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET name = excluded.name, public_key = excluded.public_key',
-        [m.device, m.name, m.publicKey, now],
-      );
+      writePartner(w, m.device, m.name, m.publicKey, now);
       changed = true;
     } else if (!wanted && cur) {
-      w.run('DELETE FROM partner WHERE device = ?', [m.device]);
-      w.run('DELETE FROM log_ack WHERE partner = ?', [m.device]);
+      deletePartner(w, m.device);
       changed = true;
     }
   }
   return changed;
+}
+
+/** Adds a partner, or updates its name and key (keeping when it was added). */
+export function writePartner(w: Writer, device: Id, name: string | null, publicKey: Uint8Array | null, now: number): void {
+  w.run('INSERT INTO partner (device, name, public_key, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET name = excluded.name, public_key = excluded.public_key', [
+    device,
+    name,
+    publicKey,
+    now,
+  ]);
+}
+
+/** Removes a partner and its acknowledgements (they must not hold the log back any more). */
+export function deletePartner(w: Writer, device: Id): void {
+  w.run('DELETE FROM partner WHERE device = ?', [device]);
+  w.run('DELETE FROM log_ack WHERE partner = ?', [device]);
 }

@@ -404,9 +404,10 @@ export class Invite extends EventEmitter {
     try {
       await this.opts.host.admit(joiner);
     } catch (e) {
+      const why = `recording the new device failed: ${e instanceof Error ? e.message : String(e)}`;
       refuse('the inviting device could not record the new device', 0);
-      this.log(`pairing: recording the new device failed: ${e instanceof Error ? e.message : String(e)}`);
-      this.settle.reject(new PairingError('protocol', `recording the new device failed: ${e instanceof Error ? e.message : String(e)}`));
+      this.log(`pairing: ${why}`);
+      this.settle.reject(new PairingError('protocol', why));
       return void this.shutDown();
     }
     const { host } = this.opts;
