@@ -49,11 +49,11 @@ export interface LibraryNetOptions {
 
 /** Keep-alive and timeout on every connection (ms): a silent peer is dropped after ~2–3 s. */
 const KEEP_ALIVE_MS = 1000;
+const TIMEOUT_MS = 3000;
 /** A connection that carries no open channel of a library that wants the peer this long is dropped (see onConnection). */
 const CHANNEL_OPEN_TIMEOUT_MS = 1500;
 /** How long a key a join announced is admitted before its library lists it. */
 const EXPECT_TTL_MS = 60_000;
-const TIMEOUT_MS = 3000;
 
 const short = (hex: string) => hex.slice(0, 12);
 
