@@ -1,17 +1,24 @@
 /**
- * VS Code entry point. The engine does not run here: it runs in a worker
- * thread (src/worker) so the extension host never waits on sync work. This
- * layer grows views, commands and the status webview in later releases.
+ * VS Code entry point. The engine does not run on the extension host's
+ * event loop: one window of the machine runs it in a worker thread, the
+ * others reach it over the control socket (engine-connection.ts). Views,
+ * commands and the status webview only see an EngineClient.
  */
 import * as vscode from 'vscode';
+import { startEngineConnection } from './engine-connection';
+import { registerStatusPanel } from './status';
+import { registerViews } from './views';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Leaderless Sync', { log: true });
   context.subscriptions.push(log);
   context.subscriptions.push(vscode.commands.registerCommand('leaderlessSync.showLog', () => log.show()));
-  log.info(`Leaderless Sync activated; data in ${context.globalStorageUri.fsPath}`);
+  // Returns at once: opening the database and joining the swarm happen after activation.
+  const client = startEngineConnection(context, log);
+  registerViews(context, client, log);
+  registerStatusPanel(context, client, log);
 }
 
 export function deactivate(): void {
-  // Disposables registered on the context are released by VS Code.
+  // Disposables registered on the context are released by VS Code (the engine connection among them).
 }
