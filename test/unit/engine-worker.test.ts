@@ -1,35 +1,81 @@
+/**
+ * The engine worker thread as the extension host starts it: it owns the
+ * data directory and serves the control socket, refuses a second start as
+ * 'busy', releases everything on stop, reports a start it cannot make as
+ * 'failed', and after a crash its locks do not keep the engine down.
+ */
 import assert from 'node:assert/strict';
-import { bundleForTest } from '../support/bundle';
-import { EngineHost, EngineWorkerError } from '../../src/worker/engine-host';
-import { Library } from '../../src/engine/library';
-import { idToString } from '../../src/engine/ids';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ControlClient } from '../../src/service/control-client';
+import { EngineThread } from '../../src/worker/engine-thread';
+import { bundleWindow } from '../support/window-process';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
-describe('engine worker', function () {
+describe('engine worker thread', function () {
   this.timeout(30_000);
+  let workerFile: string;
+  before(async () => {
+    workerFile = (await bundleWindow()).worker;
+  });
   after(cleanupTempDirs);
 
-  it('hosts a library off the calling thread and answers requests', async () => {
-    const workerFile = await bundleForTest('src/worker/engine-worker.ts', 'worker.js');
+  const lines: string[] = [];
+  const log = (l: string) => lines.push(l);
 
+  it('serves the engine on the control socket; a second one is busy; stop releases the lock', async () => {
     const dataDir = tempDir();
-    const lib = await Library.create({ dataDir, name: 'Work' });
-    await lib.commitShared([{ model: 'tag', op: 'create', data: { name: 'todo', color: null, icon: null, description: null, namespace: null } }]);
-    await lib.close();
-
-    const host = new EngineHost(workerFile, dataDir);
+    const a = new EngineThread(workerFile, { dataDir, network: false, deviceName: 'A' }, log);
+    const ready = await a.outcome;
+    assert.equal(ready.kind, 'ready');
+    const client = await ControlClient.connect((ready as { endpoint: string }).endpoint);
     try {
-      const libs = await host.request<{ id: string; name: string }[]>('libraries');
-      assert.deepEqual(libs.map((l) => l.name), ['Work']);
-      await host.request('open', { libraryId: idToString(lib.id) });
-      const status = await host.request<{ open: boolean; counts: Record<string, number>; digest: string }>('status');
-      assert.equal(status.counts.tag, 1);
-      assert.match(status.digest, /^[0-9a-f]{64}$/);
-      await assert.rejects(host.request('nope'), (e: unknown) => e instanceof EngineWorkerError && /Unknown method/.test(e.message));
-      // a second opener of the same library (another window) is refused while the worker holds it
-      await assert.rejects(Library.open({ dataDir, libraryId: lib.id }), /locked by pid/);
+      const ping = await client.call<{ pid: number; dataDir: string }>('ping');
+      assert.equal(ping.pid, process.pid);
+      await client.call('init', { name: 'Work' });
+      assert.deepEqual((await client.call<{ name: string }[]>('libraries')).map((l) => l.name), ['Work']);
+
+      const b = new EngineThread(workerFile, { dataDir, network: false }, log);
+      const busy = await b.outcome;
+      assert.equal(busy.kind, 'busy', JSON.stringify(busy));
+      await b.terminate();
+      assert.ok(fs.existsSync(path.join(dataDir, 'LOCK')), 'a busy worker leaves the owner its lock');
     } finally {
-      await host.stop();
+      await client.close();
     }
+    await a.stop();
+    assert.ok(!fs.existsSync(path.join(dataDir, 'LOCK')), 'stop released the data directory');
+    const again = new EngineThread(workerFile, { dataDir, network: false }, log);
+    assert.equal((await again.outcome).kind, 'ready');
+    await again.stop();
+  });
+
+  it('reports a start it cannot make as failed', async () => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'device.key'), 'not a key', { mode: 0o600 });
+    const t = new EngineThread(workerFile, { dataDir, network: false }, log);
+    const out = await t.outcome;
+    assert.equal(out.kind, 'failed');
+    assert.match((out as { message: string }).message, /device\.key.*corrupt/);
+    await t.terminate();
+    const missing = new EngineThread(path.join(dataDir, 'no-such-worker.js'), { dataDir, network: false }, log);
+    assert.equal((await missing.outcome).kind, 'failed');
+  });
+
+  it('after a crash, the locks its worker held are released so the engine can start again', async () => {
+    const dataDir = tempDir();
+    const a = new EngineThread(workerFile, { dataDir, network: false }, log);
+    const ready = await a.outcome;
+    const client = await ControlClient.connect((ready as { endpoint: string }).endpoint);
+    await client.call('init', { name: 'Work' });
+    await client.close();
+    const crashed = new Promise<string>((resolve) => a.onCrash(resolve));
+    // Ending the thread without asking it to stop is what a crash looks like from the host.
+    await (a as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    assert.match(await crashed, /exited/);
+    assert.ok(!fs.existsSync(path.join(dataDir, 'LOCK')));
+    const b = new EngineThread(workerFile, { dataDir, network: false }, log);
+    assert.equal((await b.outcome).kind, 'ready');
+    await b.stop();
   });
 });
