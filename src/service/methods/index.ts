@@ -5,13 +5,22 @@
  */
 import type { EngineService } from '../engine-service';
 import type { MethodTable } from '../method-table';
+import { browseMethods } from './browse';
 import { coreMethods } from './core';
 import { itemMethods } from './items';
 import { locationMethods } from './locations';
 import { pairingMethods } from './pairing';
+import { tagMethods } from './tags';
 
 export function serviceMethods(service: EngineService): MethodTable {
-  const tables: MethodTable[] = [coreMethods(service), locationMethods(service), itemMethods(service), pairingMethods(service)];
+  const tables: MethodTable[] = [
+    coreMethods(service),
+    locationMethods(service),
+    itemMethods(service),
+    pairingMethods(service),
+    browseMethods(service),
+    tagMethods(service),
+  ];
   const all: Record<string, MethodTable[string]> = {};
   for (const t of tables) {
     for (const [name, fn] of Object.entries(t)) {

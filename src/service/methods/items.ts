@@ -7,14 +7,15 @@
  *   untag        {item…, tag}                 → {removed}
  *   tags                                      → [tag + {count}]
  *   tagsOf       {item…}                      → [tag]
- *   taggedItems  {tag}                        → [{workspaceKey, path}]
+ *   taggedItems  {tag}                        → [{workspaceKey, path, localPath: string|null, devices: [{device, name}]}]
+ *                (localPath: this device's copy, else null; devices: those with a copy, see item-copies.ts)
  *   note         {item…}                      → {note, favorite, hidden}
  *   setNote      {item…, text: string|null}   → {note}
  *   albums                                    → [album + {count}]
  *   albumCreate  {name, description?}         → album
  *   albumAdd     {album, item…}               → {album, added}
  *   albumRemove  {album, item…}               → {removed}
- *   albumItems   {album}                      → [{workspaceKey, path}]
+ *   albumItems   {album}                      → [{workspaceKey, path, localPath, devices}]  (as taggedItems)
  *   albumRename  {album, name}                → album
  *   albumDelete  {album}                      → {items}  (how many it held)
  */
@@ -23,7 +24,8 @@ import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';
 import type { MethodTable } from '../method-table';
 import type { Params } from '../params';
-import { albumJson, itemJson, itemParam, tagJson } from './item-param';
+import { withCopies } from './item-copies';
+import { albumJson, itemParam, tagJson } from './item-param';
 
 export function itemMethods(service: EngineService): MethodTable {
   const lib = (p: Params) => service.library(p.optionalString('library'));
@@ -37,7 +39,10 @@ export function itemMethods(service: EngineService): MethodTable {
     },
     tags: (p) => ops.listTags(lib(p)).map((t) => ({ ...tagJson(t), count: t.count })),
     tagsOf: (p) => ops.tagsOf(lib(p), itemParam(p)).map(tagJson),
-    taggedItems: (p) => ops.itemsWithTag(lib(p), p.string('tag')).map(itemJson),
+    taggedItems(p) {
+      const l = lib(p);
+      return withCopies(l, ops.itemsWithTag(l, p.string('tag')));
+    },
 
     note: (p) => ops.getMetadata(lib(p), itemParam(p)),
     async setNote(p) {
@@ -60,7 +65,10 @@ export function itemMethods(service: EngineService): MethodTable {
     async albumRemove(p) {
       return { removed: await ops.removeFromAlbum(lib(p), p.string('album'), itemParam(p)) };
     },
-    albumItems: (p) => ops.albumItems(lib(p), p.string('album')).map(itemJson),
+    albumItems(p) {
+      const l = lib(p);
+      return withCopies(l, ops.albumItems(l, p.string('album')));
+    },
     async albumRename(p) {
       return albumJson(await ops.renameAlbum(lib(p), p.string('album'), p.string('name')));
     },
