@@ -169,22 +169,17 @@
     else if (!lib) setLive('No library yet');
     else setLive('Sync state: ' + (current ? current.label : lib.state));
 
-    // The banner's text changes only when the message does (it is not a live region: the state line is).
-    const bannerText = s.engine.available ? '' : s.engine.message || 'Engine not available';
-    banner.hidden = s.engine.available;
-    banner.className = 'banner ' + (s.engine.connection === 'starting' ? 'info' : 'calm');
-    if (banner.dataset.text !== bannerText) {
-      banner.dataset.text = bannerText;
-      banner.replaceChildren(...(bannerText ? [el('span', { text: bannerText }), ' ', button('Show Log', 'leaderlessSync.showLog')] : []));
-    }
-
+    // Engine unavailable: the state line itself becomes the (calm) banner, and the actions offer the log.
+    liveState.className = 'state-live' + (s.engine.available ? '' : ' banner ' + (s.engine.connection === 'starting' ? 'info' : 'calm'));
+    banner.hidden = true;
     // Rebuilt only when they change, so a focused button keeps its focus across updates.
-    const actionsKey = s.engine.available && lib ? (lib.state === 'paused' ? 'paused' : 'running') : '';
+    const actionsKey = s.engine.available && lib ? (lib.state === 'paused' ? 'paused' : 'running') : 'log';
     if (actions.dataset.key !== actionsKey) {
       actions.dataset.key = actionsKey;
       actions.replaceChildren();
     }
-    if (actionsKey && !actions.firstChild) {
+    if (actionsKey === 'log' && !actions.firstChild) actions.append(button('Show Log', 'leaderlessSync.showLog'));
+    if (actionsKey !== 'log' && !actions.firstChild) {
       actions.append(
         lib.state === 'paused' ? button('Resume Sync', 'leaderlessSync.resumeSync') : button('Pause Sync', 'leaderlessSync.pauseSync'),
         button('Full Resync', 'leaderlessSync.fullResync', 'Backfill everything again from every partner'),
@@ -350,7 +345,6 @@
     } catch (e) {
       banner.hidden = false;
       banner.className = 'banner calm';
-      banner.dataset.text = '';
       banner.textContent = 'Could not show the status: ' + (e && e.message ? e.message : String(e));
       return false;
     }

@@ -115,7 +115,11 @@ class StatusPanel {
       w.onDidReceiveMessage((m: FromWebview) => this.message(m)),
       webviewPanel.onDidChangeViewState((e) => {
         // A hidden webview is torn down (no retainContextWhenHidden); shown again, it says 'ready' anew.
-        if (!e.webviewPanel.visible) this.ready = false;
+        // Nothing is asked of the engine meanwhile.
+        if (!e.webviewPanel.visible) {
+          this.ready = false;
+          this.source.setActive(false);
+        }
       }),
       webviewPanel.onDidDispose(() => this.dispose()),
     );

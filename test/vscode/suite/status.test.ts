@@ -1,0 +1,124 @@
+/**
+ * The sync-status webview in a real VS Code: the command opens one panel
+ * (a second run reveals it), its script runs under the CSP, says 'ready',
+ * renders the snapshots the extension posts and reports the engine's state;
+ * hidden and shown again it hands shake anew (no retainContextWhenHidden).
+ *
+ * The panel is observed through leaderlessSync.test.statusSnapshot (not in
+ * package.json): whether the webview said 'ready', how many snapshots were
+ * posted and rendered, and the last one (src/vscode/status/status-model.ts).
+ */
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { waitFor } from '../support/test-env';
+
+const extensionId = 'leaderless.leaderless-sync';
+const VIEW_TYPE = 'leaderlessSync.status';
+
+interface Probe {
+  open: boolean;
+  visible: boolean;
+  ready: boolean;
+  posted: number;
+  rendered: number;
+  snapshot: {
+    at: number;
+    engine: { connection: string; available: boolean; message: string | null };
+    states: { state: string; current: boolean }[];
+    library: { name: string; state: string } | null;
+    network: { state: string } | null;
+  } | null;
+}
+
+const probe = () => vscode.commands.executeCommand<Probe>('leaderlessSync.test.statusSnapshot');
+
+function statusTabs(): vscode.Tab[] {
+  return vscode.window.tabGroups.all
+    .flatMap((g) => g.tabs)
+    .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(VIEW_TYPE));
+}
+
+describe('status webview', function () {
+  this.timeout(90_000);
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension(extensionId)!;
+    await waitFor(() => ext.isActive, 'the extension to activate', 30_000);
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('registers leaderlessSync.showStatus', async () => {
+    const commands = await vscode.commands.getCommands(true);
+    assert.ok(commands.includes('leaderlessSync.showStatus'));
+  });
+
+  it('opens one panel; running the command again reveals it', async () => {
+    await vscode.commands.executeCommand('leaderlessSync.showStatus');
+    const p = await waitFor(async () => {
+      const x = await probe();
+      return x.open && x.visible ? x : null;
+    }, 'the status panel to open');
+    assert.equal(p.open, true);
+    assert.equal(statusTabs().length, 1);
+    assert.equal(statusTabs()[0]!.label, 'Leaderless Sync: Status');
+    await vscode.commands.executeCommand('leaderlessSync.showStatus');
+    assert.equal(statusTabs().length, 1);
+  });
+
+  it('the webview says ready, then renders the snapshots posted to it', async () => {
+    const p = await waitFor(async () => {
+      const x = await probe();
+      return x.ready && x.rendered > 0 ? x : null;
+    }, "the webview's ready handshake and a rendered snapshot", 30_000);
+    assert.ok(p.posted >= p.rendered);
+    assert.ok(p.snapshot);
+    assert.equal(p.snapshot.states.length, 6);
+    assert.deepEqual(
+      p.snapshot.states.map((s) => s.state),
+      ['uninitialized', 'offline', 'backfilling', 'catching-up', 'ready', 'paused'],
+    );
+  });
+
+  it('shows the engine once it answers (or says calmly why not)', async () => {
+    const p = await waitFor(async () => {
+      const x = await probe();
+      return x.snapshot?.engine.available ? x : null;
+    }, 'the status snapshot to report the engine', 60_000).catch(async (e: Error) => {
+      const x = await probe();
+      // Not available: the snapshot must say why, not be blank.
+      assert.ok(x.snapshot?.engine.message, 'an unavailable engine without a message');
+      throw new Error(`${e.message} (it says: ${x.snapshot?.engine.message}; connection ${x.snapshot?.engine.connection})`);
+    });
+    const s = p.snapshot!;
+    assert.equal(s.engine.message, null);
+    assert.ok(['owner', 'client'].includes(s.engine.connection), s.engine.connection);
+    assert.ok(s.network, 'no network state');
+    if (s.library) assert.equal(s.states.filter((x) => x.current).length, 1);
+  });
+
+  it('hidden and shown again, the webview hands shake anew and renders', async () => {
+    const before = await probe();
+    const doc = await vscode.workspace.openTextDocument({ content: 'hide the status panel', language: 'plaintext' });
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Active, preview: false });
+    await waitFor(async () => !(await probe()).visible, 'the status panel to be hidden');
+    await vscode.commands.executeCommand('leaderlessSync.showStatus');
+    const p = await waitFor(async () => {
+      const x = await probe();
+      return x.visible && x.ready && x.rendered > before.rendered ? x : null;
+    }, 'the shown-again webview to render', 30_000);
+    assert.ok(p.snapshot);
+  });
+
+  it('closing the panel disposes it; the command opens a new one', async () => {
+    for (const t of statusTabs()) await vscode.window.tabGroups.close(t);
+    await waitFor(async () => !(await probe()).open, 'the status panel to close');
+    await vscode.commands.executeCommand('leaderlessSync.showStatus');
+    await waitFor(async () => {
+      const x = await probe();
+      return x.open && x.ready && x.rendered > 0;
+    }, 'a new panel to render', 30_000);
+  });
+});
