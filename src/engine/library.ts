@@ -81,6 +81,8 @@ export interface LibraryEvents {
   committed: (c: Committed) => void;
   /** Remote changes applied (durable). */
   applied: (r: ApplyReport) => void;
+  /** Remote changes applied and readable, before they are durable (`applied` follows, or the store fails). */
+  visible: (r: ApplyReport) => void;
   /** A remote stamp was refused: too far ahead of this device's clock. */
   clockDrift: (e: ClockDriftError) => void;
   /** Remote records refused for another reason (bad shape, not the owner's). */
@@ -280,7 +282,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
       throw e;
     }
     if (committed.shared.length || committed.state.size) this.emit('committed', committed);
-    if (report.applied > committed.shared.length + countState(committed)) this.emit('applied', report);
+    if (report.applied > committed.shared.length + countState(committed)) {
+      // Parked remote records this write released: readable and durable by now.
+      this.emit('visible', report);
+      this.emit('applied', report);
+    }
     if (partnersChanged) this.emit('partners');
     return committed;
   }
@@ -475,13 +481,21 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private async applyRemote(report: ApplyReport, newest: Hlc | null, members: boolean, apply: (w: Writer) => void): Promise<void> {
     let partnersChanged = false;
     if (newest) {
+      let readable = false;
       try {
-        await this.store.transaction((w) => {
+        const durable = this.store.transaction((w) => {
           apply(w);
           if (members) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
           this.clock.receive(newest);
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
+          readable = true;
         });
+        // Readers see the rows now; the journal write is still on its way. Saying so at once lets
+        // a UI show a partner's change without waiting for this disk's flush (nothing is lost if
+        // this device crashes before it: the partner keeps the change until it is acknowledged,
+        // and acknowledgements go out only after `applied`).
+        if (readable && report.applied) this.emit('visible', report);
+        await durable;
       } catch (e) {
         this.parking.invalidate();
         throw e;

@@ -22,6 +22,8 @@ export interface SecretStream {
   setKeepAlive(ms: number): void;
   setTimeout(ms: number): void;
   destroy(err?: Error): void;
+  /** The UDX stream underneath (null until connected); `rtt`: its smoothed round trip in ms. */
+  readonly rawStream?: { readonly rtt: number } | null;
   on(event: 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
 }

@@ -50,8 +50,14 @@ export interface LibraryNetOptions {
 /** Keep-alive and timeout on every connection (ms): a silent peer is dropped after ~2–3 s. */
 const KEEP_ALIVE_MS = 1000;
 const TIMEOUT_MS = 3000;
-/** A connection that carries no open channel of a library that wants the peer this long is dropped (see onConnection). */
-const CHANNEL_OPEN_TIMEOUT_MS = 1500;
+/**
+ * A connection that carries no open channel of a library that wants the
+ * peer after this long is dropped and dialled again (see onConnection):
+ * opening a channel takes one round trip, so the wait is a floor plus a
+ * few of the connection's measured round trips (a slow link is not cut).
+ */
+const CHANNEL_OPEN_FLOOR_MS = 750;
+const CHANNEL_OPEN_RTTS = 4;
 /** How long a key a join announced is admitted before its library lists it. */
 const EXPECT_TTL_MS = 60_000;
 
@@ -222,14 +228,26 @@ export class SwarmHost {
     // A connection can be up on this side only (a hole punch the other side never saw) and
     // would sit for Hyperswarm's ~13 s timeout: without any library's channel open on it soon,
     // drop it so that either side dials again.
+    const waitMs = CHANNEL_OPEN_FLOOR_MS + CHANNEL_OPEN_RTTS * (conn.rawStream?.rtt ?? 0);
     const check = setTimeout(() => {
       if (conn.destroyed || this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) return;
       if ([...this.transports.values()].some((t) => t.hasOpenLink(peer))) return;
-      this.log(`no channel came up on the connection to ${short(hex)} within ${CHANNEL_OPEN_TIMEOUT_MS} ms; dropping it to dial again`);
+      this.log(`no channel came up on the connection to ${short(hex)} within ${Math.round(waitMs)} ms; dropping it to dial again`);
+      // Dial at once rather than after Hyperswarm's retry backoff (1–1.5 s): joinPeer queues a
+      // connection attempt for an explicit peer that has no connection, which holds once Hyperswarm
+      // has seen this one close (its own close listener runs before ours).
+      conn.on('close', () => setImmediate(() => this.redial(conn.remotePublicKey)));
       conn.destroy();
-    }, CHANNEL_OPEN_TIMEOUT_MS);
+    }, waitMs);
     check.unref();
     conn.on('close', () => clearTimeout(check));
+  }
+
+  /** Queues a connection attempt to `key` now, if a library still wants it and none is up. */
+  private redial(key: Uint8Array): void {
+    const hex = toHex(key);
+    if (this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) return;
+    this.swarm.joinPeer(key);
   }
 
   /** The remote opened a channel no library here was waiting for on this connection. */

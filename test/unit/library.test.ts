@@ -213,6 +213,23 @@ describe('Library', () => {
     assert.equal(b.digest(), a.digest());
   });
 
+  it("says a partner's change is readable ('visible') before it is durable ('applied'), once each", async () => {
+    const [a, b] = track(await pair());
+    const [tag] = await a.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
+    const seen: string[] = [];
+    b.on('visible', () => {
+      const row = b.read((r) => b.registry.sharedModel('tag').get(r, tag.uuid));
+      seen.push(row ? 'visible+readable' : 'visible-but-missing');
+    });
+    b.on('applied', () => seen.push('applied'));
+    const applying = b.applyShared([tag]);
+    assert.deepEqual(seen, ['visible+readable'], 'visible fires in the same turn, before the flush');
+    await applying;
+    assert.deepEqual(seen, ['visible+readable', 'applied']);
+    await b.applyShared([tag]); // already there: nothing changed, nothing said
+    assert.deepEqual(seen, ['visible+readable', 'applied']);
+  });
+
   it('merges concurrent edits of different fields of the same tag and note', async () => {
     const [a, b] = track(await pair());
     const [tag] = await a.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
