@@ -62,7 +62,12 @@ describe('status webview', function () {
       return x.open && x.visible ? x : null;
     }, 'the status panel to open');
     assert.equal(p.open, true);
-    assert.equal(statusTabs().length, 1);
+    const all = () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .map((t) => `${t.label} [${t.input?.constructor?.name}: ${(t.input as { viewType?: string })?.viewType}]`)
+        .join(', ');
+    await waitFor(() => statusTabs().length === 1, `one status tab (tabs: ${all()})`);
     assert.equal(statusTabs()[0]!.label, 'Leaderless Sync: Status');
     await vscode.commands.executeCommand('leaderlessSync.showStatus');
     assert.equal(statusTabs().length, 1);
