@@ -258,14 +258,20 @@
 
   function renderLog(s) {
     const l = s.log;
+    // The horizon is a count: entries pruned so far (each origin's log is pruned up to a seq every partner acknowledged).
     let horizon = 'nothing pruned yet';
-    if (typeof l.horizon === 'number') horizon = l.horizon > 1e11 ? time(l.horizon) + ' (' + ago(l.horizon, s.at) + ')' : num(l.horizon);
+    if (typeof l.horizon === 'number') horizon = num(l.horizon) + ' entr' + (l.horizon === 1 ? 'y' : 'ies') + ' pruned (acknowledged by every partner)';
     const pairs = [
       ['Entries kept', l.size === null ? '—' : num(l.size) + ' shared change' + (l.size === 1 ? '' : 's') + ' not yet acknowledged by every partner'],
       ['Pruning horizon', horizon],
     ];
+    if (l.prunedAt !== null) pairs.push(['Last pruned', el('span', { title: iso(l.prunedAt), text: time(l.prunedAt) + ' (' + ago(l.prunedAt, s.at) + ')' + (l.prunedEntries !== null ? ', ' + num(l.prunedEntries) + ' since the engine started' : '') })]);
     if (s.library.parked !== null) pairs.push(['Parked records', num(s.library.parked) + ' waiting for their parent']);
-    return section('log', 'Peer log', [dl(pairs)]);
+    const children = [dl(pairs)];
+    if (l.origins.length) {
+      children.push(table('Pruning horizon per origin device', ['Written by', 'Pruned up to'], l.origins.map((o) => [el('span', { title: o.device, text: o.name }), num(o.pruned)]), [false, true]));
+    }
+    return section('log', 'Peer log', children);
   }
 
   function renderPeers(s) {
@@ -298,7 +304,7 @@
     return table(
       caption,
       ['Time', 'Device', 'Model', 'Changes'],
-      sec.items.map((c) => [el('span', { title: iso(c.at), text: time(c.at) }), c.name || (c.device || '').slice(0, 8), c.model, num(c.count)]),
+      sec.items.map((c) => [el('span', { title: iso(c.at), text: time(c.at) }), who(c.name, c.device), c.model, num(c.count)]),
       [false, false, false, true],
     );
   }
@@ -312,6 +318,10 @@
     ]);
   }
 
+  function who(name, device) {
+    return el('span', { title: device || '', text: name || (device || '').slice(0, 8) || '—' });
+  }
+
   function renderRefused(s) {
     const r = s.refused;
     let content;
@@ -320,9 +330,15 @@
     else
       content = table(
         'Refused stamps',
-        ['Time', 'Device', 'Reason', 'Clock skew'],
-        r.items.map((x) => [el('span', { title: iso(x.at), text: time(x.at) }), x.name || (x.device || '').slice(0, 8), x.reason, skew(x.skewMs)]),
-        [false, false, false, true],
+        ['Time', 'From', 'Record', 'Reason', 'Clock skew'],
+        r.items.map((x) => [
+          el('span', { title: iso(x.at), text: time(x.at) }),
+          who(x.name, x.device),
+          (x.model || '—') + (x.origin && x.origin !== x.device ? ' written by ' + x.origin.slice(0, 8) : ''),
+          x.reason,
+          x.skewMs === null || x.skewMs === undefined ? 'invalid' : skew(x.skewMs),
+        ]),
+        [false, false, false, false, true],
       );
     return section('refused', 'Refused clock-skewed stamps', [content]);
   }
@@ -332,7 +348,12 @@
     let content;
     if (!r.available) content = note(r.note || 'Not reported.');
     else if (!r.items.length) content = note('No errors.');
-    else content = table('Errors', ['Time', 'Message'], r.items.map((x) => [el('span', { title: iso(x.at), text: time(x.at) }), el('span', { className: 'error-text', text: x.message })]));
+    else
+      content = table(
+        'Errors',
+        ['Time', 'Partner', 'Message'],
+        r.items.map((x) => [el('span', { title: iso(x.at), text: time(x.at) }), x.device || x.name ? who(x.name, x.device) : '—', el('span', { className: 'error-text', text: x.message })]),
+      );
     return section('errors', 'Errors', [content]);
   }
 

@@ -149,7 +149,7 @@ describe('status view model', () => {
         s.peers.items.map((p) => [p.name, p.state, p.online, p.lag]),
         [['laptop', 'ready', true, null]],
       );
-      assert.deepEqual(s.log, { size: 7, horizon: null });
+      assert.deepEqual(s.log, { size: 7, horizon: null, origins: [], prunedAt: null, prunedEntries: null });
       for (const sec of [s.received, s.sent, s.refused, s.errors]) {
         assert.equal(sec.available, false);
         assert.match(sec.note ?? '', /^This engine does not report /);
@@ -172,7 +172,7 @@ describe('status view model', () => {
               sent: [],
               refused: [{ at: 2, device: PEER, name: 'laptop', reason: 'clock ahead', skewMs: 400_000 }],
               errors: [{ at: 3, message: 'boom' }],
-              log: { size: 9, horizon: 1_700_000_000_000 },
+              log: { size: 9, horizon: 1234, origins: [{ device: PEER, name: null, pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234 },
             },
           },
           liveState: 'backfilling',
@@ -202,7 +202,7 @@ describe('status view model', () => {
         lag: 3,
         paused: false,
       });
-      assert.deepEqual(s.log, { size: 9, horizon: 1_700_000_000_000 });
+      assert.deepEqual(s.log, { size: 9, horizon: 1234, origins: [{ device: PEER, name: PEER.slice(0, 8), pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234 });
       assert.equal(s.received.items.length, 1);
       assert.equal(s.sent.available, true);
       assert.equal(s.sent.items.length, 0);

@@ -80,18 +80,42 @@ export interface ChangeInput {
 
 export interface RefusedInput {
   at: number;
+  /** The partner that sent it. */
   device: string;
   name: string | null;
   reason: string;
+  /** How far ahead of this device's clock (null: refused as invalid). */
   skewMs: number | null;
+  /** The device that wrote the stamp (may differ from the sender), if known. */
+  origin?: string | null;
+  model?: string | null;
+}
+
+export interface ErrorInput {
+  at: number;
+  message: string;
+  device?: string | null;
+  name?: string | null;
+}
+
+/** The peer log as `activity` reports it (src/service/methods/activity.ts). */
+export interface LogInput {
+  size: number;
+  /** How many entries were pruned so far: the sum over origins of the seq each was pruned up to (null: none). */
+  horizon: number | null;
+  origins?: { device: string; name: string | null; pruned: number }[];
+  /** The last prune by the running service (ms), null: none since it started. */
+  prunedAt?: number | null;
+  /** Entries the running service pruned since it started. */
+  prunedEntries?: number;
 }
 
 export interface ActivityInput {
   received?: ChangeInput[];
   sent?: ChangeInput[];
   refused?: RefusedInput[];
-  errors?: { at: number; message: string }[];
-  log?: { size: number; horizon: number | null };
+  errors?: ErrorInput[];
+  log?: LogInput;
 }
 
 /** One input of the snapshot: its value, or why there is none. */
@@ -267,12 +291,21 @@ export interface StatusSnapshot {
   service: { running: boolean | null; pid: number | null; publicKey: string | null } | null;
   problems: { library: string; error: string }[];
   backfill: BackfillView | null;
-  log: { size: number | null; horizon: number | null };
+  log: {
+    /** Shared changes held (until every partner acknowledged them); null: unknown. */
+    size: number | null;
+    /** Entries pruned so far, summed over origins (null: none, or not reported). */
+    horizon: number | null;
+    /** Per origin device: the seq its entries were pruned up to. */
+    origins: { device: string; name: string; pruned: number }[];
+    prunedAt: number | null;
+    prunedEntries: number | null;
+  };
   peers: Section<PeerView> & { source: 'peers' | 'status' | null };
   received: Section<ChangeInput>;
   sent: Section<ChangeInput>;
   refused: Section<RefusedInput>;
-  errors: Section<{ at: number; message: string }>;
+  errors: Section<ErrorInput>;
 }
 
 export interface SnapshotInputs {
@@ -373,9 +406,13 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   }
 
   const activity = i.activity?.ok ? i.activity.value : null;
-  const log = {
-    size: isFinite(activity?.log?.size) ? activity!.log!.size : isFinite(lib?.logSize) ? lib!.logSize! : null,
-    horizon: isFinite(activity?.log?.horizon) ? activity!.log!.horizon : null,
+  const l = activity?.log;
+  const log: StatusSnapshot['log'] = {
+    size: isFinite(l?.size) ? l!.size : isFinite(lib?.logSize) ? lib!.logSize! : null,
+    horizon: isFinite(l?.horizon) ? l!.horizon : null,
+    origins: Array.isArray(l?.origins) ? l!.origins.map((o) => ({ device: o.device, name: o.name ?? shortId(o.device), pruned: o.pruned })) : [],
+    prunedAt: isFinite(l?.prunedAt) ? l!.prunedAt : null,
+    prunedEntries: isFinite(l?.prunedEntries) ? l!.prunedEntries : null,
   };
 
   let peers: StatusSnapshot['peers'];
