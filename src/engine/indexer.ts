@@ -20,6 +20,7 @@ import type { RecordData } from '../models/fields';
 import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
+import { GITIGNORE_FILE, GitIgnore } from './gitignore';
 import type { Id } from './ids';
 import { APP_VERSION, type Library } from './library';
 import { volumeOf } from './volumes';
@@ -55,6 +56,8 @@ export interface IndexOptions {
   exclude?: readonly string[];
   /** Skip `.git` and `node_modules` (default true). */
   includeDefaults?: boolean;
+  /** Also skip what the folder's `.gitignore` files ignore (root and nested; see gitignore.ts). Default false. */
+  gitignore?: boolean;
   /** Rows per transaction (default 2000). */
   batchSize?: number;
   /** Called after each batch (of rows written, or of entries scanned when nothing needs writing). */
@@ -120,6 +123,19 @@ interface Dir {
 
 const running = new WeakMap<Library, Set<string>>();
 
+/**
+ * Marks a folder of `lib` as being written by an index scan or a path
+ * update, so two never interleave on one folder; returns the release.
+ * Throws an IndexError if one runs.
+ */
+export function claimFolder(lib: Library, root: string): () => void {
+  const busy = running.get(lib) ?? new Set<string>();
+  running.set(lib, busy);
+  if (busy.has(root)) throw new IndexError(`${root} is already being indexed`);
+  busy.add(root);
+  return () => busy.delete(root);
+}
+
 /** Indexes (or re-indexes) `folderPath` on this device. */
 export async function indexFolder(lib: Library, folderPath: string, opts: IndexOptions = {}): Promise<IndexResult> {
   const root = path.resolve(folderPath);
@@ -135,10 +151,7 @@ export async function indexFolder(lib: Library, folderPath: string, opts: IndexO
   if (!st.isDirectory()) throw new IndexError(`Cannot index ${root}: it is not a folder`);
   const workspaceKey = opts.workspaceKey === undefined ? await workspaceKeyFor(root) : checkWorkspaceKey(opts.workspaceKey);
 
-  const busy = running.get(lib) ?? new Set<string>();
-  running.set(lib, busy);
-  if (busy.has(root)) throw new IndexError(`${root} is already being indexed`);
-  busy.add(root);
+  const release = claimFolder(lib, root);
   try {
     throwIfAborted(opts.signal, { scanned: 0, written: 0, deleted: 0 });
     await lib.ready();
@@ -166,7 +179,7 @@ export async function indexFolder(lib: Library, folderPath: string, opts: IndexO
       throw e;
     }
   } finally {
-    busy.delete(root);
+    release();
   }
 }
 
@@ -187,6 +200,8 @@ class Scan {
   private fileBytes = 0;
   /** `scanned` when progress was last reported. */
   private reportedAt = 0;
+  /** The .gitignore files met so far (only when asked to honour them). */
+  private readonly gitignore: GitIgnore | null;
 
   constructor(
     private readonly lib: Library,
@@ -195,7 +210,9 @@ class Scan {
     private readonly excludes: Excludes,
     private readonly batchSize: number,
     private readonly opts: IndexOptions,
-  ) {}
+  ) {
+    this.gitignore = opts.gitignore ? new GitIgnore() : null;
+  }
 
   async run(): Promise<{ entries: number; bytes: number }> {
     this.loadKnown();
@@ -278,10 +295,14 @@ class Scan {
         continue;
       }
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (this.gitignore && names.some((n) => n.name === GITIGNORE_FILE && !n.isDir)) {
+        const text = await fsp.readFile(path.join(dir.abs, GITIGNORE_FILE), 'utf8').catch(() => null);
+        if (text !== null) this.gitignore.add(dir.rel, text);
+      }
       const children: { name: string; rel: string }[] = [];
       for (const n of names) {
         const rel = dir.rel === '' ? n.name : `${dir.rel}/${n.name}`;
-        if (this.excludes.matches(rel, n.isDir)) this.skip(rel);
+        if (this.excludes.matches(rel, n.isDir) || this.gitignore?.ignored(rel, n.isDir)) this.skip(rel);
         else children.push({ name: n.name, rel });
       }
       const subdirs: Dir[] = [];
@@ -460,7 +481,7 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-function describeFsError(e: unknown): string {
+export function describeFsError(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT') return 'no such file or folder';
   if (err?.code === 'EACCES' || err?.code === 'EPERM') return 'permission denied';

@@ -11,6 +11,7 @@ import { itemMethods } from './items';
 import { locationMethods } from './locations';
 import { pairingMethods } from './pairing';
 import { tagMethods } from './tags';
+import { watchMethods } from './watch';
 
 export function serviceMethods(service: EngineService): MethodTable {
   const tables: MethodTable[] = [
@@ -20,6 +21,7 @@ export function serviceMethods(service: EngineService): MethodTable {
     pairingMethods(service),
     browseMethods(service),
     tagMethods(service),
+    watchMethods(service),
   ];
   const all: Record<string, MethodTable[string]> = {};
   for (const t of tables) {

@@ -1,7 +1,7 @@
 /**
  * Control method for indexing folders.
  *
- *   addLocation  {library?, path, workspaceKey?, name?, exclude?: string[]}
+ *   addLocation  {library?, path, workspaceKey?, name?, exclude?: string[], gitignore?: boolean}
  *                → {location, workspaceKey, entries, bytes, written, deleted, skipped, warnings}
  *
  * `path` is absolute (the service runs in another folder than the caller);
@@ -22,6 +22,7 @@ export function locationMethods(service: EngineService): MethodTable {
         workspaceKey: p.optionalString('workspaceKey'),
         name: p.optionalString('name'),
         exclude: p.optionalStrings('exclude'),
+        gitignore: p.boolean('gitignore', false),
       });
       return { ...r, location: idToString(r.location) };
     },

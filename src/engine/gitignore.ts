@@ -1,0 +1,122 @@
+/**
+ * `.gitignore` files, as the indexer honours them: the root one and those
+ * in subfolders (whose patterns are relative to their own folder, and
+ * override the ones above). The common grammar:
+ *
+ * - blank lines and `#` comments are skipped; `\#` and `\!` start a
+ *   literal; trailing spaces are dropped;
+ * - `!pattern` re-includes what an earlier pattern excluded (not inside an
+ *   excluded folder: the indexer never descends into one);
+ * - a trailing `/` matches folders only;
+ * - a pattern with a `/` at its start or middle is anchored to the
+ *   .gitignore's folder (`/build`, `docs/*.png`); one without matches a
+ *   name at any depth below it (`*.log`, `node_modules`);
+ * - `*`, `?`, `[a-z]` / `[!a-z]` within one name; `**` across folders
+ *   (`**\/x`, `a/**\/b`, `x/**`).
+ *
+ * The last pattern that matches decides.
+ */
+
+interface Rule {
+  re: RegExp;
+  negate: boolean;
+  dirOnly: boolean;
+  anchored: boolean;
+}
+
+export const GITIGNORE_FILE = '.gitignore';
+
+export class GitIgnore {
+  /** Rules per folder (relative path, '' for the root), in file order. */
+  private readonly byBase = new Map<string, Rule[]>();
+
+  /** Adds the contents of the .gitignore file in folder `baseRel` ('/'-separated, '' for the root). */
+  add(baseRel: string, text: string): void {
+    const rules = parseGitIgnore(text);
+    if (rules.length) this.byBase.set(baseRel, rules);
+    else this.byBase.delete(baseRel);
+  }
+
+  get empty(): boolean {
+    return this.byBase.size === 0;
+  }
+
+  /** Whether the entry at `relPath` is ignored by the .gitignore files of the folders above it. */
+  ignored(relPath: string, isDir: boolean): boolean {
+    if (this.byBase.size === 0) return false;
+    let verdict: boolean | null = null;
+    const parts = relPath.split('/');
+    const name = parts[parts.length - 1];
+    // Folders from the root down to the entry's parent: deeper files decide later, so they win.
+    for (let depth = 0; depth < parts.length; depth++) {
+      const base = parts.slice(0, depth).join('/');
+      const rules = this.byBase.get(base);
+      if (!rules) continue;
+      const sub = parts.slice(depth).join('/');
+      for (const r of rules) {
+        if (r.dirOnly && !isDir) continue;
+        if (r.re.test(r.anchored ? sub : name)) verdict = !r.negate;
+      }
+    }
+    return verdict === true;
+  }
+}
+
+export function parseGitIgnore(text: string): Rule[] {
+  const rules: Rule[] = [];
+  for (let line of text.split(/\r?\n/)) {
+    // Trailing spaces go unless escaped with a backslash.
+    line = line.replace(/(?<!\\)\s+$/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    let negate = false;
+    if (line.startsWith('!')) {
+      negate = true;
+      line = line.slice(1);
+    } else if (line.startsWith('\\!') || line.startsWith('\\#')) line = line.slice(1);
+    const dirOnly = line.endsWith('/');
+    line = line.replace(/\/+$/, '');
+    if (line === '') continue;
+    const anchored = line.includes('/');
+    line = line.replace(/^\/+/, '');
+    if (line === '') continue;
+    const re = gitGlob(line);
+    if (re) rules.push({ re, negate, dirOnly, anchored });
+  }
+  return rules;
+}
+
+/** A gitignore glob as a regular expression over a '/'-separated path (null if it cannot be read). */
+function gitGlob(glob: string): RegExp | null {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '*' && glob[i + 1] === '*' && (i === 0 || glob[i - 1] === '/') && (i + 2 === glob.length || glob[i + 2] === '/')) {
+      if (i + 2 === glob.length) re += '.*'; // `x/**`: everything inside
+      else re += '(?:[^/]*/)*'; // `**/`: zero or more folders
+      i += 2;
+    } else if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
+      let body = glob.slice(i + 1, end);
+      const neg = body.startsWith('!') || body.startsWith('^');
+      if (neg) body = body.slice(1);
+      re += `[${neg ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
+      i = end;
+    } else if (ch === '\\' && i + 1 < glob.length) re += escape(glob[++i]);
+    else re += escape(ch);
+  }
+  try {
+    return new RegExp(`^${re}$`);
+  } catch {
+    return null;
+  }
+}
+
+function escape(ch: string): string {
+  return ch.replace(/[.+^${}()|[\]\\/*?]/g, '\\$&');
+}
