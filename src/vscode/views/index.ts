@@ -1,5 +1,91 @@
-/** Placeholder: tree views, decorations, commands and the status bar item land here. */
-import type * as vscode from 'vscode';
+/**
+ * The extension's UI on the engine: the four tree views, the Explorer
+ * decorations, the status bar item, the context keys the menus and the
+ * welcome content depend on, and the commands (src/vscode/commands).
+ *
+ * Context keys: leaderlessSync.engine (the EngineConnectionState),
+ * leaderlessSync.hasLibrary, leaderlessSync.paused.
+ *
+ * Internal commands (not in the palette; for tests and scripts):
+ *   leaderlessSync.internal.snapshot (view: 'locations'|'tags'|'peers'|'albums', depth = 2) → SnapshotNode[]
+ *   leaderlessSync.internal.decoration (fsPath) → {badge, tooltip, color?} | null   (after reloading the marks)
+ *   leaderlessSync.internal.state → {connection, hasLibrary, paused, library, statusBar, lastError}
+ *   leaderlessSync.internal.showMore (node)   the "Show More…" node's click
+ */
+import * as vscode from 'vscode';
 import type { EngineClient } from '../engine-client';
+import { registerCommands, type CommandEnv } from '../commands';
+import { MarkDecorations } from './decorations';
+import { LibraryState } from './library-state';
+import { SyncStatusBar } from './status-bar';
+import { AlbumsTree, LocationsTree, PeersTree, TagsTree, VIEW_IDS, type SpecTree, type ViewName } from './tree';
+import type { NodeSpec } from './model';
 
-export function registerViews(_context: vscode.ExtensionContext, _client: EngineClient, _log: vscode.LogOutputChannel): void {}
+export function registerViews(context: vscode.ExtensionContext, client: EngineClient, log: vscode.LogOutputChannel): void {
+  const state = new LibraryState(client);
+  context.subscriptions.push(state);
+  const preferredKey = 'leaderlessSync.preferredLibrary';
+  state.preferred = context.globalState.get<string>(preferredKey) ?? null;
+
+  const trees = {
+    locations: new LocationsTree(state),
+    tags: new TagsTree(state),
+    peers: new PeersTree(state),
+    albums: new AlbumsTree(state),
+  };
+  for (const [name, tree] of Object.entries(trees) as [ViewName, SpecTree][]) {
+    const view = vscode.window.createTreeView<NodeSpec>(VIEW_IDS[name], { treeDataProvider: tree, showCollapseAll: name !== 'peers', canSelectMany: name !== 'peers' });
+    tree.view = view;
+    context.subscriptions.push(tree, view);
+  }
+
+  const decorations = new MarkDecorations(state, log);
+  context.subscriptions.push(decorations, vscode.window.registerFileDecorationProvider(decorations));
+
+  const statusBar = new SyncStatusBar(client, state);
+  context.subscriptions.push(statusBar);
+
+  // Context keys for `when` clauses (menus, palette, welcome content).
+  let last = '';
+  const setKeys = () => {
+    const keys = { engine: client.connection, hasLibrary: state.library !== null, paused: state.paused };
+    const k = JSON.stringify(keys);
+    if (k === last) return;
+    last = k;
+    void vscode.commands.executeCommand('setContext', 'leaderlessSync.engine', keys.engine);
+    void vscode.commands.executeCommand('setContext', 'leaderlessSync.hasLibrary', keys.hasLibrary);
+    void vscode.commands.executeCommand('setContext', 'leaderlessSync.paused', keys.paused);
+    if (state.preferred !== (context.globalState.get<string>(preferredKey) ?? null)) void context.globalState.update(preferredKey, state.preferred ?? undefined);
+  };
+  context.subscriptions.push(state.onChange((t) => t === 'status' && setKeys()), client.onConnection(() => setKeys()));
+  setKeys();
+
+  const env: CommandEnv = { context, client, state, log, trees, decorations, lastError: null };
+  context.subscriptions.push(...registerCommands(env));
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('leaderlessSync.internal.showMore', (node: NodeSpec) => trees.locations.showMore(node)),
+    vscode.commands.registerCommand('leaderlessSync.internal.snapshot', (view: ViewName, depth?: number) => {
+      const tree = trees[view];
+      if (!tree) throw new Error(`no view "${String(view)}"; views: ${Object.keys(trees).join(', ')}`);
+      return tree.snapshot(depth ?? 2);
+    }),
+    vscode.commands.registerCommand('leaderlessSync.internal.decoration', async (fsPath: string) => {
+      await decorations.reload();
+      return decorations.specFor(fsPath);
+    }),
+    vscode.commands.registerCommand('leaderlessSync.internal.state', () => ({
+      connection: client.connection,
+      connectionError: client.connectionError,
+      hasLibrary: state.library !== null,
+      paused: state.paused,
+      library: state.library ? { id: state.library.library, name: state.library.name, state: state.library.state } : null,
+      loadError: state.loadError,
+      statusBar: statusBar.last,
+      lastError: env.lastError,
+    })),
+  );
+
+  // First read; afterwards only events and connection changes refresh.
+  void state.refreshAll();
+}
