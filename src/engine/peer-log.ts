@@ -197,6 +197,25 @@ export class PeerLog {
     }
   }
 
+  /**
+   * Entries held in the log that `partner` has not acknowledged (per origin,
+   * above its acked seq): a range count on the (origin, seq) key, no scan.
+   */
+  unacked(r: Reader, partner: Id): number {
+    const acked = this.acks(r, partner);
+    let n = 0;
+    for (const [origin] of r.rows('SELECT origin FROM log_vector')) {
+      const o = origin as Uint8Array;
+      n += Number(r.value('SELECT count(*) FROM peer_log WHERE origin = ? AND seq > ?', [o, acked.get(idKey(o)) ?? 0]));
+    }
+    return n;
+  }
+
+  /** Per origin, the highest seq pruned from the log (0: none): below it, a returning partner needs a snapshot. */
+  pruned(r: Reader): { origin: Id; seq: number }[] {
+    return r.rows('SELECT origin, pruned FROM log_vector WHERE pruned > 0').map(([o, s]) => ({ origin: o as Uint8Array, seq: s as number }));
+  }
+
   size(r: Reader): number {
     return Number(r.value('SELECT count(*) FROM peer_log'));
   }

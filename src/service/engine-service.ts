@@ -192,6 +192,11 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     return this.runner(ref).sync;
   }
 
+  /** A library's runner: its sync activity, per-partner state and pause (see library()). */
+  libraryRunner(ref?: string | Id): LibraryRunner {
+    return this.runner(ref);
+  }
+
   /** Status of one library (see library()). */
   status(ref?: string | Id, opts: { digest?: boolean } = {}): LibraryStatus {
     return this.runner(ref).status({ digest: opts.digest ?? true, idle: this.idleState() });

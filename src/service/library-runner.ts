@@ -4,12 +4,14 @@
  * the wiring between them (partner changes reach sync at once), what it
  * tells the service (events and log lines), and its status.
  */
-import { idEquals, idToString, toHex, type Id } from '../engine/ids';
+import { idEquals, idKey, idToString, toHex, type Id } from '../engine/ids';
 import type { Library } from '../engine/library';
 import type { BackfillProgress } from '../engine/sync/backfill';
-import { PeerSync } from '../engine/sync/peer-sync';
+import type { ApplyReport } from '../engine/apply';
+import { PeerSync, type PeerState } from '../engine/sync/peer-sync';
 import type { SessionOptions } from '../engine/sync/session';
 import type { Transport } from '../engine/transport';
+import { ActivityLog, type ActivityLists } from './activity-log';
 import type { EngineServiceEvents } from './service-events';
 import { backfillStatus, type LibraryStatus, type LibrarySyncState, type PartnerStatus } from './status';
 
@@ -27,15 +29,28 @@ export class LibraryRunner {
   private loggedTenth = -1;
   private changedSoon = false;
   readonly key: string;
+  /** Recent sync activity (received, sent, refused, errors), for the status view. */
+  readonly activity: ActivityLog;
+  /** Partners the user paused (idKey → id): kept across suspend/resume (each new PeerSync gets them), not across restarts. */
+  private readonly pausedPeers = new Map<string, Id>();
+  /** Device names by idKey, cleared when the partners change. */
+  private names = new Map<string, string | null>();
+  /** When this service last pruned the peer log (ms), and how many entries it pruned since it started. */
+  private lastPruneAt: number | null = null;
+  private prunedEntries = 0;
 
   constructor(
     readonly library: Library,
     private readonly host: RunnerHost,
   ) {
     this.key = idToString(library.id);
+    this.activity = new ActivityLog(() => this.host.emit('activity', { library: this.key }));
     const changed = () => this.changed();
     this.offs.push(
-      library.on('partners', () => this.current?.partnersChanged()),
+      library.on('partners', () => {
+        this.names = new Map();
+        this.current?.partnersChanged();
+      }),
       library.on('committed', changed),
       library.on('applied', changed),
       library.on('clockDrift', (e) => this.log(`refused a change stamped too far ahead of this device's clock: ${e.message}`)),
@@ -64,7 +79,20 @@ export class LibraryRunner {
       this.log(`partner ${name ?? idToString(peer)} ${up ? 'online' : 'offline'}`);
       this.host.emit('peer', { library: this.key, device: idToString(peer), name, up });
     });
-    sync.on('error', ({ peer, error }) => mine() && this.log(`sync error with ${idToString(peer)}: ${error.message}`));
+    sync.on('error', ({ peer, error }) => {
+      if (!mine()) return;
+      this.log(`sync error with ${idToString(peer)}: ${error.message}`);
+      const self = idEquals(peer, this.library.deviceId);
+      this.activity.error(error.message, self ? null : idToString(peer), self ? null : this.deviceName(peer));
+    });
+    sync.on('applied', ({ peer, report }) => mine() && this.received(peer, report));
+    sync.on('sent', ({ peer, model, count }) => mine() && this.activity.sent(idToString(peer), this.deviceName(peer), model, count));
+    sync.on('refused', ({ peer, report }) => mine() && this.refused(peer, report));
+    sync.on('pruned', ({ entries }) => {
+      this.lastPruneAt = Date.now();
+      this.prunedEntries += entries;
+    });
+    for (const device of this.pausedPeers.values()) sync.pausePeer(device);
     sync.on('snapshot', ({ peer, rows }) => mine() && this.log(`merged a snapshot of ${rows} shared row(s) from ${idToString(peer)}`));
     this.current = sync;
     sync.start();
@@ -82,6 +110,7 @@ export class LibraryRunner {
 
   /** Stops syncing and closes the library. */
   async close(): Promise<void> {
+    this.activity.close();
     await this.disconnect('stopped');
     for (const off of this.offs.splice(0)) off();
     await this.library.close();
@@ -116,6 +145,93 @@ export class LibraryRunner {
     };
   }
 
+  /** Each partner's sync state, progress and log lag (see methods/peers.ts). */
+  peers(): RunnerPeer[] {
+    const lib = this.library;
+    const sync = this.current;
+    const info = new Map((sync?.peers() ?? []).map((p) => [idKey(p.device), p]));
+    return lib.partners().map((p) => {
+      const k = idKey(p.device);
+      const s = info.get(k);
+      const paused = this.pausedPeers.has(k);
+      const heard = s?.lastHeardAt ?? null;
+      return {
+        device: idToString(p.device),
+        name: p.name,
+        publicKey: p.publicKey ? toHex(p.publicKey) : null,
+        online: s?.online ?? false,
+        ready: s?.ready ?? false,
+        state: paused ? 'paused' : (s?.state ?? 'offline'),
+        lastSeen: s?.online ? Date.now() : maxOrNull(p.lastSeen, heard),
+        backfill: s?.backfill ?? null,
+        lag: lib.read((r) => lib.log.unacked(r, p.device)),
+        paused,
+      };
+    });
+  }
+
+  /** Stops syncing with one partner until resumePeer (or a restart of the service): its link closes, it is neither dialled nor admitted. */
+  pausePeer(device: Id): void {
+    this.pausedPeers.set(idKey(device), device);
+    this.current?.pausePeer(device);
+    this.log(`paused sync with ${this.deviceName(device) ?? idToString(device)}`);
+    this.host.emit('peer', { library: this.key, device: idToString(device), name: this.deviceName(device), up: false, paused: true });
+  }
+
+  resumePeer(device: Id): void {
+    if (!this.pausedPeers.delete(idKey(device))) return;
+    this.current?.resumePeer(device);
+    this.log(`resumed sync with ${this.deviceName(device) ?? idToString(device)}`);
+    this.host.emit('peer', { library: this.key, device: idToString(device), name: this.deviceName(device), up: false, paused: false });
+  }
+
+  /** Recent activity, newest first, and the peer log's size and pruning horizon. */
+  activityReport(limit: number): ActivityLists & { log: LogActivity } {
+    const lib = this.library;
+    const { size, pruned } = lib.read((r) => ({ size: lib.log.size(r), pruned: lib.log.pruned(r) }));
+    return {
+      ...this.activity.recent(limit),
+      log: {
+        size,
+        horizon: pruned.length ? pruned.reduce((n, p) => n + p.seq, 0) : null,
+        origins: pruned.map((p) => ({ device: idToString(p.origin), name: this.deviceName(p.origin), pruned: p.seq })),
+        prunedAt: this.lastPruneAt,
+        prunedEntries: this.prunedEntries,
+      },
+    };
+  }
+
+  private received(peer: Id, report: ApplyReport): void {
+    const device = idToString(peer);
+    const name = this.deviceName(peer);
+    for (const [model, records] of report.state) this.activity.received(device, name, model, records.length);
+    const shared = new Map<string, number>();
+    for (const c of report.shared) shared.set(c.model, (shared.get(c.model) ?? 0) + 1);
+    for (const [model, rows] of report.rows) shared.set(model, (shared.get(model) ?? 0) + rows.length);
+    for (const [model, count] of shared) this.activity.received(device, name, model, count);
+  }
+
+  private refused(peer: Id, report: ApplyReport): void {
+    const device = idToString(peer);
+    const name = this.deviceName(peer);
+    for (const e of report.refused) {
+      this.activity.refused({ device, name, reason: e.message, skewMs: e.remote.ms - e.localMs, origin: idToString(e.remote.device), model: null });
+    }
+    for (const r of report.rejected) this.activity.refused({ device, name, reason: r.error.message, skewMs: null, origin: null, model: r.model });
+  }
+
+  /** A device's name: as paired (partners), else its own device record; null if unknown. */
+  deviceName(device: Id): string | null {
+    const k = idKey(device);
+    if (this.names.has(k)) return this.names.get(k)!;
+    const lib = this.library;
+    const name =
+      lib.partners().find((p) => idEquals(p.device, device))?.name ??
+      ((lib.read((r) => r.value('SELECT name FROM device WHERE uuid = ? AND deleted = 0', [device])) as string | undefined) ?? null);
+    this.names.set(k, name);
+    return name;
+  }
+
   private progress(p: BackfillProgress): void {
     this.host.emit('progress', { library: this.key, progress: backfillStatus(p) });
     if (p.announced === 0) return;
@@ -137,10 +253,39 @@ export class LibraryRunner {
   }
 
   private partnerName(device: Id): string | null {
-    return this.library.partners().find((p) => idEquals(p.device, device))?.name ?? null;
+    return this.deviceName(device);
   }
 
   private log(line: string): void {
     this.host.log(`[${this.library.name} ${this.key.slice(0, 8)}] ${line}`);
   }
+}
+
+export interface RunnerPeer {
+  device: string;
+  name: string | null;
+  publicKey: string | null;
+  online: boolean;
+  ready: boolean;
+  state: PeerState;
+  lastSeen: number | null;
+  backfill: { received: number; announced: number } | null;
+  lag: number;
+  paused: boolean;
+}
+
+export interface LogActivity {
+  /** Shared changes held in the peer log. */
+  size: number;
+  /** Changes pruned from the log so far, all origins together (the sum of each origin's pruned seq); null if none was. */
+  horizon: number | null;
+  /** Per origin: its changes up to seq `pruned` are no longer in the log (a partner behind that gets a snapshot). */
+  origins: { device: string; name: string | null; pruned: number }[];
+  /** When this service last pruned entries (ms), null if not since it started. */
+  prunedAt: number | null;
+  prunedEntries: number;
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }

@@ -11,8 +11,8 @@ export interface EngineServiceEvents {
   state: (e: { library: string; state: LibrarySyncState }) => void;
   /** Backfill or catch-up progress of a library. */
   progress: (e: { library: string; progress: BackfillStatus }) => void;
-  /** A partner's link came up (caught up) or went down. */
-  peer: (e: { library: string; device: string; name: string | null; up: boolean }) => void;
+  /** A partner's link came up (caught up) or went down; or (with `paused`) the user paused or resumed sync with it. */
+  peer: (e: { library: string; device: string; name: string | null; up: boolean; paused?: boolean }) => void;
   /** A library's data changed (local commits or changes from partners); coalesced per turn of the event loop. */
   changed: (e: { library: string }) => void;
   /** Indexing a folder (add-location) progressed or finished. */
@@ -25,7 +25,9 @@ export interface EngineServiceEvents {
   invite: (e: InviteInfo) => void;
   /** A log line (never holds a library secret). */
   log: (e: { line: string }) => void;
+  /** A library's sync activity grew (changes received or sent, refused stamps, errors: see the `activity` method); at most 4 a second. */
+  activity: (e: { library: string }) => void;
 }
 
 /** Every event name, for subscribers that want them all and for forwarding. */
-export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'indexing', 'libraries', 'network', 'invite', 'log'];
+export const SERVICE_EVENTS: readonly (keyof EngineServiceEvents)[] = ['state', 'progress', 'peer', 'changed', 'indexing', 'libraries', 'network', 'invite', 'log', 'activity'];

@@ -384,6 +384,28 @@ describe('status feed (StatusSource)', () => {
     src.dispose();
   });
 
+  it('asks peers and activity as soon as a library appears (a libraries event)', async () => {
+    const timers = new FakeTimers();
+    const client = new FakeClient();
+    let libs: StatusInput['libraries'] = [];
+    client.handlers.status = () => ({ ...statusInput(), libraries: libs });
+    client.handlers.peers = () => [];
+    client.handlers.activity = () => ({ received: [], sent: [], refused: [], errors: [], log: { size: 0, horizon: null } });
+    const src = new StatusSource(client, () => {}, { timers });
+    src.setActive(true);
+    await timers.advance(10);
+    assert.deepEqual(client.calls, ['status']);
+    assert.equal(src.snapshot.peers.note, 'No library yet.');
+    libs = statusInput().libraries;
+    client.emit('libraries', { libraries: [{ id: LIB, name: 'Home' }] });
+    await timers.advance(300);
+    assert.deepEqual(client.calls.slice(1, 2), ['status']);
+    assert.deepEqual(new Set(client.calls.slice(2)), new Set(['peers', 'activity', 'devices']));
+    assert.equal(src.snapshot.peers.source, 'peers');
+    assert.equal(src.snapshot.received.available, true);
+    src.dispose();
+  });
+
   it('ignores events of other libraries for the live state, and stops asking when inactive', async () => {
     const timers = new FakeTimers();
     const client = new FakeClient();

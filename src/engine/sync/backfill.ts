@@ -54,6 +54,8 @@ export class Backfill {
   private pulled = new WeakMap<HelloMessage, Set<string>>();
   /** `${owner}/${model}` → rows received and announced in this round. */
   private counts = new Map<string, ModelProgress>();
+  /** Per serving partner (idKey): the same, for the rows it served this round (a peers view shows them). */
+  private byPeer = new Map<string, Map<string, ModelProgress>>();
   private roundOver = true;
   /** While set and connected, only this partner serves (a manual "backfill from"). */
   private preferred: string | null = null;
@@ -65,6 +67,25 @@ export class Backfill {
   /** Some partner is serving rows (or about to). */
   get busy(): boolean {
     return this.loops.size > 0;
+  }
+
+  /** Rows `peer` served in this round (or the last one): received, and received plus what it said remains; null if none. */
+  peerProgress(peer: Id): ModelProgress | null {
+    const mine = this.byPeer.get(idKey(peer));
+    if (!mine) return null;
+    let received = 0;
+    let announced = 0;
+    for (const c of mine.values()) {
+      received += c.received;
+      announced += c.announced;
+    }
+    return { received, announced };
+  }
+
+  /** `s` is serving an owner's rows right now. */
+  serving(s: Session): boolean {
+    for (const holder of this.claims.values()) if (holder === s) return true;
+    return false;
   }
 
   /**
@@ -105,6 +126,7 @@ export class Backfill {
     if (this.roundOver) {
       this.roundOver = false;
       this.counts = new Map();
+      this.byPeer = new Map();
     }
     for (;;) {
       await this.announce(s);
@@ -211,6 +233,11 @@ export class Backfill {
     const key = countKey(owner, model);
     let count = this.counts.get(key);
     if (!count) this.counts.set(key, (count = { received: 0, announced: 0 }));
+    const peerKey = idKey(s.remote);
+    let served = this.byPeer.get(peerKey);
+    if (!served) this.byPeer.set(peerKey, (served = new Map()));
+    const mine = served.get(key) ?? { received: 0, announced: 0 };
+    served.set(key, mine);
     let next = s.requestState(model, owner, from, pageSize);
     for (;;) {
       const resp = await next;
@@ -227,6 +254,8 @@ export class Backfill {
       }
       count.received += n;
       count.announced = count.received + resp.remaining;
+      mine.received += n;
+      mine.announced = mine.received + resp.remaining;
       this.report();
       if (!more) return true;
     }

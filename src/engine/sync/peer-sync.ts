@@ -25,6 +25,28 @@ import { Session, type SessionEvent, type SessionHost, type SessionOptions } fro
  */
 export type SyncState = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
 
+/**
+ * One partner as sync sees it:
+ * - offline: no link; connecting: linked, handshake not done;
+ * - backfilling: pulling from it while this device's first (or resync) backfill runs;
+ * - catching-up: pulling what changed while away (or an anti-entropy round);
+ * - ready: linked and caught up; paused: the user paused sync with it (pausePeer).
+ */
+export type PeerState = 'offline' | 'connecting' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
+
+export interface PeerInfo {
+  device: Id;
+  state: PeerState;
+  online: boolean;
+  /** Caught up at least once on the current link. */
+  ready: boolean;
+  paused: boolean;
+  /** Scheduler time (ms) a frame last came from it: now-ish while linked, else when its last link closed; null if not since start. */
+  lastHeardAt: number | null;
+  /** Rows it served in the current (or last) backfill round; null if none. */
+  backfill: { received: number; announced: number } | null;
+}
+
 export interface PeerSyncEvents {
   state: (state: SyncState) => void;
   /** Backfill or catch-up of device-owned rows: received over announced, per model. */
@@ -35,6 +57,10 @@ export interface PeerSyncEvents {
   pruned: (e: { entries: number }) => void;
   error: (e: { peer: Id; error: Error }) => void;
   applied: (e: { peer: Id; report: ApplyReport }) => void;
+  /** Records from `peer` refused (clock drift: report.refused) or rejected (invalid: report.rejected). */
+  refused: (e: { peer: Id; report: ApplyReport }) => void;
+  /** Records sent to `peer` (live changes, or pages served to its catch-up). */
+  sent: (e: { peer: Id; model: string; count: number }) => void;
   peer: (e: { peer: Id; up: boolean }) => void;
 }
 
@@ -66,6 +92,10 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private started = false;
   private current: SyncState = 'uninitialized';
   private readonly offCommitted: () => void;
+  /** Partners the user paused (idKey): no link to them until resumePeer. In memory only. */
+  private readonly pausedPeers = new Set<string>();
+  /** Per partner (idKey): when its last link closed, the last time a frame came on it. */
+  private readonly lastHeard = new Map<string, number>();
 
   constructor(
     readonly library: Library,
@@ -84,13 +114,69 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   /** Starts keeping links with the library's partners. */
   start(): void {
     this.started = true;
-    this.transport.setPartners(this.library.partners().map((p) => p.device));
+    this.transport.setPartners(this.linkedPartners());
     this.updateState();
   }
 
   /** The partner list changed (paired or unpaired): keep links with the new list. */
   partnersChanged(): void {
-    if (this.started && !this.paused) this.transport.setPartners(this.library.partners().map((p) => p.device));
+    if (this.started && !this.paused) this.transport.setPartners(this.linkedPartners());
+  }
+
+  /** Partners to keep links with: all but those paused one by one. */
+  private linkedPartners(): Id[] {
+    return this.library
+      .partners()
+      .map((p) => p.device)
+      .filter((d) => !this.pausedPeers.has(idKey(d)));
+  }
+
+  /**
+   * Stops syncing with one partner: its link is closed and the transport no
+   * longer dials or admits it, until resumePeer. Held in memory only (a new
+   * PeerSync starts with every partner linked).
+   */
+  pausePeer(peer: Id): void {
+    this.pausedPeers.add(idKey(peer));
+    if (this.started && !this.paused) this.transport.setPartners(this.linkedPartners());
+    this.sessions.get(idKey(peer))?.close('paused');
+    this.updateState();
+  }
+
+  resumePeer(peer: Id): void {
+    if (!this.pausedPeers.delete(idKey(peer))) return;
+    if (this.started && !this.paused) this.transport.setPartners(this.linkedPartners());
+    this.updateState();
+  }
+
+  isPeerPaused(peer: Id): boolean {
+    return this.pausedPeers.has(idKey(peer));
+  }
+
+  /** Each partner's sync state (in the library's partner order). */
+  peers(): PeerInfo[] {
+    const backfilling = !this.library.backfilled;
+    return this.library.partners().map((p) => {
+      const key = idKey(p.device);
+      const s = this.sessions.get(key);
+      const paused = this.pausedPeers.has(key) || this.paused;
+      const live = s && s.state !== 'closed' ? s : null;
+      let state: PeerState;
+      if (paused) state = 'paused';
+      else if (!live) state = 'offline';
+      else if (live.state === 'handshake') state = 'connecting';
+      else if (live.state === 'catching-up' || this.backfill.serving(live)) state = backfilling ? 'backfilling' : 'catching-up';
+      else state = 'ready';
+      return {
+        device: p.device,
+        state,
+        online: !!live,
+        ready: !!live?.caughtUpOnce,
+        paused,
+        lastHeardAt: live ? live.lastHeardAt : (this.lastHeard.get(key) ?? null),
+        backfill: this.backfill.peerProgress(p.device),
+      };
+    });
   }
 
   /** The user paused sync: links are closed and none are made until resume(). */
@@ -213,6 +299,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   sessionClosed(s: Session): void {
     const key = idKey(s.remote);
     if (this.sessions.get(key) === s) this.sessions.delete(key);
+    this.lastHeard.set(key, s.lastHeardAt);
     this.backfill.sessionClosed(s);
     this.emit('peer', { peer: s.remote, up: false });
     this.updateState();
@@ -221,12 +308,18 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   report(e: SessionEvent): void {
     if (e.type === 'error') this.emit('error', { peer: e.peer, error: e.error });
     else if (e.type === 'applied') this.emit('applied', { peer: e.peer, report: e.report });
+    else if (e.type === 'refused') this.emit('refused', { peer: e.peer, report: e.report });
+    else if (e.type === 'sent') this.emit('sent', { peer: e.peer, model: e.model, count: e.count });
     else this.emit('snapshot', { peer: e.peer, rows: e.rows });
   }
 
   private onLink(link: Link): void {
     if (this.paused || !this.started) {
       link.close('not syncing');
+      return;
+    }
+    if (this.pausedPeers.has(idKey(link.remote))) {
+      link.close('paused');
       return;
     }
     const key = idKey(link.remote);

@@ -72,6 +72,10 @@ export interface SessionHost {
 export type SessionEvent =
   | { type: 'error'; peer: Id; error: Error }
   | { type: 'applied'; peer: Id; report: ApplyReport }
+  /** Records refused (stamps too far ahead) or rejected (invalid) in what the partner sent. */
+  | { type: 'refused'; peer: Id; report: ApplyReport }
+  /** Records sent to the partner: live changes, or pages served to its catch-up (per model). */
+  | { type: 'sent'; peer: Id; model: string; count: number }
   /** A snapshot of the partner's shared rows was merged (its log no longer had what this device lacked). */
   | { type: 'snapshot'; peer: Id; rows: number };
 
@@ -126,6 +130,11 @@ export class Session {
     return this.link.remote;
   }
 
+  /** When a frame last arrived from the partner (scheduler time, ms). */
+  get lastHeardAt(): number {
+    return this.lastHeard;
+  }
+
   close(reason: string): void {
     this.link.close(reason);
     this.closed();
@@ -172,8 +181,10 @@ export class Session {
         this.sendAll(records, (part) =>
           part.length === 1 ? { type: 'state-change', model: model as never, record: part[0] } : { type: 'state-batch', model: model as never, records: part },
         );
+        this.reportSent(model, records.length);
       }
       this.sendAll(box.shared, (part) => (part.length === 1 ? { type: 'shared-change', change: part[0] } : { type: 'shared-change-batch', changes: part }));
+      this.reportSharedSent(box.shared);
     } catch (e) {
       // Not sent: the partner's next catch-up (anti-entropy) fetches it.
       this.fail(e as Error);
@@ -187,6 +198,16 @@ export class Session {
       this.link.send(bytes);
       i += count;
     }
+  }
+
+  private reportSent(model: string, count: number): void {
+    if (count > 0 && this.state !== 'closed') this.host.report({ type: 'sent', peer: this.remote, model, count });
+  }
+
+  private reportSharedSent(changes: readonly SharedChange[]): void {
+    const per = new Map<string, number>();
+    for (const c of changes) per.set(c.model, (per.get(c.model) ?? 0) + 1);
+    for (const [model, count] of per) this.reportSent(model, count);
   }
 
   private helloMessage(): HelloMessage {
@@ -445,6 +466,7 @@ export class Session {
     const report = await this.host.exclusive(fn);
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
+    if (report.refused.length || report.rejected.length) this.host.report({ type: 'refused', peer: this.remote, report });
     if (report.applied) this.host.report({ type: 'applied', peer: this.remote, report });
     return report;
   }
@@ -461,7 +483,9 @@ export class Session {
       const continues = run && after && compareBytes(run.next, after) === 0;
       let last = after;
       let remaining = 0;
+      let sent = 0;
       const { bytes } = encodeFitting(records, (part): Message => {
+        sent = part.length;
         last = part.length ? encodeHlcTime(part[part.length - 1].hlc) : after;
         remaining = continues ? Math.max(0, run.remaining - part.length) : lib.countStateSince(model, owner, last);
         // Rows written since the count are not missed; nor those a full frame left out.
@@ -471,6 +495,7 @@ export class Session {
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);
       this.link.send(bytes);
+      this.reportSent(model, sent);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }
@@ -483,24 +508,25 @@ export class Session {
       if (cursor) {
         const base = lib.snapshotBase();
         const rows = lib.sharedRows(cursor.model, cursor.after, max);
+        let sent = 0;
         const { bytes } = encodeFitting(rows, (part): Message => {
+          sent = part.length;
           const after = part.length ? part[part.length - 1].uuid : cursor.after;
           const snapshot = { model: cursor.model, rows: part, after, hasMore: rows.length === max || part.length < rows.length, base };
           return { type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] };
         });
         this.link.send(bytes);
+        this.reportSent(cursor.model, sent);
         return;
       }
       const page = lib.changesSince(new Map(have.map((h) => [idKey(h.origin), h.seq])), max);
-      const { bytes } = encodeFitting(page.changes, (part): Message => ({
-        type: 'shared-change-response',
-        requestId,
-        changes: part,
-        hasMore: page.hasMore || part.length < page.changes.length,
-        snapshot: null,
-        pruned: page.pruned,
-      }));
+      let sent: readonly SharedChange[] = [];
+      const { bytes } = encodeFitting(page.changes, (part): Message => {
+        sent = part;
+        return { type: 'shared-change-response', requestId, changes: part, hasMore: page.hasMore || part.length < page.changes.length, snapshot: null, pruned: page.pruned };
+      });
       this.link.send(bytes);
+      this.reportSharedSent(sent);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
     }

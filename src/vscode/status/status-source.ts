@@ -75,6 +75,8 @@ export class StatusSource implements Disposable {
   private liveNetwork: { network: NetworkInput; seq: number } | null = null;
   private seq = 0;
   private preferred: string | null = null;
+  /** The library `peers` and `activity` were last asked about. */
+  private answeredFor: string | null = null;
   private active = false;
   private renderPending = false;
   private running = false;
@@ -292,10 +294,18 @@ export class StatusSource implements Disposable {
     }
     if (!library) {
       this.peers = this.activity = null;
+      this.answeredFor = null;
       return;
+    }
+    if (this.answeredFor !== library) {
+      // A library appeared, or another one is shown: what peers/activity said was about another (or none).
+      this.answeredFor = library;
+      this.peers = this.activity = null;
     }
     const params = { library };
     const calls: Promise<void>[] = [];
+    if (this.peers === null && !due.includes('peers')) due.push('peers');
+    if (this.activity === null && !due.includes('activity')) due.push('activity');
     if (due.includes('peers')) calls.push(this.call<PeerInput[]>('peers', params).then((r) => void (this.peers = r)));
     if (due.includes('activity')) calls.push(this.call<ActivityInput>('activity', { ...params, limit: 50 }).then((r) => void (this.activity = r)));
     const lib = this.status.value.libraries.find((l) => l.library === library);

@@ -9,8 +9,10 @@
  * posted and rendered, and the last one (src/vscode/status/status-model.ts).
  */
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { waitFor } from '../support/test-env';
+import { runCli } from '../../support/cli-process';
+import { testEnv, waitFor } from '../support/test-env';
 
 const extensionId = 'leaderless.leaderless-sync';
 const VIEW_TYPE = 'leaderlessSync.status';
@@ -25,8 +27,10 @@ interface Probe {
     at: number;
     engine: { connection: string; available: boolean; message: string | null };
     states: { state: string; current: boolean }[];
-    library: { name: string; state: string } | null;
+    libraries: { library: string; name: string }[];
+    library: { library: string; name: string; state: string } | null;
     network: { state: string } | null;
+    peers: { items: { device: string; online: boolean }[] };
   } | null;
 }
 
@@ -102,6 +106,36 @@ describe('status webview', function () {
     assert.ok(['owner', 'client'].includes(s.engine.connection), s.engine.connection);
     assert.ok(s.network, 'no network state');
     if (s.library) assert.equal(s.states.filter((x) => x.current).length, 1);
+  });
+
+  it("agrees with what the engine's own `leaderless status` says (libraries, sync state, network)", async () => {
+    // The CLI reaches the window's running engine over its control socket in global storage.
+    const cli = path.join(testEnv.repo, 'dist/cli.js');
+    const dataDir = path.join(testEnv.globalStorage, 'engine');
+    const r = await runCli(cli, ['--data-dir', dataDir, '--bootstrap', testEnv.bootstrap, 'status', '--json', '--no-digest']);
+    assert.equal(r.code, 0, `leaderless status failed: ${r.stderr}`);
+    const report = JSON.parse(r.stdout) as {
+      service: { running: boolean; network: { state: string } };
+      libraries: { library: string; name: string; state: string; partners: { device: string; online: boolean }[] }[];
+    };
+    assert.equal(report.service.running, true, 'the CLI did not reach the running engine');
+    const p = await waitFor(async () => {
+      const x = await probe();
+      const s = x.snapshot;
+      if (!s?.engine.available) return null;
+      const sameLibraries = JSON.stringify(s.libraries.map((l) => l.library).sort()) === JSON.stringify(report.libraries.map((l) => l.library).sort());
+      return sameLibraries && s.network?.state === report.service.network.state ? x : null;
+    }, 'the snapshot to list the same libraries and network state as leaderless status', 20_000);
+    const s = p.snapshot!;
+    const lib = report.libraries.find((l) => l.library === s.library?.library);
+    if (report.libraries.length === 0) assert.equal(s.library, null);
+    else {
+      assert.ok(lib, 'the shown library is not one the engine reports');
+      assert.equal(s.library!.name, lib.name);
+      assert.equal(s.library!.state, lib.state);
+      assert.equal(s.states.find((x) => x.current)?.state, lib.state);
+      assert.deepEqual(s.peers.items.map((x) => x.device).sort(), lib.partners.map((x) => x.device).sort());
+    }
   });
 
   it('hidden and shown again, the webview hands shake anew and renders', async () => {

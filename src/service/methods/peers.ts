@@ -1,0 +1,80 @@
+/**
+ * Control methods for the partners this device syncs with (the Peers view
+ * and the status webview). Each takes an optional `library`; a device is
+ * given by its id, a unique id prefix (4+ hex digits) or its name, among
+ * this device's partners (another device: ERR_NOT_FOUND). Fields are only
+ * ever added.
+ *
+ *   peers → [{device, name, publicKey, online, ready, state, lastSeen: number|null,
+ *             backfill: {received, announced}|null, lag: number, paused: boolean}]
+ *       state: 'offline' | 'connecting' (link up, handshake) | 'backfilling' (pulling from it while this
+ *       device's first or resync backfill runs) | 'catching-up' | 'ready' | 'paused'.
+ *       ready: caught up at least once on the current link. lastSeen: now while online, else its last
+ *       contact (ms). backfill: rows it served in the current (or last) backfill round, null if none.
+ *       lag: shared changes in this device's peer log it has not acknowledged yet.
+ *   backfillFrom {device} → {}   starts a backfill round served by that partner (a full resync with it
+ *       preferred: every device-owned checkpoint restarts and the shared rows are merged from a snapshot;
+ *       nothing is deleted, merges are idempotent). Progress comes as 'progress' events. The partner must
+ *       be online: else ERR_PEER_OFFLINE.
+ *   resync → {}   full resync from every partner: the same, served by whoever is online. Durable: it
+ *       continues after a restart, and starts when a partner comes online if none is.
+ *   peerPause {device} / peerResume {device} → {}   stop / restart syncing with one partner: its link
+ *       closes and it is neither dialled nor admitted until resumed. Held in memory by the running
+ *       service: it lasts across suspend/resume, and ends when the service restarts.
+ *       'peer' events with `paused` say so.
+ */
+import { idEquals, type Id } from '../../engine/ids';
+import type { EngineService } from '../engine-service';
+import { ServiceError } from '../errors';
+import type { MethodTable } from '../method-table';
+import type { Params } from '../params';
+import { findDevice } from './device-param';
+
+export function peerMethods(service: EngineService): MethodTable {
+  const partner = (p: Params): { device: Id; name: string | null } => {
+    const lib = service.library(p.optionalString('library'));
+    return findDevice(lib.partners(), p.string('device'), `partner of this device in library "${lib.name}"`);
+  };
+
+  return {
+    peers: (p) => service.libraryRunner(p.optionalString('library')).peers(),
+
+    backfillFrom(p) {
+      const ref = p.optionalString('library');
+      const { device, name } = partner(p);
+      const sync = service.sync(ref);
+      const online = sync ? [...sync.liveSessions()].some((s) => s.state !== 'closed' && idEquals(s.remote, device)) : false;
+      if (!sync || !online) throw new ServiceError('ERR_PEER_OFFLINE', `${name ?? 'That partner'} is not connected: backfill from it once it is online`);
+      const runner = service.libraryRunner(ref);
+      // Answered at once; the round reports through 'progress' events and ends in the log.
+      sync.backfillFrom(device).catch((e: Error) => runner.activity.error(`backfill from ${name ?? 'a partner'} stopped: ${e.message}`, null, null));
+      return {};
+    },
+
+    async resync(p) {
+      const ref = p.optionalString('library');
+      const sync = service.sync(ref);
+      if (!sync) {
+        // No sync running (suspended, offline): recorded durably, it runs when sync starts.
+        await service.library(ref).requestResync();
+        return {};
+      }
+      const runner = service.libraryRunner(ref);
+      sync.fullResync().catch((e: Error) => runner.activity.error(`full resync stopped: ${e.message}`, null, null));
+      return {};
+    },
+
+    peerPause(p) {
+      const { device } = partner(p);
+      service.libraryRunner(p.optionalString('library')).pausePeer(device);
+      return {};
+    },
+
+    peerResume(p) {
+      const { device } = partner(p);
+      service.libraryRunner(p.optionalString('library')).resumePeer(device);
+      return {};
+    },
+  };
+}
+
