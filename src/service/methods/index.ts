@@ -5,11 +5,13 @@
  */
 import type { EngineService } from '../engine-service';
 import type { MethodTable } from '../method-table';
+import { activityMethods } from './activity';
 import { browseMethods } from './browse';
 import { coreMethods } from './core';
 import { itemMethods } from './items';
 import { locationMethods } from './locations';
 import { pairingMethods } from './pairing';
+import { peerMethods } from './peers';
 import { tagMethods } from './tags';
 import { watchMethods } from './watch';
 
@@ -22,6 +24,8 @@ export function serviceMethods(service: EngineService): MethodTable {
     browseMethods(service),
     tagMethods(service),
     watchMethods(service),
+    peerMethods(service),
+    activityMethods(service),
   ];
   const all: Record<string, MethodTable[string]> = {};
   for (const t of tables) {
