@@ -5,9 +5,12 @@
  * commands and the status webview only see an EngineClient.
  */
 import * as vscode from 'vscode';
-import { startEngineConnection } from './engine-connection';
+import { startEngineConnection, type EngineConnection } from './engine-connection';
 import { registerStatusPanel } from './status';
 import { registerViews } from './views';
+import { registerWorkspaceIndexer } from './workspace-indexer';
+
+let connection: EngineConnection | null = null;
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Leaderless Sync', { log: true });
@@ -15,10 +18,14 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(vscode.commands.registerCommand('leaderlessSync.showLog', () => log.show()));
   // Returns at once: opening the database and joining the swarm happen after activation.
   const client = startEngineConnection(context, log);
+  connection = client;
+  registerWorkspaceIndexer(context, client, log);
   registerViews(context, client, log);
   registerStatusPanel(context, client, log);
 }
 
-export function deactivate(): void {
-  // Disposables registered on the context are released by VS Code (the engine connection among them).
+export async function deactivate(): Promise<void> {
+  // If this window runs the engine: close it cleanly (calls running finish, the lock is released) so another window takes over at once.
+  await connection?.stop();
+  connection = null;
 }

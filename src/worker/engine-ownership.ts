@@ -79,6 +79,7 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
   private crashes = 0;
   private crashBackoffUntil = 0;
   private ownedSince = 0;
+  private stopping: Promise<void> | null = null;
   /** Failed attempts in a row (for the backoff). */
   private failures = 0;
   readonly endpoint: string;
@@ -107,8 +108,9 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     this.establish(0);
   }
 
-  /** Disconnects; if this window owns the engine, closes it (another window takes over). */
-  async stop(): Promise<void> {
+  /** Disconnects; if this window owns the engine, closes it (another window takes over). A second call joins the first. */
+  stop(): Promise<void> {
+    if (!this.wanted && this.stopping) return this.stopping;
     this.wanted = false;
     this.epoch++;
     const client = this.client;
@@ -116,17 +118,21 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     this.client = null;
     this.thread = null;
     this.setState('stopped', null);
-    await client?.close().catch(() => undefined);
-    if (thread) {
-      this.log('stopping the engine (another window takes over)');
-      await thread.stop(this.options.stopTimeoutMs);
-    }
-    await this.establishing?.catch(() => undefined);
+    this.stopping = (async () => {
+      await client?.close().catch(() => undefined);
+      if (thread) {
+        this.log('stopping the engine (another window takes over)');
+        await thread.stop(this.options.stopTimeoutMs);
+      }
+      await this.establishing?.catch(() => undefined);
+    })();
+    return this.stopping;
   }
 
   /** Stops and starts again (e.g. new bootstrap nodes): only the owner's engine restarts; a client just reconnects. */
   async restart(): Promise<void> {
     await this.stop();
+    this.stopping = null;
     this.start();
   }
 
@@ -215,7 +221,11 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
       // Someone serves the engine already: be its client.
       const existing = await tryConnect(this.endpoint);
       if (!current()) return void (await existing?.close());
-      if (existing) return this.attach(existing, 'client', epoch);
+      if (existing) {
+        if (await this.tryAttach(existing, epoch)) return;
+        await sleep(POLL_MS); // it went away under us (an owner dying): look again
+        continue;
+      }
 
       // Nobody answers: try to own it (after a crash of our worker, not before its backoff).
       const wait = this.crashBackoffUntil - Date.now();
@@ -259,7 +269,7 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
           const c = await tryConnect(this.endpoint);
           if (c) {
             if (!current()) return void (await c.close());
-            return this.attach(c, 'client', epoch);
+            if (await this.tryAttach(c, epoch)) return;
           }
           await sleep(POLL_MS);
         }
@@ -271,6 +281,17 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
       }
       // It could not start here: say so, keep trying slowly.
       throw new Error(outcome.message);
+    }
+  }
+
+  /** Attaches as a client; false if the connection broke meanwhile (e.g. the owner was dying). */
+  private async tryAttach(client: ControlClient, epoch: number): Promise<boolean> {
+    try {
+      await this.attach(client, 'client', epoch);
+      return true;
+    } catch (e) {
+      this.log(`connecting to the engine failed: ${errorMessage(e)}; trying again`);
+      return false;
     }
   }
 
