@@ -115,9 +115,9 @@
   function badge(text, kind) {
     return el('span', { className: 'badge ' + (kind || ''), text: text });
   }
-  function button(label, command, title) {
-    const b = el('button', { type: 'button', text: label, title: title || null });
-    b.addEventListener('click', () => vscode.postMessage({ type: 'command', command: command }));
+  function button(label, command, title, device) {
+    const b = el('button', { type: 'button', text: label, title: title || null, 'data-key': command + ':' + (device || '') });
+    b.addEventListener('click', () => vscode.postMessage({ type: 'command', command: command, device: device }));
     return b;
   }
 
@@ -173,7 +173,8 @@
     liveState.className = 'state-live' + (s.engine.available ? '' : ' banner ' + (s.engine.connection === 'starting' ? 'info' : 'calm'));
     banner.hidden = true;
     // Rebuilt only when they change, so a focused button keeps its focus across updates.
-    const actionsKey = s.engine.available && lib ? (lib.state === 'paused' ? 'paused' : 'running') : 'log';
+    const suspended = (s.network && s.network.state === 'suspended') || (lib && lib.state === 'paused');
+    const actionsKey = s.engine.available && lib ? (suspended ? 'paused' : 'running') : 'log';
     if (actions.dataset.key !== actionsKey) {
       actions.dataset.key = actionsKey;
       actions.replaceChildren();
@@ -181,7 +182,7 @@
     if (actionsKey === 'log' && !actions.firstChild) actions.append(button('Show Log', 'leaderlessSync.showLog'));
     if (actionsKey !== 'log' && !actions.firstChild) {
       actions.append(
-        lib.state === 'paused' ? button('Resume Sync', 'leaderlessSync.resumeSync') : button('Pause Sync', 'leaderlessSync.pauseSync'),
+        suspended ? button('Resume Sync', 'leaderlessSync.resumeSync') : button('Pause Sync', 'leaderlessSync.pauseSync', 'Leave the network until resumed'),
         button('Full Resync', 'leaderlessSync.fullResync', 'Backfill everything again from every partner'),
         button('Show Log', 'leaderlessSync.showLog'),
       );
@@ -199,7 +200,13 @@
       }
     }
     parts.push(el('p', { className: 'updated', text: 'Updated ' + time(s.at) }));
+    // The sections are rebuilt on every update: a focused button in them gets its focus back.
+    const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.getAttribute('data-key') : null;
     body.replaceChildren(...parts);
+    if (focused) {
+      const again = body.querySelector('[data-key="' + CSS.escape(focused) + '"]');
+      if (again) again.focus();
+    }
   }
 
   function renderStates(s) {
@@ -291,11 +298,24 @@
           x.online ? 'now' : el('span', { title: iso(x.lastSeen), text: ago(x.lastSeen, s.at) }),
           progress,
           x.lag === null ? '—' : num(x.lag),
+          p.source === 'peers' ? peerActions(x) : '—',
         ];
       });
-      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Unacknowledged'], rows, [false, false, false, false, false, true]));
+      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Unacknowledged', 'Actions'], rows, [false, false, false, false, false, true, false]));
     }
     return section('peers', 'Peers', children);
+  }
+
+  function peerActions(x) {
+    const label = x.name;
+    const wrap = el('span', { className: 'row-actions' });
+    if (x.paused) wrap.append(button('Resume', 'leaderlessSync.resumePeer', 'Resume syncing with ' + label, x.device));
+    else {
+      wrap.append(button('Pause', 'leaderlessSync.pausePeer', 'Pause syncing with ' + label, x.device));
+      if (x.online) wrap.append(button('Backfill', 'leaderlessSync.backfillFromPeer', 'Backfill everything from ' + label, x.device));
+    }
+    for (const b of wrap.children) b.setAttribute('aria-label', b.title);
+    return wrap;
   }
 
   function changeTable(caption, sec, s) {

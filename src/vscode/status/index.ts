@@ -36,10 +36,19 @@ export interface StatusPanelProbe {
 }
 
 /** Messages from the webview. */
-type FromWebview = { type: 'ready'; library?: string | null } | { type: 'rendered'; at: number } | { type: 'selectLibrary'; library: string | null } | { type: 'command'; command: string };
+type FromWebview =
+  | { type: 'ready'; library?: string | null }
+  | { type: 'rendered'; at: number }
+  | { type: 'selectLibrary'; library: string | null }
+  | { type: 'command'; command: string; device?: string };
 
-/** Commands the webview's buttons may run (H4 registers them; a missing one is reported, not thrown). */
+/**
+ * Commands the webview's buttons may run (src/vscode/commands registers them; a failure is logged, not
+ * thrown). The per-peer ones take the device id as their argument; nothing else from the webview is passed on.
+ */
 const WEBVIEW_COMMANDS = new Set(['leaderlessSync.showLog', 'leaderlessSync.fullResync', 'leaderlessSync.pauseSync', 'leaderlessSync.resumeSync']);
+const PEER_COMMANDS = new Set(['leaderlessSync.backfillFromPeer', 'leaderlessSync.pausePeer', 'leaderlessSync.resumePeer']);
+const DEVICE_ID = /^[0-9a-f-]{8,64}$/i;
 
 export function registerStatusPanel(context: vscode.ExtensionContext, client: EngineClient, log: vscode.LogOutputChannel): void {
   let panel: StatusPanel | null = null;
@@ -162,14 +171,18 @@ class StatusPanel {
       case 'selectLibrary':
         this.source.select(typeof m.library === 'string' ? m.library : null);
         break;
-      case 'command':
-        if (typeof m.command === 'string' && WEBVIEW_COMMANDS.has(m.command)) {
-          vscode.commands.executeCommand(m.command).then(
+      case 'command': {
+        let args: unknown[] | null = null;
+        if (typeof m.command === 'string' && WEBVIEW_COMMANDS.has(m.command)) args = [];
+        else if (typeof m.command === 'string' && PEER_COMMANDS.has(m.command) && typeof m.device === 'string' && DEVICE_ID.test(m.device)) args = [m.device];
+        if (args) {
+          vscode.commands.executeCommand(m.command, ...args).then(
             () => {},
             (e: unknown) => this.log.warn(`status view: ${m.command} failed: ${e instanceof Error ? e.message : String(e)}`),
           );
         }
         break;
+      }
     }
   }
 
