@@ -93,7 +93,7 @@ export function listLocations(r: Reader, self: Id, device?: Id): LocationRow[] {
     bytes: Number(bytes ?? 0),
     scanState: idEquals(owner as Id, self) ? ((scan as string | null) ?? null) : null,
   }));
-  // Stable: this device's first, the rest grouped by device (in first-seen order of the name sort).
+  // Stable: this device's first, the rest grouped by device, each device's by name.
   return out.sort((a, b) => Number(idEquals(b.device, self)) - Number(idEquals(a.device, self)) || idKey(a.device).localeCompare(idKey(b.device)));
 }
 
@@ -149,9 +149,10 @@ export function childrenOf(r: Reader, locationRowId: number, dirRowId: number | 
 }
 
 /**
- * Answers "is this relative path in this location?" for many paths, reading
- * each folder on their way once (a Map of its children), so resolving a
- * thousand items of one big folder costs one read of that folder.
+ * Answers "is this relative path in this location?". For many paths
+ * (`bulk`), each folder on their way is read once into a Map of its
+ * children, so resolving a thousand items of one big folder costs one read
+ * of that folder; for a few, each path is looked up by name.
  */
 export class LocationPaths {
   /** Folder path → its children by name (row id, is a folder); null: no such folder. */
@@ -160,10 +161,12 @@ export class LocationPaths {
   constructor(
     private readonly r: Reader,
     readonly location: LocationRow,
+    private readonly bulk = true,
   ) {}
 
   has(relPath: string): boolean {
     if (relPath === '') return true;
+    if (!this.bulk) return entryRowAt(this.r, this.location.rowId, relPath) !== undefined;
     const cut = relPath.lastIndexOf('/');
     const parent = cut < 0 ? '' : relPath.slice(0, cut);
     return this.children(parent)?.has(relPath.slice(cut + 1)) ?? false;
@@ -222,7 +225,8 @@ export function itemCopies(r: Reader, self: Id, items: readonly ItemKey[], opts:
         'SELECT uuid FROM location WHERE workspace_key = ? AND deleted = 0' + (opts.only === 'self' ? ' AND owner = ?' : '') + ' ORDER BY id',
         opts.only === 'self' ? [item.workspaceKey, self] : [item.workspaceKey],
       );
-      locs = rows.map(([uuid]) => new LocationPaths(r, getLocation(r, self, uuid as Id)!));
+      // A handful of items: look each up by name rather than read whole folders.
+      locs = rows.map(([uuid]) => new LocationPaths(r, getLocation(r, self, uuid as Id)!, items.length > POINT_LOOKUPS));
       byWorkspace.set(item.workspaceKey, locs);
     }
     const copies: ItemCopies = { local: [], devices: [] };
@@ -235,6 +239,9 @@ export function itemCopies(r: Reader, self: Id, items: readonly ItemKey[], opts:
   }
   return out;
 }
+
+/** Up to this many items are looked up path by path (see LocationPaths). */
+const POINT_LOOKUPS = 8;
 
 export function itemMapKey(item: ItemKey): string {
   return `${item.workspaceKey}\u0000${item.path}`;

@@ -106,15 +106,16 @@ export function browseMethods(service: EngineService): MethodTable {
         const paths = rows.map((c) => (dir === '' ? c.name : `${dir}/${c.name}`));
         const marks = marksOf(r, loc.workspaceKey, paths);
         const self = idEquals(loc.device, l.deviceId);
-        // This device's copies: the location itself, else this device's locations of the same workspace.
+        // This device's copies: the listed entries themselves, else this device's locations of the same workspace.
         const mine = self
-          ? [new LocationPaths(r, loc)]
+          ? []
           : listLocations(r, l.deviceId, l.deviceId)
               .filter((x) => x.workspaceKey === loc.workspaceKey)
               .map((x) => new LocationPaths(r, x));
+        const here = new LocationPaths(r, loc);
         const items = rows.map((c, i) => {
           const m = marks.get(paths[i]);
-          const copy = mine.find((x) => x.has(paths[i]));
+          const copy = self ? here : mine.find((x) => x.has(paths[i]));
           return {
             name: c.name,
             path: paths[i],
