@@ -220,7 +220,7 @@ export class WorkspaceIndexer implements vscode.Disposable {
           this.progress.delete(f.path);
         }
       });
-      this.log.info(`indexed ${f.path} (workspace ${r.workspaceKey}): ${r.entries} entries, ${r.written} written, ${r.deleted} deleted`);
+      this.log.debug(`indexed ${f.path} (workspace ${r.workspaceKey}): ${r.entries} entries, ${r.written} written, ${r.deleted} deleted`);
       for (const w of r.warnings.slice(0, 20)) this.log.warn(`indexing ${f.path}: ${w}`);
     } catch (e) {
       this.log.warn(`indexing ${f.path} failed: ${(e as Error).message}`);

@@ -1,0 +1,40 @@
+/**
+ * The engine as this window hosts it: the only window, so it owns the
+ * engine (a worker thread of this extension host) and serves it on the
+ * control socket in its globalStorage; it answers `status`, and joined the
+ * run's local testnet (LEADERLESS_TEST_BOOTSTRAP), never the public DHT.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ControlClient } from '../../../src/service/control-client';
+import { controlEndpoint } from '../../../src/service/control-endpoint';
+import type { StatusReport } from '../../../src/service/status';
+import { testEnv, waitFor } from '../support/test-env';
+
+describe('engine host', () => {
+  let client: ControlClient;
+
+  before(async () => {
+    await waitFor(() => vscode.extensions.getExtension('leaderless.leaderless-sync')?.isActive, 'the extension to activate', 20_000);
+    const endpoint = controlEndpoint(path.join(testEnv.globalStorage, 'engine'));
+    client = await waitFor(() => ControlClient.connect(endpoint, { timeoutMs: 1000 }), `the engine's control socket ${endpoint}`, 30_000);
+  });
+  after(() => client?.close());
+
+  it('this window owns the engine: it runs in this extension host', async () => {
+    const ping = await client.call<{ pid: number; dataDir: string }>('ping');
+    assert.equal(ping.pid, process.pid);
+    assert.equal(ping.dataDir, path.join(testEnv.globalStorage, 'engine'));
+  });
+
+  it('answers status, on the local testnet', async () => {
+    const report = await waitFor(async () => {
+      const r = await client.call<StatusReport>('status', { digest: false });
+      return r.service.network.state !== 'suspended' ? r : null;
+    }, 'the network to start', 30_000);
+    assert.equal(report.service.running, true);
+    assert.deepEqual(report.service.network.bootstrap, [testEnv.bootstrap]);
+    assert.equal(report.service.network.state, 'up', JSON.stringify(report.service.network));
+  });
+});
