@@ -14,6 +14,8 @@ export class MarkDecorations implements vscode.FileDecorationProvider, vscode.Di
   private marks = new Map<string, DecorationSpec>();
   private readonly sub: { dispose(): void };
   private loading: Promise<void> | null = null;
+  /** Why the last reload failed (null: it did not). */
+  lastError: string | null = null;
   private again = false;
 
   constructor(
@@ -42,12 +44,14 @@ export class MarkDecorations implements vscode.FileDecorationProvider, vscode.Di
         if (this.state.library) {
           try {
             const marks = await this.state.call<MarkJson[]>('marks');
+            this.lastError = null;
             for (const m of marks) {
               const spec = markDecoration(m);
               if (spec) next.set(key(m.localPath), spec);
             }
           } catch (e) {
-            this.log.debug(`decorations: ${e instanceof Error ? e.message : String(e)}`);
+            this.lastError = e instanceof Error ? e.message : String(e);
+            this.log.debug(`decorations: ${this.lastError}`);
             next = this.marks; // keep what is shown until the engine answers again
           }
         }
@@ -60,8 +64,9 @@ export class MarkDecorations implements vscode.FileDecorationProvider, vscode.Di
         this.marks = next;
         if (touched.length) this.changed.fire(touched);
       } while (this.again);
-      this.loading = null;
-    })();
+    })().finally(() => {
+      this.loading = null; // (after the assignment above, even when no await ran)
+    });
     return this.loading;
   }
 

@@ -39,6 +39,8 @@ export interface DeviceJson {
   online: boolean;
   lastSeen: number | null;
   locations: number;
+  /** False for a device no longer paired (its locations are still known). */
+  member?: boolean;
 }
 
 /** `locations {device?}` */
@@ -52,6 +54,9 @@ export interface LocationJson {
   /** The folder's path on its device. */
   path: string;
   entries: number;
+  bytes?: number;
+  /** This device's own scan: 'scanning', 'done', 'aborted', 'error: …'; null for other devices'. */
+  scanState?: string | null;
 }
 
 /** One entry of `children {location, path?, limit?}`. */
@@ -60,6 +65,8 @@ export interface ChildJson {
   /** Relative to the location ('' is its root). */
   path: string;
   kind: 'file' | 'dir';
+  symlink?: boolean;
+  hidden?: boolean;
   size: number | null;
   modifiedAt: number | null;
   tags: TagJson[];

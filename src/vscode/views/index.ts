@@ -11,6 +11,8 @@
  *   leaderlessSync.internal.decoration (fsPath) → {badge, tooltip, color?} | null   (after reloading the marks)
  *   leaderlessSync.internal.state → {connection, hasLibrary, paused, library, statusBar, lastError}
  *   leaderlessSync.internal.showMore (node)   the "Show More…" node's click
+ *   leaderlessSync.internal.call (method, params) → the method's answer; only when the extension runs
+ *     in development or tests (ExtensionMode), never for installed copies
  */
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine-client';
@@ -72,6 +74,7 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
     }),
     vscode.commands.registerCommand('leaderlessSync.internal.decoration', async (fsPath: string) => {
       await decorations.reload();
+      if (decorations.lastError) throw new Error(`the marks could not be read: ${decorations.lastError}`);
       return decorations.specFor(fsPath);
     }),
     vscode.commands.registerCommand('leaderlessSync.internal.state', () => ({
@@ -83,8 +86,15 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
       loadError: state.loadError,
       statusBar: statusBar.last,
       lastError: env.lastError,
+      visible: Object.fromEntries(Object.entries(trees).map(([n, t]) => [n, t.view?.visible ?? false])),
     })),
   );
+
+  if (context.extensionMode !== vscode.ExtensionMode.Production) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand('leaderlessSync.internal.call', (method: string, params?: Record<string, unknown>) => client.call(method, params)),
+    );
+  }
 
   // First read; afterwards only events and connection changes refresh.
   void state.refreshAll();

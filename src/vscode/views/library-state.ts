@@ -138,9 +138,10 @@ export class LibraryState implements Disposable {
           this.loadError = e instanceof Error ? e.message : String(e);
         }
       } while (this.again && !this.disposed);
+    })().finally(() => {
       this.reading = null;
       if (!this.disposed) this.emit('status');
-    })();
+    });
     return this.reading;
   }
 

@@ -186,7 +186,7 @@ export function itemParamsOf(data: NodeData): ItemParams | null {
 export function localPathOf(data: NodeData): string | null | undefined {
   switch (data.kind) {
     case 'entry':
-      return data.location.self ? joinPath(data.location.path, data.entry.path) : data.entry.localPath;
+      return data.entry.localPath ?? (data.location.self ? joinPath(data.location.path, data.entry.path) : null);
     case 'tagged':
     case 'albumItem':
       return data.item.localPath;
@@ -216,7 +216,7 @@ function marksLine(tags: TagJson[], favorite: boolean, note: boolean): string {
 // ---------------------------------------------------------------- Locations
 
 export function deviceNode(d: DeviceJson, now: number): NodeSpec {
-  const state = d.self ? 'this device' : d.online ? 'online' : `offline · seen ${formatAgo(d.lastSeen, now)}`;
+  const state = d.self ? 'this device' : d.member === false ? 'unpaired' : d.online ? 'online' : `offline · seen ${formatAgo(d.lastSeen, now)}`;
   return {
     id: `device/${d.device}`,
     label: d.name || shortId(d.device),
@@ -230,15 +230,16 @@ export function deviceNode(d: DeviceJson, now: number): NodeSpec {
 }
 
 export function locationNode(l: LocationJson): NodeSpec {
-  const desc = [l.workspaceKey !== l.name ? l.workspaceKey : '', formatCount(l.entries, 'entry', 'entries')].filter(Boolean).join(' · ');
+  const scan = l.scanState === 'scanning' ? 'indexing…' : l.scanState?.startsWith('error') ? 'indexing failed' : '';
+  const desc = [l.workspaceKey !== l.name ? l.workspaceKey : '', scan || formatCount(l.entries, 'entry', 'entries')].filter(Boolean).join(' · ');
   return {
     id: `location/${l.id}`,
     label: l.name,
     description: desc,
-    tooltip: `**${md(l.name)}** on ${md(l.deviceName)}\n\n${md(l.path)}\n\nWorkspace key: \`${l.workspaceKey}\``,
+    tooltip: `**${md(l.name)}** on ${md(l.deviceName)}\n\n${md(l.path)}\n\nWorkspace key: \`${l.workspaceKey}\`${l.scanState?.startsWith('error') ? `\n\nIndexing failed: ${md(l.scanState.slice(6).trim())}` : ''}`,
     icon: { id: 'root-folder' },
     contextValue: `location ${l.self ? 'local' : 'remote'}`,
-    collapsible: l.entries > 0 ? 'collapsed' : 'none',
+    collapsible: l.entries > 0 || l.scanState === 'scanning' ? 'collapsed' : 'none',
     data: { kind: 'location', location: l },
   };
 }
@@ -255,6 +256,7 @@ export function entryNode(l: LocationJson, e: ChildJson): NodeSpec {
   if (e.tags.length) lines.push(`Tags: ${e.tags.map((t) => md(t.name)).join(', ')}`);
   if (e.favorite) lines.push('Favorite');
   if (e.note) lines.push('Has a note');
+  if (e.symlink) lines.push('Symbolic link');
   if (!l.self) lines.push(local ? `On this device: ${md(local)}` : 'Not on this device');
   return {
     id: `location/${l.id}/${e.path}`,
