@@ -395,7 +395,16 @@
     if (!m || m.type !== 'snapshot' || !m.snapshot) return;
     state = { snapshot: m.snapshot };
     vscode.setState(state);
-    if (show(m.snapshot)) vscode.postMessage({ type: 'rendered', at: m.snapshot.at });
+    if (show(m.snapshot)) {
+      // What was rendered, for the extension's tests: the state line, the sections, and whether status.css applied (CSP).
+      vscode.postMessage({
+        type: 'rendered',
+        at: m.snapshot.at,
+        state: liveState.textContent,
+        sections: Array.from(body.querySelectorAll('section')).map((x) => x.id),
+        styled: getComputedStyle(document.body).maxWidth === '980px',
+      });
+    }
   });
   if (state.snapshot) show(state.snapshot);
   // The library picked before a reload is asked for again.

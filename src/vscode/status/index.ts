@@ -32,13 +32,15 @@ export interface StatusPanelProbe {
   posted: number;
   /** Snapshots the webview said it rendered. */
   rendered: number;
+  /** What the webview said it rendered last: its state line, its sections' ids, whether its stylesheet applied. */
+  lastRendered: { at: number; state: string; sections: string[]; styled: boolean } | null;
   snapshot: StatusSnapshot | null;
 }
 
 /** Messages from the webview. */
 type FromWebview =
   | { type: 'ready'; library?: string | null }
-  | { type: 'rendered'; at: number }
+  | { type: 'rendered'; at: number; state?: string; sections?: string[]; styled?: boolean }
   | { type: 'selectLibrary'; library: string | null }
   | { type: 'command'; command: string; device?: string };
 
@@ -89,6 +91,7 @@ export function registerStatusPanel(context: vscode.ExtensionContext, client: En
         ready: panel?.ready ?? false,
         posted: panel?.posted ?? 0,
         rendered: panel?.rendered ?? 0,
+        lastRendered: panel?.lastRendered ?? null,
         snapshot: panel?.last ?? null,
       };
     }),
@@ -108,6 +111,7 @@ class StatusPanel {
   ready = false;
   posted = 0;
   rendered = 0;
+  lastRendered: StatusPanelProbe['lastRendered'] = null;
   last: StatusSnapshot | null = null;
   private readonly subs: vscode.Disposable[] = [];
   private disposed = false;
@@ -167,6 +171,12 @@ class StatusPanel {
         break;
       case 'rendered':
         this.rendered++;
+        this.lastRendered = {
+          at: typeof m.at === 'number' ? m.at : 0,
+          state: typeof m.state === 'string' ? m.state : '',
+          sections: Array.isArray(m.sections) ? m.sections.filter((x): x is string => typeof x === 'string') : [],
+          styled: m.styled === true,
+        };
         break;
       case 'selectLibrary':
         this.source.select(typeof m.library === 'string' ? m.library : null);

@@ -23,6 +23,7 @@ interface Probe {
   ready: boolean;
   posted: number;
   rendered: number;
+  lastRendered: { at: number; state: string; sections: string[]; styled: boolean } | null;
   snapshot: {
     at: number;
     engine: { connection: string; available: boolean; message: string | null };
@@ -84,6 +85,9 @@ describe('status webview', function () {
     }, "the webview's ready handshake and a rendered snapshot", 30_000);
     assert.ok(p.posted >= p.rendered);
     assert.ok(p.snapshot);
+    // The script ran under the CSP (it said ready) and so did the stylesheet.
+    assert.equal(p.lastRendered?.styled, true, 'status.css did not apply');
+    assert.ok(p.lastRendered?.sections.includes('states'));
     assert.equal(p.snapshot.states.length, 6);
     assert.deepEqual(
       p.snapshot.states.map((s) => s.state),
@@ -103,6 +107,13 @@ describe('status webview', function () {
     });
     const s = p.snapshot!;
     assert.equal(s.engine.message, null);
+    // The webview rendered what the engine said: its state line and sections (network at least).
+    const r = await waitFor(async () => {
+      const x = await probe();
+      return x.lastRendered && x.lastRendered.sections.includes('network') ? x.lastRendered : null;
+    }, 'the webview to render the network section');
+    assert.match(r.state, s.library ? /^Sync state: / : /^No library yet$/);
+    assert.ok(r.sections.includes('states'));
     assert.ok(['owner', 'client'].includes(s.engine.connection), s.engine.connection);
     assert.ok(s.network, 'no network state');
     if (s.library) assert.equal(s.states.filter((x) => x.current).length, 1);
