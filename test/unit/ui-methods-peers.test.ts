@@ -176,6 +176,32 @@ describe('UI control methods: peers, backfill, resync, pause, activity', functio
     }
   });
 
+  it('a suspended service shows every partner paused, and offline on the other side', async () => {
+    await b.suspend();
+    try {
+      const p = await peerOf(mb);
+      assert.equal(p.state, 'paused');
+      assert.equal(p.paused, false, 'not paused one by one');
+      await waitFor('a sees b offline', async () => (await peerOf(ma)).state === 'offline');
+      assert.deepEqual(await call(mb, 'resync'), {}, 'recorded for when sync runs again');
+    } finally {
+      await b.resume();
+    }
+    await waitFor('b resyncs once back', async () => (await peerOf(mb)).state === 'ready' && lb.backfilled);
+
+    // A partner paused one by one stays paused across suspend and resume.
+    await call(mb, 'peerPause', { device: 'alpha' });
+    await b.suspend();
+    await b.resume();
+    await sleep(1500);
+    assert.deepEqual(
+      await peerOf(mb).then((x: any) => [x.state, x.paused, x.online]),
+      ['paused', true, false],
+    );
+    await call(mb, 'peerResume', { device: 'alpha' });
+    await waitFor('linked again', async () => (await peerOf(mb)).state === 'ready');
+  });
+
   it('refuses unknown devices and bad params clearly', async () => {
     await fails(ma, 'backfillFrom', { device: 'gamma' }, 'ERR_NOT_FOUND', /gamma/);
     await fails(ma, 'peerPause', { device: 'ffff0000' }, 'ERR_NOT_FOUND');

@@ -9,6 +9,7 @@
  *             backfill: {received, announced}|null, lag: number, paused: boolean}]
  *       state: 'offline' | 'connecting' (link up, handshake) | 'backfilling' (pulling from it while this
  *       device's first or resync backfill runs) | 'catching-up' | 'ready' | 'paused'.
+ *       (While the service is suspended every partner is 'paused'; `paused` says which the user paused one by one.)
  *       ready: caught up at least once on the current link. lastSeen: now while online, else its last
  *       contact (ms). backfill: rows it served in the current (or last) backfill round, null if none.
  *       lag: shared changes in this device's peer log it has not acknowledged yet.
@@ -37,7 +38,12 @@ export function peerMethods(service: EngineService): MethodTable {
   };
 
   return {
-    peers: (p) => service.libraryRunner(p.optionalString('library')).peers(),
+    peers(p) {
+      const peers = service.libraryRunner(p.optionalString('library')).peers();
+      // Suspended service (sync paused as a whole): every partner is paused, not just offline.
+      if (service.network.state !== 'suspended') return peers;
+      return peers.map((x) => (x.state === 'offline' ? { ...x, state: 'paused' as const } : x));
+    },
 
     backfillFrom(p) {
       const ref = p.optionalString('library');
