@@ -244,7 +244,7 @@
       ? 'Done: ' + num(b.received) + ' of ' + num(b.announced) + ' rows.'
       : num(b.received) + ' of ' + num(b.announced) + ' rows (' + pct(b.percent) + ')';
     const pairs = [
-      ['Rate', b.rate === null ? (b.done ? '—' : 'measuring…') : num(b.rate) + ' rows/s'],
+      ['Rate', b.rate === null ? (b.done ? '—' : 'measuring…') : (b.rate > 0 && b.rate < 10 ? b.rate.toFixed(1) : num(b.rate)) + ' rows/s (last 10 s)'],
       ['Time left', b.done ? 'none' : b.etaSeconds === null ? (b.rate === 0 ? 'stalled' : 'estimating…') : '≈ ' + duration(b.etaSeconds)],
     ];
     if (b.serving !== null) pairs.push(['Partners serving', num(b.serving)]);
