@@ -52,7 +52,7 @@ export class LibraryRunner {
         this.current?.partnersChanged();
       }),
       library.on('committed', changed),
-      library.on('applied', changed),
+      library.on('visible', changed), // a partner's change, as soon as it can be read
       library.on('clockDrift', (e) => this.log(`refused a change stamped too far ahead of this device's clock: ${e.message}`)),
       library.on('rejected', (r) => this.log(`rejected ${r.length} invalid record(s) from a partner: ${r[0]?.error.message ?? ''}`)),
     );

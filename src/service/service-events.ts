@@ -13,7 +13,11 @@ export interface EngineServiceEvents {
   progress: (e: { library: string; progress: BackfillStatus }) => void;
   /** A partner's link came up (caught up) or went down; or (with `paused`) the user paused or resumed sync with it. */
   peer: (e: { library: string; device: string; name: string | null; up: boolean; paused?: boolean }) => void;
-  /** A library's data changed (local commits or changes from partners); coalesced per turn of the event loop. */
+  /**
+   * A library's data changed: local commits once durable, changes from
+   * partners as soon as they can be read (their flush to disk follows);
+   * coalesced per turn of the event loop.
+   */
   changed: (e: { library: string }) => void;
   /** Indexing a folder (add-location) progressed or finished. */
   indexing: (e: { library: string; path: string; scanned: number; written: number; deleted: number; done: boolean }) => void;
