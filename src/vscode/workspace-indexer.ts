@@ -203,6 +203,12 @@ export class WorkspaceIndexer implements vscode.Disposable {
     this.log.warn(line);
   }
 
+  /** leaderlessSync.indexBatchSize, or the engine's default. */
+  batchSize(): number | undefined {
+    const v = vscode.workspace.getConfiguration(SECTION).get<number>('indexBatchSize');
+    return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 ? Math.min(v, 100_000) : undefined;
+  }
+
   batchMs(): number {
     const v = vscode.workspace.getConfiguration(SECTION).get<number>('watcherBatchMs', DEFAULT_BATCH_MS);
     return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.min(v, 60_000) : DEFAULT_BATCH_MS;
@@ -210,7 +216,7 @@ export class WorkspaceIndexer implements vscode.Disposable {
 
   /** Indexes (or rescans) one folder into one library, with progress in the window's status area. */
   async indexInto(f: FolderIndex, lib: LibraryInfo): Promise<void> {
-    const params = { library: lib.id, path: f.path, workspaceKey: f.workspaceKey(), exclude: f.excludes(), gitignore: true };
+    const params = { library: lib.id, path: f.path, workspaceKey: f.workspaceKey(), exclude: f.excludes(), gitignore: true, batchSize: this.batchSize() };
     try {
       const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Leaderless Sync: indexing ${f.folder.name}` }, async (progress) => {
         this.progress.set(f.path, progress);
@@ -231,12 +237,15 @@ export class WorkspaceIndexer implements vscode.Disposable {
   /** Sends one watcher batch; false if the folder is busy (try again later). */
   async update(f: FolderIndex, library: string, changed: string[], deleted: string[]): Promise<boolean> {
     try {
-      const r = await this.client.call<{ written: number; deleted: number }>('updatePaths', { library, path: f.path, changed, deleted, exclude: f.excludes(), gitignore: true });
+      const r = await this.client.call<{ written: number; deleted: number }>('updatePaths', { library, path: f.path, changed, deleted, exclude: f.excludes(), gitignore: true, batchSize: this.batchSize() });
       if (r.written || r.deleted) this.log.debug(`${f.path}: ${r.written} written, ${r.deleted} deleted from ${changed.length + deleted.length} watcher event(s)`);
       return true;
     } catch (e) {
       if (/already being indexed/.test((e as Error).message)) return false;
-      this.log.warn(`updating ${f.path} failed: ${(e as Error).message}`);
+      // E.g. the engine was away longer than a call waits: rescan (incrementally) once it is back.
+      this.log.warn(`updating ${f.path} failed: ${(e as Error).message}; it is rescanned when the engine is back`);
+      f.indexed.delete(library);
+      if (this.client.connection === 'owner' || this.client.connection === 'client') void this.indexFolder(f, false);
       return true;
     }
   }

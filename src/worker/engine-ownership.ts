@@ -184,7 +184,7 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
   }
 
   private setState(state: OwnershipState, error: string | null): void {
-    const changed = state !== this.stateValue || error !== this.errorValue;
+    const changed = state !== this.stateValue; // a new error in the same state is read from `error`, not announced
     this.stateValue = state;
     this.errorValue = error;
     for (const w of [...this.waiters]) w();

@@ -5,6 +5,9 @@
  * another takes over, and writes issued meanwhile all land.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineOwnership } from '../../src/worker/engine-ownership';
 import { bundleWindow, WindowProcess, type WindowBundle } from '../support/window-process';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
@@ -84,4 +87,70 @@ describe('engine ownership across windows', function () {
       for (const [i, w] of rest.entries()) await w.waitFor((m) => w.messages.indexOf(m) >= m2[i] && m.type === 'event' && m.name === 'changed', 10_000, "'changed' event after the takeover");
     });
   }
+});
+
+describe('engine ownership in one window', function () {
+  this.timeout(60_000);
+  let workerFile: string;
+  before(async () => {
+    workerFile = (await bundleWindow()).worker;
+  });
+  after(cleanupTempDirs);
+
+  const make = (dataDir: string, lines: string[] = []) =>
+    new EngineOwnership({ dataDir, workerFile, config: () => ({ data: { network: false } }), log: (l) => lines.push(l), callTimeoutMs: 5000 });
+
+  it('a call made while the engine starts waits for it', async () => {
+    const own = make(tempDir());
+    own.start();
+    assert.equal(own.state, 'starting');
+    try {
+      const ping = await own.call<{ pid: number }>('ping');
+      assert.equal(ping.pid, process.pid);
+      assert.equal(own.state, 'owner');
+    } finally {
+      await own.stop();
+    }
+    assert.equal(own.state, 'stopped');
+    await assert.rejects(own.call('ping'), (e: { code?: string }) => e.code === 'ERR_ENGINE_STOPPED');
+  });
+
+  it('a crashed worker is restarted (its locks released) and the window owns the engine again', async () => {
+    const lines: string[] = [];
+    const own = make(tempDir(), lines);
+    const states: string[] = [];
+    own.on('connection', (s) => states.push(s));
+    own.start();
+    try {
+      await own.call('init', { name: 'W' });
+      const thread = (own as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread;
+      await thread.worker.terminate(); // what a crash looks like from the window
+      const names = await own.call<{ name: string }[]>('libraries');
+      assert.deepEqual(names.map((l) => l.name), ['W']);
+      assert.equal(own.state, 'owner');
+      assert.deepEqual(states, ['starting', 'owner', 'starting', 'owner']);
+      assert.ok(lines.some((l) => /engine worker crashed/.test(l)), lines.join('\n'));
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('an engine that cannot start is reported failed with the reason, calls fail at once, and it recovers when the cause goes', async () => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'device.key'), 'garbage', { mode: 0o600 });
+    const own = make(dataDir);
+    own.start();
+    try {
+      await new Promise<void>((resolve) => own.on('connection', (s) => s === 'failed' && resolve()));
+      assert.match(own.error ?? '', /device\.key.*corrupt/);
+      const t0 = Date.now();
+      await assert.rejects(own.call('ping'), (e: { code?: string; message: string }) => e.code === 'ERR_ENGINE_FAILED' && /corrupt/.test(e.message));
+      assert.ok(Date.now() - t0 < 1000, 'a failed engine does not make calls wait');
+      fs.rmSync(path.join(dataDir, 'device.key'));
+      await new Promise<void>((resolve) => own.on('connection', (s) => s === 'owner' && resolve()));
+      assert.equal(own.error, null);
+    } finally {
+      await own.stop();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * Control method for indexing folders.
  *
- *   addLocation  {library?, path, workspaceKey?, name?, exclude?: string[], gitignore?: boolean}
+ *   addLocation  {library?, path, workspaceKey?, name?, exclude?: string[], gitignore?: boolean, batchSize?: number}
  *                → {location, workspaceKey, entries, bytes, written, deleted, skipped, warnings}
  *
  * `path` is absolute (the service runs in another folder than the caller);
@@ -13,6 +13,9 @@ import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';
 import type { MethodTable } from '../method-table';
 
+/** Rows per transaction a caller may ask for. */
+export const MAX_BATCH_SIZE = 100_000;
+
 export function locationMethods(service: EngineService): MethodTable {
   return {
     async addLocation(p) {
@@ -23,6 +26,7 @@ export function locationMethods(service: EngineService): MethodTable {
         name: p.optionalString('name'),
         exclude: p.optionalStrings('exclude'),
         gitignore: p.boolean('gitignore', false),
+        batchSize: p.optionalPositive('batchSize', MAX_BATCH_SIZE),
       });
       return { ...r, location: idToString(r.location) };
     },

@@ -3,7 +3,7 @@
  * watcher (see engine/update-paths.ts), without rescanning it.
  *
  *   updatePaths  {library?, path | location, changed: string[], deleted: string[],
- *                 exclude?: string[], gitignore?: boolean}
+ *                 exclude?: string[], gitignore?: boolean, batchSize?: number}
  *                → {location, written, deleted, skipped}
  *
  * `path` is the folder of a location of this device (absolute); or
@@ -18,6 +18,7 @@ import type { EngineService } from '../engine-service';
 import { InvalidParamsError, ServiceClosedError } from '../errors';
 import type { MethodTable } from '../method-table';
 import type { Params } from '../params';
+import { MAX_BATCH_SIZE } from './locations';
 import { NotFoundError } from '../../engine/errors';
 
 export function watchMethods(service: EngineService): MethodTable {
@@ -32,7 +33,11 @@ export function watchMethods(service: EngineService): MethodTable {
       });
       const changed = absolutes(p, 'changed');
       const deleted = absolutes(p, 'deleted');
-      const r = await updatePaths(lib, folder, { changed, deleted }, { exclude: p.optionalStrings('exclude'), gitignore: p.boolean('gitignore', false) });
+      const r = await updatePaths(lib, folder, { changed, deleted }, {
+        exclude: p.optionalStrings('exclude'),
+        gitignore: p.boolean('gitignore', false),
+        batchSize: p.optionalPositive('batchSize', MAX_BATCH_SIZE),
+      });
       return { location: idToString(r.location), written: r.written, deleted: r.deleted, skipped: r.skipped };
     },
   };

@@ -14,10 +14,11 @@ import { testEnv, waitFor } from '../support/test-env';
 
 describe('engine host', () => {
   let client: ControlClient;
+  let endpoint: string;
 
   before(async () => {
     await waitFor(() => vscode.extensions.getExtension('leaderless.leaderless-sync')?.isActive, 'the extension to activate', 20_000);
-    const endpoint = controlEndpoint(path.join(testEnv.globalStorage, 'engine'));
+    endpoint = controlEndpoint(path.join(testEnv.globalStorage, 'engine'));
     client = await waitFor(() => ControlClient.connect(endpoint, { timeoutMs: 1000 }), `the engine's control socket ${endpoint}`, 30_000);
   });
   after(() => client?.close());
@@ -37,4 +38,26 @@ describe('engine host', () => {
     assert.deepEqual(report.service.network.bootstrap, [testEnv.bootstrap]);
     assert.equal(report.service.network.state, 'up', JSON.stringify(report.service.network));
   });
+
+  it('leaderlessSync.enable off stops the engine (its socket goes away); on starts it again', async () => {
+    const config = () => vscode.workspace.getConfiguration('leaderlessSync');
+    await client.close();
+    await config().update('enable', false, vscode.ConfigurationTarget.Global);
+    try {
+      await waitFor(async () => {
+        try {
+          const c = await ControlClient.connect(endpoint, { timeoutMs: 500 });
+          await c.close();
+          return false;
+        } catch {
+          return true;
+        }
+      }, 'the engine to stop', 20_000);
+    } finally {
+      await config().update('enable', undefined, vscode.ConfigurationTarget.Global);
+    }
+    client = await waitFor(() => ControlClient.connect(endpoint, { timeoutMs: 1000 }), 'the engine to start again', 30_000);
+    assert.equal((await client.call<{ pid: number }>('ping')).pid, process.pid);
+  });
 });
+
