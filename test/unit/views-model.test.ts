@@ -130,7 +130,7 @@ describe('views model', () => {
 
   it('badges marks', () => {
     assert.equal(markDecoration({ localPath: '/a', tags: [], favorite: false, note: false }), null);
-    assert.deepEqual(markDecoration({ localPath: '/a', tags: [{ name: 'x', color: 'blue' }], favorite: true, note: false }), { badge: '★●', tooltip: 'Tags: x · Favorite', color: 'charts.blue' });
+    assert.deepEqual(markDecoration({ localPath: '/a', tags: [{ name: 'x', color: 'blue' }], favorite: true, note: false }), { badge: '★#', tooltip: 'Tags: x · Favorite', color: 'charts.blue' });
     assert.deepEqual(markDecoration({ localPath: '/a', tags: [], favorite: false, note: true }), { badge: '✎', tooltip: 'Has a note' });
   });
 

@@ -1,6 +1,6 @@
 /**
  * Badges in the Explorer (and on this device's files in the views) for
- * tagged (●, in the first tag's color), favorite (★) and noted (✎) files,
+ * tagged (#, in the first tag's color), favorite (★) and noted (✎) files,
  * from the `marks` method; reloaded when the library's data changes.
  */
 import * as vscode from 'vscode';

@@ -57,9 +57,19 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.engine', keys.engine);
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.hasLibrary', keys.hasLibrary);
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.paused', keys.paused);
+  };
+  // The library last created or joined here stays the one shown, across reloads (an id; no secret).
+  const keepPreferred = () => {
     if (state.preferred !== (context.globalState.get<string>(preferredKey) ?? null)) void context.globalState.update(preferredKey, state.preferred ?? undefined);
   };
-  context.subscriptions.push(state.onChange((t) => t === 'status' && setKeys()), client.onConnection(() => setKeys()));
+  context.subscriptions.push(
+    state.onChange((t) => {
+      if (t !== 'status') return;
+      setKeys();
+      keepPreferred();
+    }),
+    client.onConnection(() => setKeys()),
+  );
   setKeys();
 
   const env: CommandEnv = { context, client, state, log, trees, decorations, lastError: null };

@@ -410,7 +410,7 @@ export interface DecorationSpec {
 
 export function markDecoration(m: MarkJson): DecorationSpec | null {
   if (!m.favorite && !m.tags.length && !m.note) return null;
-  const badge = (m.favorite ? '★' : '') + (m.tags.length ? '●' : m.note && !m.favorite ? '✎' : '');
+  const badge = (m.favorite ? '★' : '') + (m.tags.length ? '#' : m.note && !m.favorite ? '✎' : '');
   const tips: string[] = [];
   if (m.tags.length) tips.push(`Tags: ${m.tags.map((t) => t.name).join(', ')}`);
   if (m.favorite) tips.push('Favorite');

@@ -152,7 +152,7 @@ describe('views and commands', function () {
     assert.ok(tag.children!.every((c) => c.contextValue?.includes('tagged')));
     const deco = await vscode.commands.executeCommand<{ badge: string; tooltip: string } | null>('leaderlessSync.internal.decoration', file('src/greet.ts'));
     assert.ok(deco, `no decoration; marks: ${JSON.stringify(await call('marks', { library }).then(undefined, (e: Error) => e.message))}`);
-    assert.equal(deco.badge, '●', JSON.stringify(deco));
+    assert.equal(deco.badge, '#', JSON.stringify(deco));
     assert.match(deco.tooltip, /Tags: review/);
     assert.equal(await vscode.commands.executeCommand('leaderlessSync.internal.decoration', file('src/index.ts')), null);
   });
@@ -165,7 +165,7 @@ describe('views and commands', function () {
     assert.deepEqual([note.note, note.favorite], ['says hello', true]);
     await waitFor(async () => find(await snapshot('locations', 5), (n) => n.label === 'greet.ts')?.description === '★ #review ✎', 'the marks on greet.ts in Locations');
     const deco = await vscode.commands.executeCommand<{ badge: string } | null>('leaderlessSync.internal.decoration', file('src/greet.ts'));
-    assert.equal(deco?.badge, '★●');
+    assert.equal(deco?.badge, '★#');
     assert.deepEqual(await vscode.commands.executeCommand('leaderlessSync.editNote', a, undefined, ''), { note: null });
     assert.deepEqual(await vscode.commands.executeCommand('leaderlessSync.toggleFavorite', a), { favorite: false });
   });
