@@ -18,6 +18,9 @@ import type { Disposable, EngineClient, EngineConnectionState } from './engine-c
 import { deviceKey } from './engine/device-key';
 import { engineSettingsChanged, readEngineSettings } from './engine/engine-settings';
 
+/** Engine log lines that report a problem: shown as warnings. */
+const PROBLEM = /\b(failed|unavailable|could not|cannot|crashed|refused|corrupt)\b/i;
+
 export interface EngineConnection extends EngineClient {
   /** Stops this window's part (closing the engine if this window owns it, so another takes over). */
   stop(): Promise<void>;
@@ -31,7 +34,7 @@ export function startEngineConnection(context: vscode.ExtensionContext, log: vsc
   const own = new EngineOwnership({
     dataDir,
     workerFile: context.asAbsolutePath(path.join('dist', 'worker.js')),
-    log: (line) => log.info(line),
+    log: (line) => (PROBLEM.test(line) ? log.warn(line) : log.info(line)),
     async config() {
       const s = readEngineSettings();
       for (const p of s.problems) log.warn(p);
