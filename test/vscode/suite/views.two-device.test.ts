@@ -113,8 +113,35 @@ describe('views: two devices, VS Code and a CLI peer', function () {
     assert.equal(note.note, 'hello from the desk');
   });
 
-  it('the peer shows offline once it stops', async () => {
+  it('Backfill from Peer, Full Resync, pause and resume one peer, Pause and Resume Sync', async () => {
+    const node = find(await snapshot('peers', 1), (n) => n.id.startsWith('peer/'))!;
+    const device = node.id.slice('peer/'.length);
+    const online = () => waitFor(async () => find(await snapshot('peers', 1), (n) => n.id === node.id && n.contextValue === 'peer online running'), 'the peer online again', 30_000);
+    assert.deepEqual(await vscode.commands.executeCommand('leaderlessSync.backfillFromPeer', device), {}, (await ui()).lastError ?? '');
+    assert.deepEqual(await vscode.commands.executeCommand('leaderlessSync.fullResync', true), {}, (await ui()).lastError ?? '');
+    await online();
+
+    await vscode.commands.executeCommand('leaderlessSync.pausePeer', device);
+    await waitFor(async () => find(await snapshot('peers', 1), (n) => n.id === node.id && (n.contextValue?.endsWith(' paused') ?? false)), 'the peer paused in the Peers view');
+    await vscode.commands.executeCommand('leaderlessSync.resumePeer', device);
+    await online();
+
+    await vscode.commands.executeCommand('leaderlessSync.pauseSync');
+    const paused = await waitFor(async () => {
+      const s = await vscode.commands.executeCommand<{ paused: boolean; statusBar: { text: string } }>('leaderlessSync.internal.state');
+      return s.paused ? s : null;
+    }, 'the paused state');
+    assert.equal(paused.statusBar.text, '$(debug-pause) Sync Paused');
+    await vscode.commands.executeCommand('leaderlessSync.resumeSync');
+    await waitFor(async () => !(await vscode.commands.executeCommand<{ paused: boolean }>('leaderlessSync.internal.state')).paused, 'sync resumed');
+    await online();
+  });
+
+  it('the peer shows offline once it stops, and Unpair Device removes it', async () => {
     await peer.stop();
-    await waitFor(async () => find(await snapshot('peers', 1), (n) => n.contextValue?.startsWith('peer offline') ?? false), 'the peer offline in the Peers view', 30_000);
+    const node = await waitFor(async () => find(await snapshot('peers', 1), (n) => n.contextValue?.startsWith('peer offline') ?? false), 'the peer offline in the Peers view', 30_000);
+    const r = await vscode.commands.executeCommand<{ device: string } | undefined>('leaderlessSync.unpairDevice', node.id.slice('peer/'.length), true);
+    assert.ok(r, `unpairDevice failed: ${(await ui()).lastError}`);
+    await waitFor(async () => !find(await snapshot('peers', 1), (n) => n.id === node.id), 'the unpaired peer to leave the Peers view');
   });
 });
