@@ -162,11 +162,11 @@
     subtitle.textContent = lib
       ? lib.name + ' · this device: ' + (lib.deviceName || lib.device.slice(0, 8)) + (lib.deviceName ? ' (' + lib.device.slice(0, 8) + ')' : '')
       : s.engine.available
-        ? 'No library on this device yet.'
+        ? ''
         : '';
     const current = (s.states || []).find((x) => x.current);
     if (!s.engine.available) setLive(s.engine.message || 'Engine not available');
-    else if (!lib) setLive('No library yet');
+    else if (!lib) setLive('No library yet: create one, or join one from another device.');
     else setLive('Sync state: ' + (current ? current.label : lib.state));
 
     // Engine unavailable: the state line itself becomes the (calm) banner, and the actions offer the log.
@@ -174,13 +174,16 @@
     banner.hidden = true;
     // Rebuilt only when they change, so a focused button keeps its focus across updates.
     const suspended = (s.network && s.network.state === 'suspended') || (lib && lib.state === 'paused');
-    const actionsKey = s.engine.available && lib ? (suspended ? 'paused' : 'running') : 'log';
+    const actionsKey = s.engine.available ? (lib ? (suspended ? 'paused' : 'running') : 'none') : 'log';
     if (actions.dataset.key !== actionsKey) {
       actions.dataset.key = actionsKey;
       actions.replaceChildren();
     }
     if (actionsKey === 'log' && !actions.firstChild) actions.append(button('Show Log', 'leaderlessSync.showLog'));
-    if (actionsKey !== 'log' && !actions.firstChild) {
+    if (actionsKey === 'none' && !actions.firstChild) {
+      actions.append(button('Create Library', 'leaderlessSync.createLibrary'), button('Join Library', 'leaderlessSync.joinLibrary', 'Join with an invite code from another device'), button('Show Log', 'leaderlessSync.showLog'));
+    }
+    if ((actionsKey === 'paused' || actionsKey === 'running') && !actions.firstChild) {
       actions.append(
         suspended ? button('Resume Sync', 'leaderlessSync.resumeSync') : button('Pause Sync', 'leaderlessSync.pauseSync', 'Leave the network until resumed'),
         button('Full Resync', 'leaderlessSync.fullResync', 'Backfill everything again from every partner'),
@@ -217,7 +220,7 @@
       ]),
     );
     const cur = (s.states || []).find((x) => x.current);
-    return section('states', 'Sync state', [el('ol', { className: 'states', 'aria-label': 'Sync states' }, items), cur ? note(cur.description) : note(s.engine.available && s.library ? 'State: ' + s.library.state : 'Unknown while the engine is not available.')]);
+    return section('states', 'Sync state', [el('ol', { className: 'states', 'aria-label': 'Sync states' }, items), cur ? note(cur.description) : note(!s.engine.available ? 'Unknown while the engine is not available.' : s.library ? 'State: ' + s.library.state : 'No library yet.')]);
   }
 
   function renderNetwork(s) {

@@ -48,7 +48,14 @@ type FromWebview =
  * Commands the webview's buttons may run (src/vscode/commands registers them; a failure is logged, not
  * thrown). The per-peer ones take the device id as their argument; nothing else from the webview is passed on.
  */
-const WEBVIEW_COMMANDS = new Set(['leaderlessSync.showLog', 'leaderlessSync.fullResync', 'leaderlessSync.pauseSync', 'leaderlessSync.resumeSync']);
+const WEBVIEW_COMMANDS = new Set([
+  'leaderlessSync.showLog',
+  'leaderlessSync.fullResync',
+  'leaderlessSync.pauseSync',
+  'leaderlessSync.resumeSync',
+  'leaderlessSync.createLibrary',
+  'leaderlessSync.joinLibrary',
+]);
 const PEER_COMMANDS = new Set(['leaderlessSync.backfillFromPeer', 'leaderlessSync.pausePeer', 'leaderlessSync.resumePeer']);
 const DEVICE_ID = /^[0-9a-f-]{8,64}$/i;
 
