@@ -10,7 +10,7 @@
  *   leaderlessSync.internal.snapshot (view: 'locations'|'tags'|'peers'|'albums', depth = 2) → SnapshotNode[]
  *   leaderlessSync.internal.decoration (fsPath) → {badge, tooltip, color?} | null   (after reloading the marks)
  *   leaderlessSync.internal.state → {connection, hasLibrary, paused, library, statusBar, lastError}
- *   leaderlessSync.internal.showMore (node)   the "Show More…" node's click
+ *   leaderlessSync.internal.showMore (node | node id)   the "Show More…" node's click
  *   leaderlessSync.internal.call (method, params) → the method's answer; only when the extension runs
  *     in development or tests (ExtensionMode), never for installed copies
  */
@@ -76,7 +76,7 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
   context.subscriptions.push(...registerCommands(env));
 
   context.subscriptions.push(
-    vscode.commands.registerCommand('leaderlessSync.internal.showMore', (node: NodeSpec) => trees.locations.showMore(node)),
+    vscode.commands.registerCommand('leaderlessSync.internal.showMore', (node: NodeSpec | string) => trees.locations.showMore(node)),
     vscode.commands.registerCommand('leaderlessSync.internal.snapshot', (view: ViewName, depth?: number) => {
       const tree = trees[view];
       if (!tree) throw new Error(`no view "${String(view)}"; views: ${Object.keys(trees).join(', ')}`);

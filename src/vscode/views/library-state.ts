@@ -71,7 +71,8 @@ export class LibraryState implements Disposable {
     readonly client: EngineClient,
     opts: StateOptions = {},
   ) {
-    this.dataSoon = new Coalescer(() => this.emit('data'), opts.dataDelayMs ?? 250);
+    // Data refreshes re-read every expanded node: during a backfill, at most one every 2 s.
+    this.dataSoon = new Coalescer(() => this.emit('data'), opts.dataDelayMs ?? 300, opts.dataDelayMs ? opts.dataDelayMs * 4 : 2000);
     this.peersSoon = new Coalescer(() => this.emit('peers'), opts.dataDelayMs ?? 250);
     this.statusSoon = new Coalescer(() => void this.refresh(), opts.statusDelayMs ?? 400);
     this.subs.push(client.onEvent((name, data) => this.onEvent(name, data)));

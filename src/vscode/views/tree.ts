@@ -136,10 +136,16 @@ export class LocationsTree extends SpecTree {
     super('locations', state, (p) => this.load(p), ['data', 'peers']);
   }
 
-  showMore(more: NodeSpec): void {
-    if (more.data.kind !== 'more') return;
-    const key = `${more.data.location.id}/${more.data.path}`;
-    this.limits.set(key, Math.max(this.limits.get(key) ?? PAGE, more.data.shown) * 4);
+  /** Loads more of a folder: its "Show More…" node, or that node's id (tests). */
+  showMore(more: NodeSpec | string): void {
+    let key: string;
+    if (typeof more === 'string') {
+      const m = /^location\/([^/]+)\/(.*)\/…more$/.exec(more);
+      if (!m) return;
+      key = `${m[1]}/${m[2]}`;
+    } else if (more.data.kind === 'more') key = `${more.data.location.id}/${more.data.path}`;
+    else return;
+    this.limits.set(key, (this.limits.get(key) ?? PAGE) * 4);
     this.refresh();
   }
 

@@ -13,6 +13,7 @@
  * in development/test mode only).
  */
 import * as assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { testEnv, waitFor } from '../support/test-env';
@@ -136,6 +137,28 @@ describe('views and commands', function () {
     assert.ok(src && src.contextValue?.startsWith('item dir local'));
     const greet = find(tree, (n) => n.label === 'greet.ts')!;
     assert.equal(greet.localPath, file('src/greet.ts'));
+  });
+
+  it('Locations loads a big folder in pages: Show More… loads the rest', async () => {
+    const big = path.join(testEnv.tmp, 'big-folder');
+    mkdirSync(big, { recursive: true });
+    for (let i = 0; i < 1200; i++) writeFileSync(path.join(big, `f${String(i).padStart(4, '0')}.txt`), `${i}\n`);
+    await call('addLocation', { library, path: big, workspaceKey: 'big-folder' });
+    const first = await waitFor(async () => {
+      const me = (await snapshot('locations', 3)).find((n) => n.contextValue === 'device self');
+      const loc = find(me?.children, (n) => n.label === 'big-folder' && (n.children?.length ?? 0) > 0);
+      return loc?.children;
+    }, 'the big folder in Locations', 30_000);
+    assert.equal(first.length, 501, 'one page and a Show More… node');
+    const more = first[500];
+    assert.equal(more.label, 'Show More…');
+    await vscode.commands.executeCommand('leaderlessSync.internal.showMore', more.id);
+    const all = await waitFor(async () => {
+      const me = (await snapshot('locations', 3)).find((n) => n.contextValue === 'device self');
+      const loc = find(me?.children, (n) => n.label === 'big-folder');
+      return loc?.children?.length === 1200 ? loc.children : null;
+    }, 'every file of the big folder');
+    assert.equal(all[1199].label, 'f1199.txt');
   });
 
   it('Add Tag on an Explorer multi-selection: the Tags view lists the files, the Explorer badges them', async () => {
