@@ -136,6 +136,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private readonly parking: Parking;
   private readonly applier: Applier;
   private closed = false;
+  /**
+   * false: close() skips the final snapshot (what is acknowledged is in the
+   * journal already; the next open replays it). For a quick handover: the
+   * snapshot of a large library takes seconds, and the next opener waits
+   * for the lock meanwhile.
+   */
+  snapshotOnClose = true;
   /** Makes ids for new records. */
   readonly makeId: () => Id;
   private announced: Promise<void> = Promise.resolve();
@@ -795,7 +802,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.store.close();
+    await (this.snapshotOnClose ? this.store.close() : this.store.closeWithoutSnapshot());
   }
 }
 

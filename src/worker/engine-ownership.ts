@@ -258,7 +258,11 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
         this.ownedSince = Date.now();
         thread.onCrash((why) => this.onCrash(thread, why));
         this.log(`this window runs the engine (${outcome.endpoint})`);
-        await config.onOwner?.();
+        try {
+          await config.onOwner?.();
+        } catch (e) {
+          this.log(`after becoming the owner: ${errorMessage(e)}`);
+        }
         return this.attach(client, 'owner', epoch);
       }
       await thread.terminate();
@@ -284,10 +288,10 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     }
   }
 
-  /** Attaches as a client; false if the connection broke meanwhile (e.g. the owner was dying). */
+  /** Attaches (as a client, unless our own worker is what answers); false if the connection broke meanwhile (e.g. the owner was dying). */
   private async tryAttach(client: ControlClient, epoch: number): Promise<boolean> {
     try {
-      await this.attach(client, 'client', epoch);
+      await this.attach(client, this.thread?.alive ? 'owner' : 'client', epoch);
       return true;
     } catch (e) {
       this.log(`connecting to the engine failed: ${errorMessage(e)}; trying again`);

@@ -63,6 +63,8 @@ function stop(): Promise<void> {
     // Calls already running finish and are answered; new ones are refused as retriable, so none is lost or run twice.
     await gate.close(DRAIN_TIMEOUT_MS);
     await control?.close().catch((e: unknown) => log(`closing the control socket failed: ${errorMessage(e)}`));
+    // The next owner is waiting for the lock: no final snapshot (the journal holds every acknowledged write; opening replays it).
+    for (const lib of service?.libraries() ?? []) lib.snapshotOnClose = false;
     await service?.close().catch((e: unknown) => log(`closing the engine failed: ${errorMessage(e)}`));
     post({ type: 'stopped' });
     parentPort!.close();
