@@ -231,6 +231,23 @@ describe('views and commands', function () {
     await call('revokeInvite', { code: info.code });
   });
 
+  it('turned off (leaderlessSync.enable), the views and status bar go calm; turned on, they come back', async () => {
+    const config = () => vscode.workspace.getConfiguration('leaderlessSync');
+    await config().update('enable', false, vscode.ConfigurationTarget.Global);
+    try {
+      const off = await waitFor(async () => {
+        const x = await ui();
+        return x.connection === 'stopped' && !x.hasLibrary ? x : null;
+      }, 'the engine to stop', 30_000);
+      assert.equal(off.statusBar?.text, '$(circle-slash) Sync Off');
+      assert.deepEqual(await snapshot('tags', 1), [], 'an empty view (its welcome content says why), no error');
+    } finally {
+      await config().update('enable', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await waitFor(async () => (await ui()).library?.id === library, 'the engine and the library back', 60_000);
+    await waitFor(async () => find(await snapshot('tags', 1), (n) => n.label === 'review'), 'the Tags view filled again');
+  });
+
   it('Join Library refuses a malformed code before asking the engine', async () => {
     const r = await vscode.commands.executeCommand('leaderlessSync.joinLibrary', 'ABCD-EFGH');
     assert.equal(r, undefined);
