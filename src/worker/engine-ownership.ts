@@ -80,6 +80,8 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
   private crashBackoffUntil = 0;
   private ownedSince = 0;
   private stopping: Promise<void> | null = null;
+  /** Waits in progress (retry delays); stop() cuts them short. */
+  private readonly pauses = new Set<() => void>();
   /** Failed attempts in a row (for the backoff). */
   private failures = 0;
   readonly endpoint: string;
@@ -118,6 +120,7 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     this.client = null;
     this.thread = null;
     this.setState('stopped', null);
+    for (const wake of [...this.pauses]) wake();
     this.stopping = (async () => {
       await client?.close().catch(() => undefined);
       if (thread) {
@@ -161,6 +164,19 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
 
   // ---------------------------------------------------------------- internals
 
+  /** Waits `ms`, or less if stop() is called meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.pauses.add(wake);
+    });
+  }
+
   /** The live client (not `broken`), once there is one; rejects when stopped, failed or at `deadline`. */
   private connected(deadline: number, broken: ControlClient | null = null): Promise<ControlClient> {
     return new Promise((resolve, reject) => {
@@ -197,7 +213,7 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     const epoch = this.epoch;
     let retryIn = -1;
     this.establishing = (async () => {
-      if (delayMs > 0) await sleep(delayMs);
+      if (delayMs > 0) await this.pause(delayMs);
       await this.reach(epoch);
     })()
       .catch((e: unknown) => {
@@ -223,14 +239,14 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
       if (!current()) return void (await existing?.close());
       if (existing) {
         if (await this.tryAttach(existing, epoch)) return;
-        await sleep(POLL_MS); // it went away under us (an owner dying): look again
+        await this.pause(POLL_MS); // it went away under us (an owner dying): look again
         continue;
       }
 
       // Nobody answers: try to own it (after a crash of our worker, not before its backoff).
       const wait = this.crashBackoffUntil - Date.now();
       if (wait > 0) {
-        await sleep(wait);
+        await this.pause(wait);
         continue;
       }
       const config = await this.options.config();
@@ -275,12 +291,12 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
             if (!current()) return void (await c.close());
             if (await this.tryAttach(c, epoch)) return;
           }
-          await sleep(POLL_MS);
+          await this.pause(POLL_MS);
         }
         // Held but nobody serves (a one-shot CLI command, or an owner still starting): try again, slower each time.
         busyRounds++;
         if (busyRounds === 3) this.log(`the engine's data directory is held by another process (${outcome.message}); waiting for it`);
-        await sleep(Math.min(POLL_MS * 2 ** busyRounds, 5000));
+        await this.pause(Math.min(POLL_MS * 2 ** busyRounds, 5000));
         continue;
       }
       // It could not start here: say so, keep trying slowly.
@@ -374,8 +390,4 @@ async function tryConnect(endpoint: string): Promise<ControlClient | null> {
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return code === 'ERR_CONNECTION' || code === 'ERR_SERVICE_CLOSED' || code === 'ERR_NOT_RUNNING';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -153,4 +153,15 @@ describe('engine ownership in one window', function () {
       await own.stop();
     }
   });
+
+  it('stop does not wait out a retry delay', async () => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'device.key'), 'garbage', { mode: 0o600 });
+    const own = make(dataDir);
+    own.start();
+    await new Promise<void>((resolve) => own.on('connection', (s) => s === 'failed' && resolve()));
+    const t0 = Date.now();
+    await own.stop();
+    assert.ok(Date.now() - t0 < 500, `stop took ${Date.now() - t0} ms`);
+  });
 });
