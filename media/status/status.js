@@ -164,6 +164,14 @@
       : s.engine.available
         ? ''
         : '';
+    if (lib) {
+      // What the library holds, from status's counts (models with a name people know).
+      const c = lib.counts || {};
+      const parts = [['entry', 'entry', 'entries'], ['location', 'location', 'locations'], ['tag', 'tag', 'tags'], ['album', 'album', 'albums'], ['device', 'device', 'devices']]
+        .filter(([m]) => typeof c[m] === 'number')
+        .map(([m, one, many]) => num(c[m]) + ' ' + (c[m] === 1 ? one : many));
+      if (parts.length) subtitle.textContent += ' · ' + parts.join(' · ');
+    }
     const current = (s.states || []).find((x) => x.current);
     if (!s.engine.available) setLive(s.engine.message || 'Engine not available');
     else if (!lib) setLive('No library yet: create one, or join one from another device.');

@@ -11,9 +11,10 @@
  * panel opens mid-backfill.
  *
  * Calls cost the engine: `status` counts every model's rows, so while a
- * backfill streams 'changed' and 'progress' events it is asked at most once
- * a second (`slowIntervalMs`); the state, progress and network events patch
- * the snapshot from their own data in between.
+ * backfill streams 'changed' and 'progress' events it is asked at most every
+ * 2 s (`statusBusyIntervalMs`), `peers` and `activity` every second
+ * (`slowIntervalMs`); the state, progress and network events patch the
+ * snapshot from their own data in between.
  */
 import type { Disposable, EngineClient, EngineConnectionState } from '../engine-client';
 import {
@@ -49,6 +50,8 @@ export interface StatusSourceOptions {
   minIntervalMs?: number;
   /** Least time between two calls of a method made stale by a busy event ('changed', 'progress'), ms. */
   slowIntervalMs?: number;
+  /** The same for `status` (it counts every model's rows), ms. */
+  statusBusyIntervalMs?: number;
   /** Reports a failed call that is not an expected absence (engine down, unknown method). */
   onError?: (method: string, e: unknown) => void;
 }
@@ -60,6 +63,7 @@ export class StatusSource implements Disposable {
   private readonly timers: Timers;
   private readonly minInterval: number;
   private readonly slowInterval: number;
+  private readonly statusBusyInterval: number;
   private readonly subs: Disposable[] = [];
   /** Per stale method: the least interval since its last call before calling it again. */
   private readonly dirty = new Map<Method, number>();
@@ -81,6 +85,7 @@ export class StatusSource implements Disposable {
   private renderPending = false;
   private running = false;
   private timer: unknown = null;
+  private timerAt = Infinity;
   private lastEmit = -Infinity;
   private disposed = false;
   private current: StatusSnapshot | null = null;
@@ -93,6 +98,7 @@ export class StatusSource implements Disposable {
     this.timers = options.timers ?? realTimers;
     this.minInterval = options.minIntervalMs ?? 250;
     this.slowInterval = options.slowIntervalMs ?? 1000;
+    this.statusBusyInterval = options.statusBusyIntervalMs ?? 2000;
     this.onError = options.onError ?? (() => {});
     this.subs.push(client.onEvent((name, data) => this.event(name, data)));
     this.subs.push(client.onConnection((state) => this.connection(state)));
@@ -190,7 +196,7 @@ export class StatusSource implements Disposable {
         break;
       case 'changed':
         if (library && !mine) return;
-        this.mark('status', this.slowInterval);
+        this.mark('status', this.statusBusyInterval);
         this.mark('activity', this.slowInterval);
         break;
       case 'activity':
@@ -238,12 +244,18 @@ export class StatusSource implements Disposable {
   }
 
   private schedule(): void {
-    if (!this.active || this.disposed || this.running || this.timer !== null) return;
+    if (!this.active || this.disposed || this.running) return;
     const earliest = this.lastEmit + this.minInterval;
     let next = Infinity;
     if (this.renderPending) next = earliest;
     for (const [m, interval] of this.dirty) next = Math.min(next, Math.max(earliest, (this.lastCall.get(m) ?? -Infinity) + interval));
     if (next === Infinity) return;
+    // A timer set for a later call must not hold back an earlier render.
+    if (this.timer !== null) {
+      if (this.timerAt <= next) return;
+      this.cancel();
+    }
+    this.timerAt = next;
     this.timer = this.timers.setTimeout(() => void this.pump(), Math.max(0, next - this.timers.now()));
   }
 
