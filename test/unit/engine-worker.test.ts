@@ -78,4 +78,23 @@ describe('engine worker thread', function () {
     assert.equal((await b.outcome).kind, 'ready');
     await b.stop();
   });
+
+  it('without its native addons the engine still starts, and says why the network is unavailable', async function () {
+    // The bundle sits in a temp folder, where sodium-native and udx-native cannot be found (as on a platform without prebuilds).
+    if (process.env.NODE_PATH) this.skip();
+    const dataDir = tempDir();
+    const t = new EngineThread(workerFile, { dataDir, bootstrap: [{ host: '127.0.0.1', port: 9 }] }, log);
+    const ready = await t.outcome;
+    assert.equal(ready.kind, 'ready', JSON.stringify(ready));
+    const client = await ControlClient.connect((ready as { endpoint: string }).endpoint);
+    try {
+      const status = await client.call<{ service: { network: { state: string; error: string | null } } }>('status', { digest: false });
+      assert.equal(status.service.network.state, 'unavailable');
+      assert.match(status.service.network.error ?? '', /sodium-native|udx-native|addon|Cannot find/i);
+      await client.call('init', { name: 'Offline' }); // the library works locally
+    } finally {
+      await client.close();
+      await t.stop();
+    }
+  });
 });
