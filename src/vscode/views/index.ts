@@ -4,7 +4,8 @@
  * welcome content depend on, and the commands (src/vscode/commands).
  *
  * Context keys: leaderlessSync.engine (the EngineConnectionState),
- * leaderlessSync.hasLibrary, leaderlessSync.paused.
+ * leaderlessSync.loaded (the engine's status was read), leaderlessSync.hasLibrary,
+ * leaderlessSync.paused.
  *
  * Internal commands (not in the palette; for tests and scripts):
  *   leaderlessSync.internal.snapshot (view: 'locations'|'tags'|'peers'|'albums', depth = 2) → SnapshotNode[]
@@ -50,11 +51,12 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
   // Context keys for `when` clauses (menus, palette, welcome content).
   let last = '';
   const setKeys = () => {
-    const keys = { engine: client.connection, hasLibrary: state.library !== null, paused: state.paused };
+    const keys = { engine: client.connection, loaded: state.report !== null, hasLibrary: state.library !== null, paused: state.paused };
     const k = JSON.stringify(keys);
     if (k === last) return;
     last = k;
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.engine', keys.engine);
+    void vscode.commands.executeCommand('setContext', 'leaderlessSync.loaded', keys.loaded);
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.hasLibrary', keys.hasLibrary);
     void vscode.commands.executeCommand('setContext', 'leaderlessSync.paused', keys.paused);
   };
@@ -90,6 +92,7 @@ export function registerViews(context: vscode.ExtensionContext, client: EngineCl
     vscode.commands.registerCommand('leaderlessSync.internal.state', () => ({
       connection: client.connection,
       connectionError: client.connectionError,
+      loaded: state.report !== null,
       hasLibrary: state.library !== null,
       paused: state.paused,
       library: state.library ? { id: state.library.library, name: state.library.name, state: state.library.state } : null,

@@ -78,7 +78,9 @@ export class SpecTree implements vscode.TreeDataProvider<NodeSpec>, vscode.Dispo
 
   async getChildren(parent?: NodeSpec): Promise<NodeSpec[]> {
     if (!this.state.library) {
-      this.setMessage(undefined); // the view's welcome content says what to do
+      // The view's welcome content says what to do; an engine that runs but does not answer says why here.
+      const up = this.state.client.connection === 'owner' || this.state.client.connection === 'client';
+      this.setMessage(up && this.state.loadError ? `Could not reach the sync engine: ${this.state.loadError}` : undefined);
       return [];
     }
     try {
