@@ -86,7 +86,13 @@ class FolderIndex {
   /** Indexes the folder into each library it is not indexed in yet (all of them with `force`). */
   index(libraries: readonly LibraryInfo[], force: boolean): Promise<void> {
     return this.enqueue(async () => {
-      if (this.disposed || !this.enabled) return;
+      if (this.disposed) return;
+      if (!this.enabled) {
+        // Opted out (its location stays in the library as last indexed): stop following it.
+        this.unwatch();
+        this.indexed.clear();
+        return;
+      }
       const todo = libraries.filter((l) => force || !this.indexed.has(l.id));
       for (const lib of todo) {
         await this.owner.indexInto(this, lib);
@@ -103,6 +109,15 @@ class FolderIndex {
     w.onDidChange((u) => this.note(u, false));
     w.onDidDelete((u) => this.note(u, true));
     this.watcher = w;
+  }
+
+  private unwatch(): void {
+    this.watcher?.dispose();
+    this.watcher = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.changed.clear();
+    this.deleted.clear();
   }
 
   private note(uri: vscode.Uri, deleted: boolean): void {
@@ -155,8 +170,7 @@ class FolderIndex {
 
   dispose(): void {
     this.disposed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.watcher?.dispose();
+    this.unwatch();
   }
 }
 
@@ -229,6 +243,8 @@ export class WorkspaceIndexer implements vscode.Disposable {
       this.log.debug(`indexed ${f.path} (workspace ${r.workspaceKey}): ${r.entries} entries, ${r.written} written, ${r.deleted} deleted`);
       for (const w of r.warnings.slice(0, 20)) this.log.warn(`indexing ${f.path}: ${w}`);
     } catch (e) {
+      // Another window with the same folder open is scanning it right now: that scan covers this one.
+      if (/already being indexed/.test((e as Error).message)) return;
       this.log.warn(`indexing ${f.path} failed: ${(e as Error).message}`);
       throw e;
     }

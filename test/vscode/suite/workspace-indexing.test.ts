@@ -68,4 +68,25 @@ describe('workspace indexing', () => {
     }
     await waitFor(async () => !(await names('src')).includes('watched-by-test.ts'), 'the deleted file to leave the index', 20_000);
   });
+
+  it('opting the folder out stops following it; opting in again catches up', async () => {
+    const folder = vscode.workspace.workspaceFolders![0];
+    const config = () => vscode.workspace.getConfiguration('leaderlessSync', folder.uri);
+    const file = path.join(testEnv.workspace, 'src', 'while-opted-out.ts');
+    await config().update('indexWorkspaceFolders', false, vscode.ConfigurationTarget.WorkspaceFolder);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      fs.writeFileSync(file, 'export const y = 2;\n');
+      await new Promise((r) => setTimeout(r, 1500)); // three watcher batches
+      assert.ok(!(await names('src')).includes('while-opted-out.ts'), 'an opted-out folder is not followed');
+    } finally {
+      await config().update('indexWorkspaceFolders', undefined, vscode.ConfigurationTarget.WorkspaceFolder);
+    }
+    try {
+      await waitFor(async () => (await names('src')).includes('while-opted-out.ts'), 'the rescan after opting in', 20_000);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    await waitFor(async () => !(await names('src')).includes('while-opted-out.ts'), 'the watcher to follow the folder again', 20_000);
+  });
 });
