@@ -235,7 +235,7 @@ describe('library state', () => {
 
   it('coalesces bursts of changes into one refresh, and adds the library to calls', async () => {
     const client = new FakeClient(report([lib()]));
-    const state = new LibraryState(client, { dataDelayMs: 10, statusDelayMs: 10 });
+    const state = new LibraryState(client, { dataDelayMs: 10, statusDelayMs: 10, ackDelayMs: 80 });
     await state.refresh();
     const topics: string[] = [];
     state.onChange((t) => topics.push(t));
@@ -243,6 +243,9 @@ describe('library state', () => {
     client.emit('changed', { library: 'OTHER' });
     await tick(60);
     assert.equal(topics.filter((t) => t === 'data').length, 1);
+    assert.equal(topics.filter((t) => t === 'acks').length, 0, 'Peers re-reads the lag only once acknowledgements are due');
+    await tick(60);
+    assert.equal(topics.filter((t) => t === 'acks').length, 1);
     await state.call('tags');
     assert.equal(client.calls.at(-1), 'tags {"library":"LIB"}');
     state.dispose();

@@ -8,6 +8,7 @@
  *   status  the status report or the connection changed (status bar, context keys)
  *   data    the library's data changed (Locations, Tags, Albums, decorations)
  *   peers   a partner's link, state or progress changed (Peers, device states)
+ *   acks    a moment after changes, when partners have acknowledged them (Peers' lag)
  *
  * No `vscode` import: test/unit/views-state.test.ts drives it with a fake
  * EngineClient.
@@ -16,7 +17,7 @@ import type { Disposable, EngineClient } from '../engine-client';
 import type { BackfillStatus, InviteInfo, LibraryStatus, NetworkStatus, StatusReport } from './engine-types';
 import { pickLibrary } from './model';
 
-export type Topic = 'status' | 'data' | 'peers';
+export type Topic = 'status' | 'data' | 'peers' | 'acks';
 
 /** Runs `fn` once after `ms` of quiet, but at least every `maxMs` while calls keep coming. */
 export class Coalescer {
@@ -48,6 +49,8 @@ export interface StateOptions {
   dataDelayMs?: number;
   /** Quiet time before a status re-read (ms). */
   statusDelayMs?: number;
+  /** Time after changes before Peers reads the partners' acknowledgements (ms). */
+  ackDelayMs?: number;
 }
 
 export class LibraryState implements Disposable {
@@ -63,6 +66,8 @@ export class LibraryState implements Disposable {
   private readonly dataSoon: Coalescer;
   private readonly peersSoon: Coalescer;
   private readonly statusSoon: Coalescer;
+  /** Partners acknowledge changes a moment after they were sent, with no event of their own: Peers' lag is read again then. */
+  private readonly peersAfterAcks: Coalescer;
   private reading: Promise<void> | null = null;
   private again = false;
   private disposed = false;
@@ -75,6 +80,7 @@ export class LibraryState implements Disposable {
     this.dataSoon = new Coalescer(() => this.emit('data'), opts.dataDelayMs ?? 300, opts.dataDelayMs ? opts.dataDelayMs * 4 : 2000);
     this.peersSoon = new Coalescer(() => this.emit('peers'), opts.dataDelayMs ?? 250);
     this.statusSoon = new Coalescer(() => void this.refresh(), opts.statusDelayMs ?? 400);
+    this.peersAfterAcks = new Coalescer(() => this.emit('acks'), opts.ackDelayMs ?? 1500, (opts.ackDelayMs ?? 1500) * 2);
     this.subs.push(client.onEvent((name, data) => this.onEvent(name, data)));
     this.subs.push(
       client.onConnection(() => {
@@ -164,7 +170,11 @@ export class LibraryState implements Disposable {
         if (this.isShown(d.library)) {
           this.dataSoon.trigger();
           this.statusSoon.trigger(); // log size, counts
+          this.peersAfterAcks.trigger(); // lag
         }
+        break;
+      case 'activity':
+        if (this.isShown(d.library)) this.peersAfterAcks.trigger();
         break;
       case 'indexing':
         if (d.done && this.isShown(d.library)) this.dataSoon.trigger();
@@ -235,6 +245,7 @@ export class LibraryState implements Disposable {
     this.dataSoon.dispose();
     this.peersSoon.dispose();
     this.statusSoon.dispose();
+    this.peersAfterAcks.dispose();
     for (const s of this.subs) s.dispose();
     this.listeners.clear();
     this.inviteListeners.clear();

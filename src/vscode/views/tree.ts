@@ -233,7 +233,7 @@ export class PeersTree extends SpecTree {
           .sort((a, b) => Number(b.online) - Number(a.online) || (a.name ?? '').localeCompare(b.name ?? '') || a.device.localeCompare(b.device))
           .map((p) => peerNode(p, now));
       },
-      ['peers'],
+      ['peers', 'acks'],
     );
   }
 }
