@@ -73,13 +73,21 @@ export function freePort(): Promise<number> {
 
 export class CodeServer {
   private exited = false;
+  private stopping = false;
+  /** Resolves if the server process ends by itself (not through stop()). */
+  readonly crashed: Promise<void>;
 
   private constructor(
     readonly child: ChildProcess,
     readonly port: number,
     readonly dirs: CodeServerDirs,
   ) {
-    child.once('exit', () => (this.exited = true));
+    this.crashed = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.exited = true;
+        if (!this.stopping) resolve();
+      }),
+    );
   }
 
   get origin(): string {
@@ -150,6 +158,7 @@ export class CodeServer {
 
   /** SIGTERM to the whole process group, SIGKILL after 3 s if anything is left. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const pgid = this.child.pid;
     if (pgid === undefined) return;
     const signal = (s: NodeJS.Signals | 0): boolean => {

@@ -83,5 +83,10 @@ export async function startSession(
     },
   });
   defer(() => workbench.close());
+  void server.crashed.then(() => {
+    // The tests cannot finish without their server: say so instead of waiting for the timeout.
+    console.error(`${opts.name}: code-server exited:\n${server.logTail(20)}`);
+    workbench.fail();
+  });
   return { server, workbench, resultsFile, scratch };
 }

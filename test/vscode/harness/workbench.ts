@@ -44,6 +44,12 @@ export class Workbench {
     try {
       const page = await browser.newPage({ viewport: opts.viewport ?? { width: 1400, height: 900 } });
       const wb = new Workbench(browser, page);
+      // A crashed page or browser never reports an exit code: fail the run now rather than at its timeout.
+      page.on('crash', () => {
+        opts.onLog?.('error', 'the workbench page crashed');
+        wb.resolveExit(1);
+      });
+      browser.on('disconnected', () => wb.resolveExit(1));
       // The workbench calls these when it runs extension tests (automation mode).
       await page.exposeFunction('codeAutomationExit', (code: number) => wb.resolveExit(code));
       await page.exposeFunction('codeAutomationLog', (level: string, args: unknown) => {
@@ -68,6 +74,11 @@ export class Workbench {
   /** Resolves once the workbench shell is on screen (activity bar rendered). */
   async ready(timeoutMs = 60_000): Promise<void> {
     await this.page.locator('.monaco-workbench .activitybar').first().waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  /** Ends the wait for the exit code with a failure (the run cannot complete). */
+  fail(): void {
+    this.resolveExit(1);
   }
 
   async close(): Promise<void> {
