@@ -7,7 +7,9 @@
  * - package.json (its dependencies cut down to the native addons below, which
  *   are all that is not bundled), README.md, CHANGELOG.md, media/ (without
  *   the README's screenshots: the Marketplace shows those from the repository);
- * - dist/: extension.js, worker.js, cli.js, sql-wasm.wasm (no source maps);
+ * - dist/: extension.js, worker.js, cli.js, sql-wasm.wasm, from
+ *   `esbuild.mjs --production` run in out/vsix/build/ (the repository's
+ *   files linked there), so the working tree's dev build in dist/ is left alone;
  * - node_modules/: udx-native and sodium-native, which esbuild.mjs leaves
  *   external because require-addon finds their binaries relative to the
  *   package (node_modules/<pkg>/prebuilds/<platform>-<arch>/<pkg>.node), plus
@@ -17,7 +19,7 @@
  * Everything comes from the installed node_modules: nothing is downloaded.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const repo = path.resolve(__dirname, '..');
@@ -83,7 +85,20 @@ function copyTree(from: string, to: string, keep: (rel: string) => boolean): voi
   walk('');
 }
 
-function stage(target: string, closure: string[]): string {
+/** Runs esbuild.mjs --production with its output in out/vsix/build/dist instead of dist/; returns that folder. */
+function productionBuild(): string {
+  const dir = path.join(outDir, 'build');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // esbuild.mjs reads its inputs relative to the working directory and writes to ./dist.
+  for (const e of readdirSync(repo)) {
+    if (!['dist', 'out', '.git', '.vscode-test'].includes(e)) symlinkSync(path.join(repo, e), path.join(dir, e));
+  }
+  run(process.execPath, [path.join(repo, 'esbuild.mjs'), '--production'], dir);
+  return path.join(dir, 'dist');
+}
+
+function stage(target: string, closure: string[], dist: string): string {
   const dir = path.join(outDir, `stage-${target}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -103,8 +118,8 @@ function stage(target: string, closure: string[]): string {
     filter: (src) => path.relative(path.join(repo, 'media'), src).split(path.sep)[0] !== 'screenshots',
   });
   mkdirSync(path.join(dir, 'dist'));
-  for (const f of readdirSync(path.join(repo, 'dist'))) {
-    const src = path.join(repo, 'dist', f);
+  for (const f of readdirSync(dist)) {
+    const src = path.join(dist, f);
     if (statSync(src).isFile() && !f.endsWith('.map')) copyFileSync(src, path.join(dir, 'dist', f));
   }
   for (const pkg of closure) {
@@ -122,13 +137,13 @@ function main(): void {
   }
   for (const t of targets) if (!allTargets.includes(t)) throw new Error(`unknown target ${t} (${allTargets.join(', ')})`);
 
-  run(process.execPath, ['esbuild.mjs', '--production'], repo);
+  mkdirSync(outDir, { recursive: true });
+  const dist = productionBuild();
   const closure = runtimeClosure(nativeAddons);
   const { name, version } = readJson(path.join(repo, 'package.json'));
   const vsce = path.join(repo, 'node_modules/@vscode/vsce/vsce');
-  mkdirSync(outDir, { recursive: true });
   for (const target of targets.length ? targets : allTargets) {
-    const dir = stage(target, closure);
+    const dir = stage(target, closure, dist);
     const out = path.join(outDir, `${name}-${target}-${version}.vsix`);
     // No LICENSE file in the repository yet (package.json says MIT): vsce would stop to ask.
     run(process.execPath, [vsce, 'package', '--target', target, '--out', out, '--skip-license'], dir);
