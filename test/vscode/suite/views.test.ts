@@ -231,6 +231,32 @@ describe('views and commands', function () {
     await call('revokeInvite', { code: info.code });
   });
 
+  it('prompts: Add Tag… picks from its quick pick, Edit Note… and Rename Tag… take their prefilled input', async () => {
+    // Accepts whatever quick input is open until the command settles (nothing happens while none is).
+    const answer = async <T>(run: Thenable<T>): Promise<T> => {
+      let settled = false;
+      const p = Promise.resolve(run).finally(() => (settled = true));
+      while (!settled) {
+        await new Promise((r) => setTimeout(r, 300));
+        if (!settled) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      }
+      return p;
+    };
+    const uri = vscode.Uri.file(file('src/index.ts'));
+    const tagged = await answer(vscode.commands.executeCommand<{ tag: { id: string; name: string }; added: number } | undefined>('leaderlessSync.addTag', uri));
+    assert.ok(tagged, `addTag failed: ${(await ui()).lastError}`);
+    assert.equal(tagged.tag.name, 'review', 'the first (only) tag of the pick');
+    assert.equal(tagged.added, 1);
+
+    await vscode.commands.executeCommand('leaderlessSync.editNote', uri, undefined, 'first note');
+    assert.deepEqual(await answer(vscode.commands.executeCommand('leaderlessSync.editNote', uri)), { note: 'first note' });
+
+    const renamed = await answer(vscode.commands.executeCommand<{ name: string } | undefined>('leaderlessSync.renameTag', tagged.tag.id));
+    assert.equal(renamed?.name, 'review');
+    await vscode.commands.executeCommand('leaderlessSync.removeTag', uri, undefined, 'review');
+    await vscode.commands.executeCommand('leaderlessSync.editNote', uri, undefined, '');
+  });
+
   it('turned off (leaderlessSync.enable), the views and status bar go calm; turned on, they come back', async () => {
     const config = () => vscode.workspace.getConfiguration('leaderlessSync');
     await config().update('enable', false, vscode.ConfigurationTarget.Global);
