@@ -159,7 +159,7 @@ class FolderIndex {
           }
         }
       }
-    });
+    }).catch(() => undefined); // logged where it failed
   }
 
   private enqueue(fn: () => Promise<void>): Promise<void> {
