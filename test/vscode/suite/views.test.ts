@@ -231,6 +231,15 @@ describe('views and commands', function () {
     await call('revokeInvite', { code: info.code });
   });
 
+  it('Open on This Device opens this device’s copy of an item named by workspace key and path, or says it is not here', async () => {
+    const r = await vscode.commands.executeCommand<{ localPath: string | null }>('leaderlessSync.openOnThisDevice', { workspace: testEnv.workspaceKey, path: 'src/greet.ts' });
+    assert.deepEqual(r, { localPath: file('src/greet.ts') });
+    await waitFor(() => vscode.window.activeTextEditor?.document.uri.fsPath === file('src/greet.ts'), 'greet.ts open in an editor');
+    const none = await vscode.commands.executeCommand('leaderlessSync.openOnThisDevice', { workspace: testEnv.workspaceKey, path: 'src/not-here.ts' });
+    assert.deepEqual(none, { localPath: null });
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('prompts: Add Tag… picks from its quick pick, Edit Note… and Rename Tag… take their prefilled input', async () => {
     // Accepts whatever quick input is open until the command settles (nothing happens while none is).
     const answer = async <T>(run: Thenable<T>): Promise<T> => {
