@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import { repoRoot } from './code-server';
 
 export const suiteDir = path.join(repoRoot, 'test/vscode/suite');
+/** Where test:vscode:bundle puts the suite for @vscode/test-cli (.vscode-test.mjs). */
 export const suiteOutDir = path.join(repoRoot, 'dist/test/vscode');
-export const suiteEntry = path.join(suiteOutDir, 'index.js');
 
 export function suiteFiles(): string[] {
   return (readdirSync(suiteDir, { recursive: true }) as string[])
@@ -24,14 +24,18 @@ export function suiteFiles(): string[] {
     .map((f) => path.join(suiteDir, f));
 }
 
-export async function bundleSuite(): Promise<string[]> {
+/**
+ * Bundles into `outDir` (emptied first, so a deleted test does not linger).
+ * It must lie inside the repository: the extension host only gives `vscode`
+ * to modules inside an extension's folder.
+ */
+export async function bundleSuite(outDir = suiteOutDir): Promise<string[]> {
   const tests = suiteFiles();
-  // A test deleted from the suite must not linger in the bundle folder.
-  rmSync(suiteOutDir, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
   await build({
     entryPoints: [path.join(suiteDir, 'index.ts'), ...tests],
     outbase: suiteDir,
-    outdir: suiteOutDir,
+    outdir: outDir,
     bundle: true,
     packages: 'external',
     platform: 'node',

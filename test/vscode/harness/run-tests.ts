@@ -11,7 +11,9 @@
  * LEADERLESS_VSCODE_KEEP=1 keeps the temp folder (logs, user data) and prints it.
  */
 import { spawnSync } from 'node:child_process';
-import { bundleSuite, suiteEntry } from './bundle-suite';
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { bundleSuite } from './bundle-suite';
 import { repoRoot } from './code-server';
 import { readResults, reportResults } from './results';
 import { runBounded, timeoutFromEnv } from './run-bounded';
@@ -21,10 +23,13 @@ runBounded('test:vscode', timeoutFromEnv(600), async (bounded) => {
   const t0 = Date.now();
   const build = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: repoRoot, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`node esbuild.mjs failed (${build.status ?? build.signal}):\n${build.stderr}`);
-  const tests = await bundleSuite();
+  // A folder of this run's own: several runs in one working tree must not rebundle under each other's feet.
+  const suiteOut = path.join(repoRoot, `dist/test/run-${process.pid}`);
+  bounded.defer(() => rmSync(suiteOut, { recursive: true, force: true }));
+  const tests = await bundleSuite(suiteOut);
   console.log(`test:vscode: built the extension and ${tests.length} test file(s) in ${Date.now() - t0} ms`);
 
-  const { server, workbench, resultsFile } = await startSession(bounded, { name: 'test:vscode', extensionTestsPath: suiteEntry });
+  const { server, workbench, resultsFile } = await startSession(bounded, { name: 'test:vscode', extensionTestsPath: path.join(suiteOut, 'index.js') });
   const exit = await workbench.exitCode;
   const code = reportResults(readResults(resultsFile), exit);
   if (code !== 0) console.log(`\ncode-server log (last lines):\n${server.logTail(20)}`);
