@@ -24,7 +24,6 @@ import { TypedEmitter } from '../engine/events';
 import { ControlClient } from '../service/control-client';
 import { controlEndpoint } from '../service/control-endpoint';
 import { ControlError, errorMessage } from '../service/errors';
-import { SERVICE_EVENTS } from '../service/service-events';
 import { EngineThread } from './engine-thread';
 import type { EngineWorkerData } from './worker-protocol';
 
@@ -323,7 +322,8 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
     });
     client.on('close', () => this.onClose(client));
     try {
-      await client.call('subscribe', { events: [...SERVICE_EVENTS] });
+      // Every event the engine has (not a list of ours: the owner may run an older or newer version of the extension).
+      await client.call('subscribe', {});
     } catch (e) {
       await client.close();
       throw new Error(`subscribing to the engine's events failed: ${errorMessage(e)}`);
