@@ -3,7 +3,8 @@
  * test runner of a throwaway probe extension: the extension under test is
  * the copy code-server installed from the VSIX, not the repository. Checks
  * that it is that copy, that it activates by itself, that a command runs, and
- * that its native addons load from the VSIX's own prebuilds. Writes the same
+ * that its native addons load from the VSIX's own prebuilds, and that its
+ * engine (worker thread, sql.js wasm) creates a library. Writes the same
  * results file as suite/index.ts.
  */
 import { writeFileSync } from 'node:fs';
@@ -54,6 +55,23 @@ const checks: [string, () => Promise<void>][] = [
       const socket = new UDX().createSocket();
       socket.bind(0, '127.0.0.1');
       await socket.close();
+    },
+  ],
+  [
+    'its engine runs from the VSIX (worker thread, sql.js wasm): Create Library answers',
+    async () => {
+      // The engine opens after activation: retry until it takes the library.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const info = (await vscode.commands.executeCommand('leaderlessSync.createLibrary', 'VSIX check')) as { id?: string; name?: string };
+          if (info?.name === 'VSIX check') return;
+          throw new Error(`unexpected answer ${JSON.stringify(info)}`);
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
   ],
 ];
