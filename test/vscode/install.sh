@@ -28,6 +28,8 @@ apt_install() {
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# test:vsix lists the VSIX's files with it.
+command -v unzip >/dev/null || missing+=(unzip)
 if [ ! -f "$marker" ]; then
   # Only code-server's own install needs these: kerberos compiles against
   # gssapi (libkrb5-dev, pkg-config); ripgrep stands in for the rg binary its
