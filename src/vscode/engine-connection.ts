@@ -42,7 +42,7 @@ export function startEngineConnection(context: vscode.ExtensionContext, log: vsc
       if (key.source !== keyLogged) log.info(`device key: ${key.source}`);
       keyLogged = key.source;
       return {
-        data: { keyPair: key.keyPair, bootstrap: s.bootstrap, deviceName: s.deviceName, maxClockDriftMs: s.maxClockDriftMs },
+        data: { keyPair: key.keyPair, network: s.network, bootstrap: s.bootstrap, deviceName: s.deviceName, maxClockDriftMs: s.maxClockDriftMs },
         onOwner: key.onOwner,
       };
     },

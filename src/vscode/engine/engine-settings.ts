@@ -19,6 +19,8 @@ export interface EngineSettings {
   /** Undefined: Hyperswarm's public bootstrap nodes. */
   bootstrap: { host: string; port: number }[] | undefined;
   maxClockDriftMs: number | undefined;
+  /** false: no networking (LEADERLESS_TEST_BOOTSTRAP set but unusable: a test must never fall back to the public DHT). */
+  network: boolean;
   /** Settings that could not be used, for the log. */
   problems: string[];
 }
@@ -35,14 +37,17 @@ export function readEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
     try {
       bootstrap.push(parseHostPort(n.trim()));
     } catch (e) {
-      problems.push(`leaderlessSync.bootstrap: ${(e as Error).message}; ignored`);
+      problems.push(`${testNodes ? 'LEADERLESS_TEST_BOOTSTRAP' : 'leaderlessSync.bootstrap'}: ${(e as Error).message}; ignored`);
     }
   }
   const drift = c.get<number | null>('maxClockDriftSeconds', null);
   let maxClockDriftMs: number | undefined;
   if (typeof drift === 'number' && Number.isFinite(drift) && drift > 0) maxClockDriftMs = Math.round(drift * 1000);
   else if (drift !== null && drift !== undefined) problems.push(`leaderlessSync.maxClockDriftSeconds must be a number above 0; using the default`);
+  const network = !testNodes || bootstrap.length > 0;
+  if (!network) problems.push(`LEADERLESS_TEST_BOOTSTRAP holds no usable node (${testNodes}): the engine runs without networking`);
   return {
+    network,
     enable: c.get<boolean>('enable', true) !== false,
     deviceName: typeof name === 'string' && name.trim() ? name.trim().slice(0, 256) : os.hostname(),
     bootstrap: bootstrap.length ? bootstrap : undefined,
