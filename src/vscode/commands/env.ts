@@ -127,8 +127,11 @@ export async function pickAlbum(env: CommandEnv, arg: unknown, placeHolder: stri
 export async function pickPeer(env: CommandEnv, arg: unknown, placeHolder: string, filter: (p: PeerJson) => boolean = () => true): Promise<{ device: string; name: string }> {
   const ref = refOf(arg, 'peer') ?? refOf(arg, 'device');
   if (ref !== undefined) {
-    const node = isNode(arg) ? arg : null;
-    return { device: ref, name: node?.label ?? ref };
+    if (isNode(arg)) return { device: ref, name: arg.label };
+    // An id, id prefix or name (the engine resolves it); the name for messages when it is a partner's.
+    const all = await env.state.call<PeerJson[]>('peers').catch(() => [] as PeerJson[]);
+    const p = all.find((x) => x.device === ref || x.name === ref);
+    return { device: ref, name: p?.name || (p ? shortId(p.device) : ref) };
   }
   const peers = (await env.state.call<PeerJson[]>('peers')).filter(filter);
   if (!peers.length) throw new Error('no other device fits: pair one with Invite Device first');
