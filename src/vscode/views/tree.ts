@@ -81,6 +81,7 @@ export class SpecTree implements vscode.TreeDataProvider<NodeSpec>, vscode.Dispo
       // The view's welcome content says what to do; an engine that runs but does not answer says why here.
       const up = this.state.client.connection === 'owner' || this.state.client.connection === 'client';
       this.setMessage(up && this.state.loadError ? `Could not reach the sync engine: ${this.state.loadError}` : undefined);
+      if (this.view) this.view.description = undefined;
       return [];
     }
     try {
@@ -222,19 +223,18 @@ export class AlbumsTree extends SpecTree {
 
 export class PeersTree extends SpecTree {
   constructor(state: LibraryState) {
-    super(
-      'peers',
-      state,
-      async (parent) => {
-        if (parent) return [];
-        const peers = await state.call<PeerJson[]>('peers');
-        const now = Date.now();
-        return peers
-          .sort((a, b) => Number(b.online) - Number(a.online) || (a.name ?? '').localeCompare(b.name ?? '') || a.device.localeCompare(b.device))
-          .map((p) => peerNode(p, now));
-      },
-      ['peers', 'acks'],
-    );
+    super('peers', state, (p) => this.load(p), ['peers', 'acks']);
+  }
+
+  private async load(parent: NodeSpec | undefined): Promise<NodeSpec[]> {
+    if (parent) return [];
+    const peers = await this.state.call<PeerJson[]>('peers');
+    const now = Date.now();
+    // The view's title says it too, so a collapsed Peers view still tells who is online.
+    if (this.view) this.view.description = peers.length ? `${peers.filter((p) => p.online).length} of ${peers.length} online` : undefined;
+    return peers
+      .sort((a, b) => Number(b.online) - Number(a.online) || (a.name ?? '').localeCompare(b.name ?? '') || a.device.localeCompare(b.device))
+      .map((p) => peerNode(p, now));
   }
 }
 
