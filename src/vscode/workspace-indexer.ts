@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_EXCLUDES, Excludes } from '../engine/excludes';
 import type { EngineClient } from './engine-client';
+import { formatNumber } from './views/model';
 import { excludeGlobs } from './workspace-excludes';
 
 const SECTION = 'leaderlessSync';
@@ -300,7 +301,7 @@ export class WorkspaceIndexer implements vscode.Disposable {
 
   private onIndexing(e: { path: string; scanned: number; done: boolean }): void {
     const p = this.progress.get(e?.path);
-    if (p && !e.done) p.report({ message: `${e.scanned.toLocaleString()} entries` });
+    if (p && !e.done) p.report({ message: `${formatNumber(e.scanned)} entries` });
   }
 
   dispose(): void {

@@ -13,6 +13,7 @@ import { errorCode, errorMessage, ServiceRunningError } from '../service/errors'
 import { serviceMethods } from '../service/methods';
 import { serveControl, type ServiceControl } from '../service/serve-control';
 import { CallGate } from './call-gate';
+import { lowerThreadPriority } from './thread-priority';
 import type { EngineWorkerData, HostToWorker, WorkerToHost } from './worker-protocol';
 
 const data = workerData as EngineWorkerData;
@@ -27,6 +28,7 @@ const gate = new CallGate();
 const DRAIN_TIMEOUT_MS = 3000;
 
 async function start(): Promise<void> {
+  log(lowerThreadPriority());
   let s: EngineService;
   try {
     s = await EngineService.start({

@@ -9,7 +9,7 @@
  */
 import * as vscode from 'vscode';
 import type { InviteInfo, JoinResult, LibraryInfo } from '../views/engine-types';
-import { inviteCodeProblem, normalizeInviteCode, percent } from '../views/model';
+import { formatNumber, inviteCodeProblem, normalizeInviteCode, percent } from '../views/model';
 import { flash, needLibrary, orCancel, registerCommand, type CommandEnv } from './env';
 
 export function libraryCommands(env: CommandEnv): vscode.Disposable[] {
@@ -161,7 +161,7 @@ function followBackfill(env: CommandEnv, library: string, progress: vscode.Progr
       if (p) {
         const pc = percent(p);
         if (pc !== null && pc > shown) {
-          progress.report({ increment: pc - shown, message: `backfilling: ${p.received.toLocaleString('en-US')} of ${p.announced.toLocaleString('en-US')} records` });
+          progress.report({ increment: pc - shown, message: `backfilling: ${formatNumber(p.received)} of ${formatNumber(p.announced)} records` });
           shown = pc;
         }
       }
