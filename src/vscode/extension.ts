@@ -12,7 +12,13 @@ import { registerWorkspaceIndexer } from './workspace-indexer';
 
 let connection: EngineConnection | null = null;
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What activate() returns (the extension's exports): how long it took, for bench:ext. */
+export interface ExtensionExports {
+  activation: { activateMs: number };
+}
+
+export function activate(context: vscode.ExtensionContext): ExtensionExports {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('Leaderless Sync', { log: true });
   context.subscriptions.push(log);
   context.subscriptions.push(vscode.commands.registerCommand('leaderlessSync.showLog', () => log.show()));
@@ -22,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerWorkspaceIndexer(context, client, log);
   registerViews(context, client, log);
   registerStatusPanel(context, client, log);
+  return { activation: { activateMs: performance.now() - started } };
 }
 
 export async function deactivate(): Promise<void> {

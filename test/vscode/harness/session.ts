@@ -37,6 +37,8 @@ export async function startSession(
     viewport?: { width: number; height: number };
     /** User settings the window starts with. */
     settings?: Record<string, unknown>;
+    /** More environment for code-server and so the extension host (e.g. a benchmark's parameters). */
+    env?: Record<string, string>;
   },
 ): Promise<Session> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lls-vscode-'));
@@ -67,6 +69,7 @@ export async function startSession(
     LEADERLESS_TEST_TMP: scratch,
     LEADERLESS_TEST_USER_DATA: dirs.userData,
     LEADERLESS_TEST_GREP: process.env.LEADERLESS_TEST_GREP ?? '',
+    ...opts.env,
   };
   const server = await CodeServer.start(dirs, workspace, env);
   defer(() => server.stop());
