@@ -246,9 +246,10 @@ export class LibraryRunner {
   private changed(): void {
     if (this.changedSoon) return;
     this.changedSoon = true;
+    const at = performance.timeOrigin + performance.now(); // when the first of the coalesced changes became readable
     setImmediate(() => {
       this.changedSoon = false;
-      this.host.emit('changed', { library: this.key });
+      this.host.emit('changed', { library: this.key, at });
     });
   }
 

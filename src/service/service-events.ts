@@ -16,9 +16,10 @@ export interface EngineServiceEvents {
   /**
    * A library's data changed: local commits once durable, changes from
    * partners as soon as they can be read (their flush to disk follows);
-   * coalesced per turn of the event loop.
+   * coalesced per turn of the event loop. `at`: when the first of them
+   * became readable (ms since the epoch, with a fraction).
    */
-  changed: (e: { library: string }) => void;
+  changed: (e: { library: string; at: number }) => void;
   /** Indexing a folder (add-location) progressed or finished. */
   indexing: (e: { library: string; path: string; scanned: number; written: number; deleted: number; done: boolean }) => void;
   /** The set of open libraries changed. */
