@@ -262,6 +262,7 @@ export class LibraryRunner {
   }
 }
 
+/** A partner as the `peers` control method reports it. */
 export interface RunnerPeer {
   device: string;
   name: string | null;
@@ -271,6 +272,7 @@ export interface RunnerPeer {
   state: PeerState;
   lastSeen: number | null;
   backfill: { received: number; announced: number } | null;
+  /** Shared changes of this device's peer log the peer has not acknowledged yet. */
   lag: number;
   paused: boolean;
 }

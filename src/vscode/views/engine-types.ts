@@ -97,22 +97,9 @@ export interface MarkJson {
   note: boolean;
 }
 
-export type PeerState = 'offline' | 'connecting' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
-
 /** `peers` */
-export interface PeerJson {
-  device: string;
-  name: string | null;
-  publicKey: string | null;
-  online: boolean;
-  ready: boolean;
-  state: PeerState;
-  lastSeen: number | null;
-  backfill: { received: number; announced: number } | null;
-  /** Shared changes of this device's peer log the peer has not acknowledged yet. */
-  lag: number;
-  paused: boolean;
-}
+export type { RunnerPeer as PeerJson } from '../../service/library-runner';
+export type { PeerState } from '../../engine/sync/peer-sync';
 
 /** `members` */
 export interface MemberJson {

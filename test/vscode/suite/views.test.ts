@@ -17,43 +17,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { testEnv, waitFor } from '../support/test-env';
+import { call, find, snapshot, ui } from '../support/views';
 
 const extensionId = 'leaderless.leaderless-sync';
 
-interface SnapshotNode {
-  id: string;
-  label: string;
-  description: string | null;
-  contextValue: string | null;
-  localPath: string | null;
-  icon: string | null;
-  children?: SnapshotNode[];
-}
-
-interface UiState {
-  connection: string;
-  connectionError: string | null;
-  hasLibrary: boolean;
-  paused: boolean;
-  library: { id: string; name: string; state: string } | null;
-  loadError: string | null;
-  statusBar: { text: string; tooltip: string; severity: string } | null;
-  lastError: string | null;
-  visible: Record<string, boolean>;
-}
-
-const ui = () => vscode.commands.executeCommand<UiState>('leaderlessSync.internal.state');
-const snapshot = (view: string, depth = 2) => vscode.commands.executeCommand<SnapshotNode[]>('leaderlessSync.internal.snapshot', view, depth);
-const call = <T>(method: string, params?: Record<string, unknown>) => vscode.commands.executeCommand<T>('leaderlessSync.internal.call', method, params);
-
-function find(nodes: SnapshotNode[] | undefined, pred: (n: SnapshotNode) => boolean): SnapshotNode | undefined {
-  for (const n of nodes ?? []) {
-    if (pred(n)) return n;
-    const c = find(n.children, pred);
-    if (c) return c;
-  }
-  return undefined;
-}
 
 describe('views and commands', function () {
   this.timeout(120_000);

@@ -11,28 +11,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CliPeer } from '../support/cli-peer';
 import { testEnv, waitFor } from '../support/test-env';
+import { call, find, snapshot, ui } from '../support/views';
 
-interface SnapshotNode {
-  id: string;
-  label: string;
-  description: string | null;
-  contextValue: string | null;
-  localPath: string | null;
-  children?: SnapshotNode[];
-}
-
-const snapshot = (view: string, depth = 2) => vscode.commands.executeCommand<SnapshotNode[]>('leaderlessSync.internal.snapshot', view, depth);
-const call = <T>(method: string, params?: Record<string, unknown>) => vscode.commands.executeCommand<T>('leaderlessSync.internal.call', method, params);
-const ui = () => vscode.commands.executeCommand<{ connection: string; library: { id: string } | null; lastError: string | null }>('leaderlessSync.internal.state');
-
-function find(nodes: SnapshotNode[] | undefined, pred: (n: SnapshotNode) => boolean): SnapshotNode | undefined {
-  for (const n of nodes ?? []) {
-    if (pred(n)) return n;
-    const c = find(n.children, pred);
-    if (c) return c;
-  }
-  return undefined;
-}
 
 describe('views: two devices, VS Code and a CLI peer', function () {
   this.timeout(180_000);
@@ -75,11 +55,13 @@ describe('views: two devices, VS Code and a CLI peer', function () {
     await call('addLocation', { library, path: testEnv.workspace }).then(undefined, (e: Error) => {
       if (!/already being indexed/.test(e.message)) throw e;
     });
+    // This device's own copy is found once the workspace folder is indexed into the joined library
+    // (the window's indexer does it when the library appears; the addLocation above may have found it running).
     const theirs = await waitFor(async () => {
       const tree = await snapshot('locations', 5);
       const dev = tree.find((n) => n.contextValue?.startsWith('device ') && n.contextValue !== 'device self');
-      return find(dev?.children, (n) => n.label === 'greet.ts');
-    }, 'the peer’s greet.ts in Locations', 30_000);
+      return find(dev?.children, (n) => n.label === 'greet.ts' && n.localPath !== null);
+    }, 'the peer’s greet.ts in Locations, resolved to this device’s copy', 30_000);
     assert.equal(theirs.localPath, greet, 'the peer’s file opens as this device’s copy');
     assert.ok(theirs.contextValue?.startsWith('item file local'));
   });
