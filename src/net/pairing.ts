@@ -40,7 +40,7 @@ import type { Channel, SecretStream, Swarm } from './hyperswarm-types';
 import { deriveInviteKeys, format, newInviteCode, parseInviteCode, type InviteKeys } from './invite-code';
 import { keyPairFromSeed } from './keys';
 import { loadNetModules, loadSodium, type NetModules } from './native';
-import { newSwarm } from './swarm-host';
+import { channelOpenWaitMs, newSwarm } from './swarm-host';
 
 export const PAIR_PROTOCOL = 'leaderless-sync/pair/1';
 
@@ -52,8 +52,6 @@ const MAX_PAIR_MESSAGE_BYTES = 256 * 1024;
 const MAX_NAME_CHARS = 256;
 const MAX_MEMBERS = 1000;
 const MAX_REASON_CHARS = 512;
-/** How long the joiner waits for the inviter's end of the pairing channel on a new connection. */
-const CHANNEL_OPEN_TIMEOUT_MS = 2000;
 /** How long a last answer gets to reach the remote before the connection is closed. */
 const ANSWER_GRACE_MS = 200;
 /** How long the inviter waits for the joiner's Done before it lets the connection go. */
@@ -503,7 +501,7 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
         let opened = false;
         // A connection can be up on this side only (a hole punch the other side never saw): without
         // the inviter's channel soon, drop it and dial again rather than wait for its ~13 s timeout.
-        const openTimer = setTimeout(() => conn.destroy(), CHANNEL_OPEN_TIMEOUT_MS);
+        const openTimer = setTimeout(() => conn.destroy(), channelOpenWaitMs(conn)); // as the sync swarm waits (swarm-host.ts)
         openTimer.unref();
         const channel = openChannel(
           net,

@@ -58,6 +58,11 @@ const TIMEOUT_MS = 3000;
  */
 const CHANNEL_OPEN_FLOOR_MS = 750;
 const CHANNEL_OPEN_RTTS = 4;
+
+/** How long a fresh connection may go without its channel opening before it is dropped and dialled again. */
+export function channelOpenWaitMs(conn: Pick<SecretStream, 'rawStream'>): number {
+  return CHANNEL_OPEN_FLOOR_MS + CHANNEL_OPEN_RTTS * (conn.rawStream?.rtt ?? 0);
+}
 /** How long a key a join announced is admitted before its library lists it. */
 const EXPECT_TTL_MS = 60_000;
 
@@ -228,7 +233,7 @@ export class SwarmHost {
     // A connection can be up on this side only (a hole punch the other side never saw) and
     // would sit for Hyperswarm's ~13 s timeout: without any library's channel open on it soon,
     // drop it so that either side dials again.
-    const waitMs = CHANNEL_OPEN_FLOOR_MS + CHANNEL_OPEN_RTTS * (conn.rawStream?.rtt ?? 0);
+    const waitMs = channelOpenWaitMs(conn);
     const check = setTimeout(() => {
       if (conn.destroyed || this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) return;
       if ([...this.transports.values()].some((t) => t.hasOpenLink(peer))) return;
