@@ -33,6 +33,7 @@ const TARGET_DELAY_MS = 50;
 const RUNNER = path.join(repoRoot, 'dist/bench/ext-runner.js');
 
 interface Delay {
+  gcMaxMs: number;
   maxMs: number;
   p99Ms: number;
   p50Ms: number;
@@ -56,7 +57,7 @@ interface RunnerResults {
 const say = (s: string) => process.stdout.write(s + '\n');
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-const delay = (d: Delay) => `max ${d.maxMs} ms, P99 ${d.p99Ms} ms, P50 ${d.p50Ms} ms (${fmt(d.samples)} samples)`;
+const delay = (d: Delay) => `max ${d.maxMs} ms, P99 ${d.p99Ms} ms, P50 ${d.p50Ms} ms (${fmt(d.samples)} samples; longest GC pause of the host's heap ${d.gcMaxMs} ms)`;
 
 runBounded('bench:ext', timeoutFromEnv(1800), async ({ defer }) => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'lls-bench-ext-'));
@@ -80,7 +81,7 @@ runBounded('bench:ext', timeoutFromEnv(1800), async ({ defer }) => {
       extensionTestsPath: RUNNER,
       env: { LLS_BENCH_SERVER_DIR: serverDir, LLS_BENCH_N: String(N), LLS_BENCH_RESULTS: results },
       onLog: (level, text) => {
-        if (level === 'error') process.stderr.write(text + '\n');
+        if (level === 'error' || /^stalls /.test(text)) process.stderr.write(text + '\n');
       },
     },
   );
@@ -111,6 +112,8 @@ runBounded('bench:ext', timeoutFromEnv(1800), async ({ defer }) => {
       maxEventLoopDelayMs: maxDelay,
       eventLoopDelayP99Ms: r.backfillDelay.p99Ms,
       idleMaxEventLoopDelayMs: r.idleDelay.maxMs,
+      gcMaxMs: r.backfillDelay.gcMaxMs,
+      idleGcMaxMs: r.idleDelay.gcMaxMs,
       backfillSeconds1M: Math.round(r.backfillMs / 100) / 10,
       cliBackfillSeconds: Math.round(r.cliBackfillMs / 100) / 10,
       pass: { activateMs: r.activateMs <= TARGET_ACTIVATE_MS, maxEventLoopDelayMs: maxDelay <= TARGET_DELAY_MS },
