@@ -71,7 +71,8 @@ async function until<T>(what: string, timeoutMs: number, everyMs: number, check:
 /** The engine of this window, through the extension's own client (the views use the same path). */
 const engine = async <T>(method: string, params?: Record<string, unknown>): Promise<T> => vscode.commands.executeCommand<T>('leaderlessSync.internal.call', method, params);
 
-interface Histogram {
+/** Event-loop delay of one phase (bench/ext.ts prints it). */
+export interface Histogram {
   /** Longest garbage-collection pause of this thread's heap in the phase (the extension host's: VS Code's objects and every extension's). */
   gcMaxMs: number;
   maxMs: number;

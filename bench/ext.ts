@@ -25,21 +25,13 @@ import { repoRoot } from '../test/vscode/harness/code-server';
 import { runBounded, timeoutFromEnv } from '../test/vscode/harness/run-bounded';
 import { startSession } from '../test/vscode/harness/session';
 import { EntryTree, fillRelayedTree } from './entries';
+import type { Histogram as Delay } from './ext-runner';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TARGET_ACTIVATE_MS = 250;
 const TARGET_DELAY_MS = 50;
 /** Bundled by the npm script: the extension host loads JavaScript. */
 const RUNNER = path.join(repoRoot, 'dist/bench/ext-runner.js');
-
-interface Delay {
-  gcMaxMs: number;
-  maxMs: number;
-  p99Ms: number;
-  p50Ms: number;
-  meanMs: number;
-  samples: number;
-}
 
 interface RunnerResults {
   ok: boolean;

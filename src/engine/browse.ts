@@ -10,7 +10,7 @@
  */
 import * as path from 'node:path';
 import { ENTRY_KIND } from '../models/entry';
-import type { Reader } from '../store';
+import type { Reader, SqlValue } from '../store';
 import { idEquals, idKey, type Id } from './ids';
 import type { ItemKey } from './items';
 
@@ -76,32 +76,27 @@ export function listDevices(r: Reader, self: Id): DeviceRow[] {
   return [...byKey.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name) || idKey(a.device).localeCompare(idKey(b.device)));
 }
 
+const LOCATION_COLUMNS = 'uuid, id, owner, name, workspace_key, path, entry_count, total_bytes, scan_state';
+
 /** Live locations (of one device, or all), this device's first, then by device and name. */
 export function listLocations(r: Reader, self: Id, device?: Id): LocationRow[] {
   const rows = r.rows(
-    'SELECT uuid, id, owner, name, workspace_key, path, entry_count, total_bytes, scan_state FROM location WHERE deleted = 0' + (device ? ' AND owner = ?' : '') + ' ORDER BY name, path, id',
+    `SELECT ${LOCATION_COLUMNS} FROM location WHERE deleted = 0` + (device ? ' AND owner = ?' : '') + ' ORDER BY name, path, id',
     device ? [device] : [],
   );
-  const out = rows.map(([uuid, id, owner, name, wk, p, n, bytes, scan]) => ({
-    id: uuid as Id,
-    rowId: id as number,
-    device: owner as Id,
-    name: name as string,
-    workspaceKey: wk as string,
-    path: p as string,
-    entries: Number(n ?? 0),
-    bytes: Number(bytes ?? 0),
-    scanState: idEquals(owner as Id, self) ? ((scan as string | null) ?? null) : null,
-  }));
+  const out = rows.map((row) => locationRow(row, self));
   // Stable: this device's first, the rest grouped by device, each device's by name.
   return out.sort((a, b) => Number(idEquals(b.device, self)) - Number(idEquals(a.device, self)) || idKey(a.device).localeCompare(idKey(b.device)));
 }
 
 /** One live location by id, or null. */
 export function getLocation(r: Reader, self: Id, id: Id): LocationRow | null {
-  const row = r.rows('SELECT uuid, id, owner, name, workspace_key, path, entry_count, total_bytes, scan_state FROM location WHERE uuid = ? AND deleted = 0', [id])[0];
-  if (!row) return null;
-  const [uuid, rowId, owner, name, wk, p, n, bytes, scan] = row;
+  const row = r.rows(`SELECT ${LOCATION_COLUMNS} FROM location WHERE uuid = ? AND deleted = 0`, [id])[0];
+  return row ? locationRow(row, self) : null;
+}
+
+/** A row of LOCATION_COLUMNS; the scan state is only this device's to report. */
+function locationRow([uuid, rowId, owner, name, wk, p, n, bytes, scan]: SqlValue[], self: Id): LocationRow {
   return {
     id: uuid as Id,
     rowId: rowId as number,

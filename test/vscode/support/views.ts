@@ -6,16 +6,9 @@
  * development/test mode only).
  */
 import * as vscode from 'vscode';
+import type { SnapshotNode } from '../../../src/vscode/views/tree';
 
-export interface SnapshotNode {
-  id: string;
-  label: string;
-  description: string | null;
-  contextValue: string | null;
-  localPath: string | null;
-  icon: string | null;
-  children?: SnapshotNode[];
-}
+export type { SnapshotNode };
 
 export interface UiState {
   connection: string;
