@@ -84,6 +84,18 @@ export function startEngineConnection(context: vscode.ExtensionContext, log: vsc
     },
   );
 
+  if (context.extensionMode !== vscode.ExtensionMode.Production) {
+    // Tests of several windows: this window lets go of the engine (another one takes it over) and
+    // reaches for it again `pauseMs` later (then as a client of the new owner).
+    context.subscriptions.push(
+      vscode.commands.registerCommand('leaderlessSync.internal.yieldEngine', async (pauseMs = 3000) => {
+        await own.stop();
+        await new Promise((r) => setTimeout(r, pauseMs));
+        if (!disposed) own.start();
+      }),
+    );
+  }
+
   const listen = <A extends unknown[]>(add: (l: (...a: A) => void) => () => void, listener: (...a: A) => void): Disposable => {
     const off = add(listener);
     return { dispose: off };

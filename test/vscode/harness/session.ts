@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { createTestnet } from '../../support/testnet';
 import { CodeServer, codeServerDirs, repoRoot } from './code-server';
 import type { Bounded } from './run-bounded';
+import { serveExtraWindows } from './extra-windows';
 import { Workbench } from './workbench';
 import { createWorkspace, workspaceKey } from './workspace';
 
@@ -91,5 +92,8 @@ export async function startSession(
     console.error(`${opts.name}: code-server exited:\n${server.logTail(20)}`);
     workbench.fail();
   });
+  // Tests that need more windows on the same engine ask for them (test/vscode/support/windows.ts).
+  const windows = serveExtraWindows(server, workbench, { scratch, workspace, extensionDevelopmentPath: repoRoot });
+  defer(() => windows.stop());
   return { server, workbench, resultsFile, scratch };
 }

@@ -55,15 +55,7 @@ export class Workbench {
       await page.exposeFunction('codeAutomationLog', (level: string, args: unknown) => {
         opts.onLog?.(String(level), formatLogArgs(args));
       });
-      const payload: [string, string][] = [];
-      if (opts.extensionDevelopmentPath) {
-        payload.push(['extensionDevelopmentPath', server.remoteUri(opts.extensionDevelopmentPath)]);
-      }
-      if (opts.extensionTestsPath) payload.push(['extensionTestsPath', server.remoteUri(opts.extensionTestsPath)]);
-      const url =
-        `${server.origin}/?folder=${encodeURIComponent(opts.workspace)}` +
-        (payload.length ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : '');
-      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+      await page.goto(workbenchUrl(server, opts), { waitUntil: 'domcontentloaded', timeout: 60_000 });
       return wb;
     } catch (e) {
       await browser.close().catch(() => {});
@@ -84,6 +76,14 @@ export class Workbench {
   async close(): Promise<void> {
     await this.browser.close().catch(() => {});
   }
+}
+
+/** The workbench's address for a window on `opts.workspace`, with the extension (and test runner) to load. */
+export function workbenchUrl(server: CodeServer, opts: Pick<WorkbenchOptions, 'workspace' | 'extensionDevelopmentPath' | 'extensionTestsPath'>): string {
+  const payload: [string, string][] = [];
+  if (opts.extensionDevelopmentPath) payload.push(['extensionDevelopmentPath', server.remoteUri(opts.extensionDevelopmentPath)]);
+  if (opts.extensionTestsPath) payload.push(['extensionTestsPath', server.remoteUri(opts.extensionTestsPath)]);
+  return `${server.origin}/?folder=${encodeURIComponent(opts.workspace)}` + (payload.length ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : '');
 }
 
 /** The log hook receives console arguments as the workbench serialised them (strings or an array of them). */
