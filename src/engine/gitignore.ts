@@ -14,8 +14,12 @@
  * - `*`, `?`, `[a-z]` / `[!a-z]` within one name; `**` across folders
  *   (`**\/x`, `a/**\/b`, `x/**`).
  *
- * The last pattern that matches decides.
+ * The last pattern that matches decides. The repository's own
+ * `.git/info/exclude` (same grammar, relative to the root) is read too, as
+ * git does, and weighs least: any .gitignore pattern overrides it.
  */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 
 interface Rule {
   re: RegExp;
@@ -26,9 +30,20 @@ interface Rule {
 
 export const GITIGNORE_FILE = '.gitignore';
 
+/** The repository's private excludes, relative to the folder that holds `.git`. */
+export const REPO_EXCLUDE_FILE = path.join('.git', 'info', 'exclude');
+
 export class GitIgnore {
   /** Rules per folder (relative path, '' for the root), in file order. */
   private readonly byBase = new Map<string, Rule[]>();
+  /** `.git/info/exclude` of the root: checked before the root's .gitignore, so it weighs least. */
+  private repoRules: Rule[] = [];
+
+  /** Reads `<root>/.git/info/exclude` if there is one (a folder that is not a repository has none). */
+  async loadRepoExclude(root: string): Promise<void> {
+    const text = await fsp.readFile(path.join(root, REPO_EXCLUDE_FILE), 'utf8').catch(() => null);
+    this.repoRules = text === null ? [] : parseGitIgnore(text);
+  }
 
   /** Adds the contents of the .gitignore file in folder `baseRel` ('/'-separated, '' for the root). */
   add(baseRel: string, text: string): void {
@@ -38,25 +53,26 @@ export class GitIgnore {
   }
 
   get empty(): boolean {
-    return this.byBase.size === 0;
+    return this.byBase.size === 0 && this.repoRules.length === 0;
   }
 
   /** Whether the entry at `relPath` is ignored by the .gitignore files of the folders above it. */
   ignored(relPath: string, isDir: boolean): boolean {
-    if (this.byBase.size === 0) return false;
+    if (this.empty) return false;
     let verdict: boolean | null = null;
     const parts = relPath.split('/');
     const name = parts[parts.length - 1];
-    // Folders from the root down to the entry's parent: deeper files decide later, so they win.
-    for (let depth = 0; depth < parts.length; depth++) {
-      const base = parts.slice(0, depth).join('/');
-      const rules = this.byBase.get(base);
-      if (!rules) continue;
-      const sub = parts.slice(depth).join('/');
+    const apply = (rules: readonly Rule[], sub: string) => {
       for (const r of rules) {
         if (r.dirOnly && !isDir) continue;
         if (r.re.test(r.anchored ? sub : name)) verdict = !r.negate;
       }
+    };
+    apply(this.repoRules, relPath);
+    // Folders from the root down to the entry's parent: deeper files decide later, so they win.
+    for (let depth = 0; depth < parts.length; depth++) {
+      const rules = this.byBase.get(parts.slice(0, depth).join('/'));
+      if (rules) apply(rules, parts.slice(depth).join('/'));
     }
     return verdict === true;
   }

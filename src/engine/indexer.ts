@@ -216,6 +216,7 @@ class Scan {
 
   async run(): Promise<{ entries: number; bytes: number }> {
     this.loadKnown();
+    await this.gitignore?.loadRepoExclude(this.root);
     await this.walk();
     // Complete walk: what was not seen has vanished (unless it is under a directory that could not be read).
     let keptEntries = 0;

@@ -95,6 +95,7 @@ class PathUpdate {
   }
 
   async run(changed: readonly string[], deleted: readonly string[]): Promise<void> {
+    await this.gitignore?.loadRepoExclude(this.root);
     for (const abs of deleted) {
       const rel = this.relative(abs);
       if (rel === null) continue;

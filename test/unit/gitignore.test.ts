@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { GitIgnore } from '../../src/engine/gitignore';
 
 describe('.gitignore rules', () => {
@@ -56,5 +59,26 @@ describe('.gitignore rules', () => {
     assert.ok(!g.ignored('pkg/important.tmp', false));
     assert.ok(g.ignored('important.tmp', false), "pkg's negation does not reach the root");
     assert.ok(g.ignored('pkg/sub/readme.md', false) && !g.ignored('pkg/readme.md', false));
+  });
+
+  it("reads the repository's .git/info/exclude, which any .gitignore pattern overrides; a folder without one is fine", async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'lls-exclude-'));
+    try {
+      mkdirSync(path.join(root, '.git/info'), { recursive: true });
+      writeFileSync(path.join(root, '.git/info/exclude'), '# mine only\nscratch/\n*.local\nkeep.local\n');
+      const g = new GitIgnore();
+      await g.loadRepoExclude(root);
+      g.add('', '!keep.local\n');
+      assert.ok(g.ignored('scratch', true));
+      assert.ok(g.ignored('src/x.local', false));
+      assert.ok(!g.ignored('keep.local', false), 'the .gitignore negation wins over info/exclude');
+      assert.ok(!g.ignored('src/x.ts', false));
+
+      const none = new GitIgnore();
+      await none.loadRepoExclude(path.join(root, 'nowhere'));
+      assert.ok(none.empty);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -41,7 +41,7 @@ describe('updatePaths: watcher changes without a rescan', function () {
   it('writes changed and new paths (a new folder with its contents), tombstones deleted ones with what was under them; a rescan then finds nothing to do', async () => {
     const dataDir = tempDir();
     const root = tempDir();
-    tree(root, { '.gitignore': 'out/\n*.log\n', 'debug.log': 'ignored', 'out/x.js': 'ignored', 'a.txt': 'a', 'src/b.ts': 'b', 'src/old/c.ts': 'c', 'src/old/d/e.ts': 'e', 'gone.txt': 'g' });
+    tree(root, { '.git/info/exclude': '*.tmp\n', 'mine.tmp': 'ignored by info/exclude', '.gitignore': 'out/\n*.log\n', 'debug.log': 'ignored', 'out/x.js': 'ignored', 'a.txt': 'a', 'src/b.ts': 'b', 'src/old/c.ts': 'c', 'src/old/d/e.ts': 'e', 'gone.txt': 'g' });
     const lib = await Library.create({ dataDir, name: 'W' });
     try {
       const first = await indexFolder(lib, root, opts);
@@ -50,7 +50,7 @@ describe('updatePaths: watcher changes without a rescan', function () {
 
       writeFileSync(path.join(root, 'a.txt'), 'changed, longer');
       utimesSync(path.join(root, 'a.txt'), new Date(), new Date(Date.now() + 5000));
-      tree(root, { 'new/deep/f.ts': 'f', 'new/g.ts': 'g', 'new/h.log': 'ignored', 'new/x.bak': 'excluded', 'out/build.js': 'ignored', 'src/b2.ts': 'b2', 'sub/.gitignore': '*.md\n', 'sub/readme.md': 'ignored', 'sub/keep.ts': 'k' });
+      tree(root, { 'new/deep/f.ts': 'f', 'new/n.tmp': 'ignored by info/exclude', 'new/g.ts': 'g', 'new/h.log': 'ignored', 'new/x.bak': 'excluded', 'out/build.js': 'ignored', 'src/b2.ts': 'b2', 'sub/.gitignore': '*.md\n', 'sub/readme.md': 'ignored', 'sub/keep.ts': 'k' });
       rmSync(path.join(root, 'src/old'), { recursive: true });
       rmSync(path.join(root, 'gone.txt'));
       renameSync(path.join(root, 'src/b.ts'), path.join(root, 'src/renamed.ts'));
