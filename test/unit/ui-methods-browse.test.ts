@@ -272,4 +272,19 @@ describe('UI control methods: devices, locations, children, copies, marks, tags,
     assert.deepEqual(marked.map((m: any) => m.path).sort(), [...paths.filter((p) => p !== 'd3/missing.txt'), 'd7/f7.txt'].sort());
     console.log(`      children on 100k entries: root ${root.ms.toFixed(1)} ms, 1000-entry folder ${dir.ms.toFixed(1)} ms, first 10 of one ${deep.ms.toFixed(1)} ms`);
   });
+
+  it("removeLocation: this device's location and its entries leave the library, the tags on its items stay; another device's location or a bad id is refused", async () => {
+    const extra = tempDir('lls-ui-extra-');
+    tree(extra, { 'x.txt': 'x', 'sub/y.txt': 'y' });
+    const loc = idToString((await service.addLocation(undefined, extra, { workspaceKey: 'extra' })).location);
+    await call('tag', { path: path.join(extra, 'x.txt'), tag: 'kept' });
+    await fails('removeLocation', { location: thereLoc }, 'ERR_INVALID_PARAMS', /belongs to another device/);
+    await fails('removeLocation', { location: 'not-an-id' }, 'ERR_INVALID_PARAMS', /UUID/);
+    await fails('removeLocation', { location: '00000000-0000-4000-8000-000000000000' }, 'ERR_NOT_FOUND');
+    const r = await call('removeLocation', { location: loc });
+    assert.deepEqual([r.location, r.path, r.entries], [loc, extra, 3]);
+    assert.ok(!(await call('locations')).some((l: any) => l.id === loc));
+    await fails('children', { location: loc }, 'ERR_NOT_FOUND');
+    assert.deepEqual((await call('taggedItems', { tag: 'kept' })).map((i: any) => [i.workspaceKey, i.path, i.localPath]), [['extra', 'x.txt', null]]);
+  });
 });

@@ -58,7 +58,7 @@ describe('extension manifest', () => {
 
   it('commands have the category, a codicon, Title Case and … when they ask for input', () => {
     const small = new Set(['a', 'an', 'and', 'as', 'at', 'for', 'from', 'in', 'of', 'on', 'or', 'the', 'to', 'with']);
-    const prompts = ['createLibrary', 'joinLibrary', 'backfillFromPeer', 'unpairDevice', 'addTag', 'createTag', 'renameTag', 'recolorTag', 'addToAlbum', 'createAlbum', 'renameAlbum', 'editNote'];
+    const prompts = ['createLibrary', 'joinLibrary', 'backfillFromPeer', 'unpairDevice', 'removeLocation', 'addTag', 'createTag', 'renameTag', 'recolorTag', 'addToAlbum', 'createAlbum', 'renameAlbum', 'editNote'];
     for (const x of c.commands) {
       assert.equal(x.category, 'Leaderless Sync', x.command);
       assert.match(x.icon ?? '', /^\$\([a-z-]+\)$/, `${x.command} has no codicon`);

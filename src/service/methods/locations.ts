@@ -1,14 +1,21 @@
 /**
- * Control method for indexing folders.
+ * Control methods for indexing folders.
  *
- *   addLocation  {library?, path, workspaceKey?, name?, exclude?: string[], gitignore?: boolean, batchSize?: number}
- *                → {location, workspaceKey, entries, bytes, written, deleted, skipped, warnings}
+ *   addLocation     {library?, path, workspaceKey?, name?, exclude?: string[], gitignore?: boolean, batchSize?: number}
+ *                   → {location, workspaceKey, entries, bytes, written, deleted, skipped, warnings}
+ *   removeLocation  {library?, location}  → {location, name, path, entries}
+ *                   A location of this device leaves the library: it and its entries are deleted
+ *                   on every device (tags, notes and albums of its items stay: they follow the
+ *                   workspace key and path). The folder on disk is not touched.
  *
  * `path` is absolute (the service runs in another folder than the caller);
  * progress goes out as 'indexing' events.
  */
 import * as path from 'node:path';
-import { idToString } from '../../engine/ids';
+import { getLocation } from '../../engine/browse';
+import { NotFoundError } from '../../engine/errors';
+import { idEquals, idFromString, idToString } from '../../engine/ids';
+import { removeLocation } from '../../engine/indexer';
 import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';
 import type { MethodTable } from '../method-table';
@@ -18,6 +25,22 @@ export const MAX_BATCH_SIZE = 100_000;
 
 export function locationMethods(service: EngineService): MethodTable {
   return {
+    async removeLocation(p) {
+      const lib = service.library(p.optionalString('library'));
+      const ref = p.string('location');
+      let id;
+      try {
+        id = idFromString(ref);
+      } catch {
+        throw new InvalidParamsError(`"location" must be a location id (a UUID): ${ref}`);
+      }
+      const loc = lib.read((r) => getLocation(r, lib.deviceId, id));
+      if (!loc) throw new NotFoundError(`No location ${ref} in library "${lib.name}"`);
+      if (!idEquals(loc.device, lib.deviceId)) throw new InvalidParamsError(`Location "${loc.name}" belongs to another device: only that device can remove it`);
+      await removeLocation(lib, id);
+      return { location: idToString(id), name: loc.name, path: loc.path, entries: loc.entries };
+    },
+
     async addLocation(p) {
       const folder = p.string('path');
       if (!path.isAbsolute(folder)) throw new InvalidParamsError(`"path" must be absolute: ${folder}`);

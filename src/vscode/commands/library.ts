@@ -6,11 +6,16 @@
  *                                                  (Cancel revokes the code); quiet: no modal with the code
  *   joinLibrary   (code?)                       → JoinResult once paired; the backfill's progress follows
  *                                                  in a notification until the library is in sync
+ *   removeLocation (location node | id?, confirmed?) → {location, name, path, entries}: a location of this
+ *                                                  device leaves the library (a workspace folder of this
+ *                                                  window stops being indexed first, or it would come back)
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { InviteInfo, JoinResult, LibraryInfo } from '../views/engine-types';
+import type { InviteInfo, JoinResult, LibraryInfo, LocationJson } from '../views/engine-types';
 import { formatNumber, inviteCodeProblem, normalizeInviteCode, percent } from '../views/model';
 import { flash, needLibrary, orCancel, registerCommand, type CommandEnv } from './env';
+import { isNode } from './targets';
 
 export function libraryCommands(env: CommandEnv): vscode.Disposable[] {
   return [
@@ -78,6 +83,29 @@ export function libraryCommands(env: CommandEnv): vscode.Disposable[] {
       const problem = inviteCodeProblem(code);
       if (problem) throw new Error(problem);
       return join(env, normalizeInviteCode(code));
+    }),
+    registerCommand(env, 'leaderlessSync.removeLocation', 'remove the location', async (locationArg, confirmedArg) => {
+      needLibrary(env);
+      const loc = await pickOwnLocation(env, locationArg);
+      const folder = vscode.workspace.workspaceFolders?.find((f) => path.resolve(f.uri.fsPath) === path.resolve(loc.path));
+      if (confirmedArg !== true) {
+        const b = await vscode.window.showWarningMessage(
+          `Remove the location “${loc.name}” from the library?`,
+          {
+            modal: true,
+            detail:
+              `Its ${formatNumber(loc.entries)} entries leave every device of the library. Tags, notes and albums of its files stay, and the folder on disk is not touched.` +
+              (folder ? ' This window stops indexing the folder (leaderlessSync.indexWorkspaceFolders).' : ''),
+          },
+          'Remove',
+        );
+        if (b !== 'Remove') orCancel(undefined);
+      }
+      // An indexed workspace folder would be added back at once: stop indexing it first.
+      if (folder) await vscode.workspace.getConfiguration('leaderlessSync', folder.uri).update('indexWorkspaceFolders', false, vscode.ConfigurationTarget.WorkspaceFolder);
+      const r = await env.state.call<{ location: string; name: string; path: string; entries: number }>('removeLocation', { location: loc.id });
+      flash(`Removed the location “${loc.name}” from the library`);
+      return r;
     }),
   ];
 }
@@ -183,4 +211,28 @@ function followBackfill(env: CommandEnv, library: string, progress: vscode.Progr
       })
       .catch(() => undefined);
   });
+}
+
+/** The location a command was given (a Locations node or an id), or one of this device's picked from a list. */
+async function pickOwnLocation(env: CommandEnv, arg: unknown): Promise<LocationJson> {
+  if (isNode(arg) && arg.data.kind === 'location') return ownLocation(arg.data.location);
+  const mine = (await env.state.call<LocationJson[]>('locations')).filter((l) => l.self);
+  if (typeof arg === 'string') {
+    const found = mine.find((l) => l.id === arg);
+    if (!found) throw new Error(`this device has no location ${arg}`);
+    return found;
+  }
+  if (!mine.length) throw new Error('this device has no location in the library');
+  const picked = orCancel(
+    await vscode.window.showQuickPick(
+      mine.map((l) => ({ label: l.name, description: l.workspaceKey, detail: l.path, location: l })),
+      { title: 'Remove Location', placeHolder: 'Which location of this device leaves the library?' },
+    ),
+  );
+  return picked.location;
+}
+
+function ownLocation(l: LocationJson): LocationJson {
+  if (!l.self) throw new Error(`“${l.name}” is a location of ${l.deviceName}: only that device can remove it`);
+  return l;
 }

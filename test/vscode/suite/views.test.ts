@@ -13,7 +13,7 @@
  * in development/test mode only).
  */
 import * as assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { testEnv, waitFor } from '../support/test-env';
@@ -254,5 +254,19 @@ describe('views and commands', function () {
     const r = await vscode.commands.executeCommand('leaderlessSync.joinLibrary', 'ABCD-EFGH');
     assert.equal(r, undefined);
     assert.match((await ui()).lastError ?? '', /12 characters/);
+  });
+
+  it('Remove Location takes a location of this device out of the library (its folder stays)', async () => {
+    const folder = path.join(testEnv.tmp, 'to-remove');
+    mkdirSync(path.join(folder, 'sub'), { recursive: true });
+    writeFileSync(path.join(folder, 'sub/x.txt'), 'x');
+    const added = await call<{ location: string }>('addLocation', { library, path: folder, workspaceKey: 'to-remove' });
+    const shown = async () => find(await snapshot('locations', 2), (n) => n.contextValue === 'location local' && n.label === 'to-remove');
+    await waitFor(shown, 'the new location in Locations', 30_000);
+    const r = await vscode.commands.executeCommand<{ location: string; entries: number } | undefined>('leaderlessSync.removeLocation', added.location, true);
+    assert.ok(r, `removeLocation failed: ${(await ui()).lastError}`);
+    assert.equal(r.entries, 2);
+    await waitFor(async () => !(await shown()), 'the location gone from Locations', 30_000);
+    assert.ok(existsSync(path.join(folder, 'sub/x.txt')), 'the folder on disk is untouched');
   });
 });
