@@ -5,26 +5,11 @@
  * environment that can reach neither the user's data nor the public DHT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { build } from 'esbuild';
-import { tempDir } from './tmp';
+import { bundleEntries } from './bundle';
 
 export async function bundleCli(): Promise<string> {
-  const out = tempDir('lls-cli-bundle-');
-  const file = path.join(out, 'cli.js');
-  await build({
-    entryPoints: [path.join(__dirname, '../../src/cli/main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: file,
-    external: ['vscode', 'udx-native', 'sodium-native'],
-    logLevel: 'silent',
-  });
-  copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), path.join(out, 'sql-wasm.wasm'));
-  return file;
+  return path.join(await bundleEntries({ cli: path.join(__dirname, '../../src/cli/main.ts') }, 'lls-cli-bundle-'), 'cli.js');
 }
 
 function env(): NodeJS.ProcessEnv {

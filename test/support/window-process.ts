@@ -4,10 +4,8 @@
  * ownership and takeover.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { build } from 'esbuild';
-import { tempDir } from './tmp';
+import { bundleEntries } from './bundle';
 
 export interface WindowBundle {
   child: string;
@@ -16,19 +14,11 @@ export interface WindowBundle {
 
 /** Bundles the window stand-in and the engine worker (native addons external, as esbuild.mjs does). */
 export async function bundleWindow(): Promise<WindowBundle> {
-  const out = tempDir('lls-window-bundle-');
   const root = path.join(__dirname, '../..');
-  await build({
-    entryPoints: { 'window-child': path.join(root, 'test/support/window-child.ts'), worker: path.join(root, 'src/worker/engine-worker.ts') },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outdir: out,
-    external: ['vscode', 'udx-native', 'sodium-native'],
-    logLevel: 'silent',
-  });
-  copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), path.join(out, 'sql-wasm.wasm'));
+  const out = await bundleEntries(
+    { 'window-child': path.join(root, 'test/support/window-child.ts'), worker: path.join(root, 'src/worker/engine-worker.ts') },
+    'lls-window-bundle-',
+  );
   return { child: path.join(out, 'window-child.js'), worker: path.join(out, 'worker.js') };
 }
 

@@ -25,18 +25,7 @@ import { ENTRY_KIND } from '../../src/models/entry';
 import { bundleForTest } from '../support/bundle';
 import { unreadableScenario, type UnreadableOutcome } from '../support/indexer-unreadable-child';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
-
-/** Creates files (string content) and directories (null) under `root`. */
-function tree(root: string, spec: Record<string, string | null>): void {
-  for (const [rel, content] of Object.entries(spec)) {
-    const p = path.join(root, rel);
-    if (content === null) mkdirSync(p, { recursive: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    }
-  }
-}
+import { tree } from '../support/tree';
 
 interface Row {
   uuid: Id;

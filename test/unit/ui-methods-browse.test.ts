@@ -5,7 +5,6 @@
  * this service's and a second one whose rows arrive by an in-process pull.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { idToString } from '../../src/engine/ids';
 import { indexFolder } from '../../src/engine/indexer';
@@ -15,17 +14,7 @@ import { EngineService } from '../../src/service/engine-service';
 import { invokeMethod, type MethodTable } from '../../src/service/method-table';
 import { serviceMethods } from '../../src/service/methods';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
-
-function tree(root: string, files: Record<string, string | null>): void {
-  for (const [rel, body] of Object.entries(files)) {
-    const p = path.join(root, ...rel.split('/'));
-    if (body === null) fs.mkdirSync(p, { recursive: true });
-    else {
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      fs.writeFileSync(p, body);
-    }
-  }
-}
+import { tree } from '../support/tree';
 
 describe('UI control methods: devices, locations, children, copies, marks, tags, favorites', function () {
   this.timeout(120_000);

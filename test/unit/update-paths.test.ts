@@ -3,7 +3,7 @@
  * oracle is a full rescan afterwards, which must find nothing to write.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Id } from '../../src/engine/ids';
 import { indexFolder } from '../../src/engine/indexer';
@@ -14,17 +14,7 @@ import { EngineService } from '../../src/service/engine-service';
 import { invokeMethod } from '../../src/service/method-table';
 import { serviceMethods } from '../../src/service/methods';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
-
-function tree(root: string, spec: Record<string, string | null>): void {
-  for (const [rel, content] of Object.entries(spec)) {
-    const p = path.join(root, rel);
-    if (content === null) mkdirSync(p, { recursive: true });
-    else {
-      mkdirSync(path.dirname(p), { recursive: true });
-      writeFileSync(p, content);
-    }
-  }
-}
+import { tree } from '../support/tree';
 
 function paths(lib: Library, location: Id): string[] {
   return lib.read((r) => {

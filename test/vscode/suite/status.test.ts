@@ -12,35 +12,16 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runCli } from '../../support/cli-process';
+import { STATUS_VIEW_TYPE, TEST_STATUS_COMMAND, type StatusPanelProbe } from '../../../src/vscode/status';
 import { testEnv, waitFor } from '../support/test-env';
 
 const extensionId = 'leaderless.leaderless-sync';
-const VIEW_TYPE = 'leaderlessSync.status';
-
-interface Probe {
-  open: boolean;
-  visible: boolean;
-  ready: boolean;
-  posted: number;
-  rendered: number;
-  lastRendered: { at: number; state: string; sections: string[]; styled: boolean } | null;
-  snapshot: {
-    at: number;
-    engine: { connection: string; available: boolean; message: string | null };
-    states: { state: string; current: boolean }[];
-    libraries: { library: string; name: string }[];
-    library: { library: string; name: string; state: string } | null;
-    network: { state: string } | null;
-    peers: { items: { device: string; online: boolean }[] };
-  } | null;
-}
-
-const probe = () => vscode.commands.executeCommand<Probe>('leaderlessSync.test.statusSnapshot');
+const probe = () => vscode.commands.executeCommand<StatusPanelProbe>(TEST_STATUS_COMMAND);
 
 function statusTabs(): vscode.Tab[] {
   return vscode.window.tabGroups.all
     .flatMap((g) => g.tabs)
-    .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(VIEW_TYPE));
+    .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(STATUS_VIEW_TYPE));
 }
 
 describe('status webview', function () {
