@@ -3,7 +3,7 @@
  * remote device, directories of ~20 children, produced batch by batch so a
  * million rows never sit in memory at once.
  */
-import { encodeHlcTime, type Hlc } from '../src/engine/hlc';
+import { encodeHlcTime, type Hlc } from '../src/core/hlc';
 import type { Library } from '../src/engine/library';
 import { ENTRY_KIND } from '../src/models/entry';
 import type { StateRecord } from '../src/models/model';

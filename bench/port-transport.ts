@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { MessagePort } from 'node:worker_threads';
-import { idEquals, type Id } from '../src/engine/ids';
+import { idEquals, type Id } from '../src/core/ids';
 import type { Link, Transport } from '../src/engine/transport';
 
 type PortMessage = { t: 'up' } | { t: 'frame'; b: Uint8Array } | { t: 'close'; reason: string };

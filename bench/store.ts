@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { idFromString, idToString } from '../src/engine/ids';
+import { idFromString, idToString } from '../src/core/ids';
 import { Library } from '../src/engine/library';
 import { EntryTree } from './entries';
 import { rawInsert, timedBatches } from './raw-insert';

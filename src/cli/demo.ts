@@ -11,11 +11,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ENTRY_KIND } from '../models/entry';
-import type { Id } from '../engine/ids';
-import { idToString } from '../engine/ids';
+import type { Id } from '../core/ids';
+import { idToString } from '../core/ids';
 import { Library } from '../engine/library';
 import { MemoryHub } from '../engine/memory-transport';
-import { PeerSync } from '../engine/sync/peer-sync';
+import { PeerSync } from '../sync/peer-sync';
 
 const FILES = 20_000;
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { idToString } from '../engine/ids';
+import { idToString } from '../core/ids';
 import { EngineService } from '../service/engine-service';
 import { indexRepository, until } from './demo';
 

@@ -5,8 +5,8 @@
 import { checkData, RecordFormatError, type FieldSpec, type RecordData } from '../models/fields';
 import type { DeviceOwnedModel, Model, SharedChange, SharedModel, SharedRow, StateRecord } from '../models/model';
 import type { Writer } from '../store';
-import { ClockDriftError, encodeHlcTime, validateHlc } from './hlc';
-import { idEquals, isId, type Id } from './ids';
+import { ClockDriftError, encodeHlcTime, validateHlc } from '../core/hlc';
+import { idEquals, isId, type Id } from '../core/ids';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';

@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { ENTRY_KIND } from '../models/entry';
 import type { Reader, SqlValue } from '../store';
-import { idEquals, idKey, type Id } from './ids';
+import { idEquals, idKey, type Id } from '../core/ids';
 import type { ItemKey } from './items';
 
 export interface DeviceRow {

@@ -21,7 +21,7 @@ import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
 import { GITIGNORE_FILE, GitIgnore } from './gitignore';
-import type { Id } from './ids';
+import type { Id } from '../core/ids';
 import { APP_VERSION, type Library } from './library';
 import { volumeOf } from './volumes';
 import { MAX_WORKSPACE_KEY, workspaceKeyFor } from './workspace-key';

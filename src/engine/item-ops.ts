@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { RecordData } from '../models/fields';
 import type { Reader } from '../store';
 import { InvalidChangeError, NotFoundError } from './errors';
-import { idFromString, idToString, type Id } from './ids';
+import { idFromString, idToString, type Id } from '../core/ids';
 import { normalizeItemPath, type ItemKey } from './items';
 import type { Library, LocalTx } from './library';
 

@@ -4,7 +4,7 @@
  * that stand for them on each device, and entries back to their paths.
  */
 import type { Reader } from '../store';
-import type { Id } from './ids';
+import type { Id } from '../core/ids';
 
 export interface ItemKey {
   workspaceKey: string;

@@ -5,7 +5,7 @@
  * this direct form serves the demo and tests of the layers below it.
  */
 import type { ApplyReport } from './apply';
-import { encodeHlcTime as encodeTime } from './hlc';
+import { encodeHlcTime as encodeTime } from '../core/hlc';
 import type { Library } from './library';
 
 export async function pullAll(from: Library, to: Library, pageSize = 1000): Promise<{ applied: number; parked: number }> {

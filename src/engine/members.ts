@@ -17,7 +17,7 @@
  * in-memory demo do) are left alone.
  */
 import type { Reader, Writer } from '../store';
-import { fromHex, idEquals, idKey, toHex, type Id } from './ids';
+import { fromHex, idEquals, idKey, toHex, type Id } from '../core/ids';
 import { member } from '../models/catalog';
 
 export interface Member {

@@ -31,7 +31,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Backoff } from './backoff';
-import { idKey, type Id } from './ids';
+import { idKey, type Id } from '../core/ids';
 import type { Link, Transport } from './transport';
 
 export interface MemoryHubOptions {

@@ -5,7 +5,7 @@
  */
 import type { DeviceOwnedModel, Model, ModelName, ParentRef, SharedChange, SharedModel, StateRecord } from '../models/model';
 import type { Reader, Writer } from '../store';
-import { idKey, type Id } from './ids';
+import { idKey, type Id } from '../core/ids';
 import { decodeWith, encodeWith, sharedChangeEncoding, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
 

@@ -9,8 +9,8 @@
  */
 import type { SharedChange } from '../models/model';
 import type { Reader, Writer } from '../store';
-import { decodeHlc, encodeHlc, type Hlc } from './hlc';
-import { idKey, type Id } from './ids';
+import { decodeHlc, encodeHlc, type Hlc } from '../core/hlc';
+import { idKey, type Id } from '../core/ids';
 import { opCode, opFromCode } from './records';
 import type { Registry } from './registry';
 

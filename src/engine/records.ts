@@ -5,8 +5,8 @@
 import c from 'compact-encoding';
 import { RecordFormatError } from '../models/fields';
 import type { DeviceOwnedModel, SharedChange, SharedModel, SharedOp, StateRecord } from '../models/model';
-import { decodeHlc, encodeHlc, encodeHlcTime, HLC_BYTES, HLC_TIME_BYTES, readHlc, type Hlc } from './hlc';
-import { ID_BYTES, readId } from './ids';
+import { decodeHlc, encodeHlc, encodeHlcTime, HLC_BYTES, HLC_TIME_BYTES, readHlc, type Hlc } from '../core/hlc';
+import { ID_BYTES, readId } from '../core/ids';
 
 const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
 const id = c.fixed(ID_BYTES);

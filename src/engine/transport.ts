@@ -8,7 +8,7 @@
  * frames may arrive late or twice (a reconnect replays what was in flight).
  * Everything above this interface must be idempotent.
  */
-import type { Id } from './ids';
+import type { Id } from '../core/ids';
 
 export interface Link {
   /** The partner at the other end, as authenticated by the transport. */

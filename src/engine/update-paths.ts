@@ -16,7 +16,7 @@ import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
 import { GITIGNORE_FILE, GitIgnore } from './gitignore';
-import type { Id } from './ids';
+import type { Id } from '../core/ids';
 import { claimFolder, DEFAULT_BATCH_SIZE, findLocation } from './indexer';
 import type { Library } from './library';
 

@@ -3,8 +3,8 @@
  * location. Synced by state: the owner's newest stamp wins; tombstones are
  * rows with `deleted = 1` that keep only their identity fields.
  */
-import { compareBytes } from '../engine/hlc';
-import { idEquals, idToString, type Id } from '../engine/ids';
+import { compareBytes } from '../core/hlc';
+import { idEquals, idToString, type Id } from '../core/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec, type RecordData } from './fields';

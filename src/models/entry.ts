@@ -9,8 +9,8 @@
  * state fills in when it arrives. An entry whose location has not arrived is
  * parked. Deleting a location removes its entries older than the deletion.
  */
-import { compareBytes } from '../engine/hlc';
-import { idEquals, idMapKey, idToString, type Id } from '../engine/ids';
+import { compareBytes } from '../core/hlc';
+import { idEquals, idMapKey, idToString, type Id } from '../core/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec } from './fields';

@@ -6,7 +6,7 @@
  * of present fields and a bitmap of nulls, then the present non-null values.
  */
 import c from 'compact-encoding';
-import { ID_BYTES, readId, type Id } from '../engine/ids';
+import { ID_BYTES, readId, type Id } from '../core/ids';
 
 export type FieldType = 'id' | 'text' | 'int' | 'bool' | 'json';
 export type FieldValue = Id | string | number | boolean | null;

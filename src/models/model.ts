@@ -4,8 +4,8 @@
  */
 import type { Reader, SqlValue, Writer } from '../store';
 import { canonical } from './sql';
-import type { Hlc } from '../engine/hlc';
-import type { Id } from '../engine/ids';
+import type { Hlc } from '../core/hlc';
+import type { Id } from '../core/ids';
 import type { DataCodec, FieldSpec, RecordData } from './fields';
 
 export type ModelKind = 'device-owned' | 'shared';

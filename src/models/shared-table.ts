@@ -12,9 +12,9 @@
  * The state is a function of the set of changes applied, so applying is
  * idempotent and order-independent, and it never consults the log (rule 2).
  */
-import { compareHlc, encodeHlc, type Hlc } from '../engine/hlc';
+import { compareHlc, encodeHlc, type Hlc } from '../core/hlc';
 import type { Reader, SqlValue, Writer } from '../store';
-import { derivedId, type Id } from '../engine/ids';
+import { derivedId, type Id } from '../core/ids';
 import { dataCodec, fromSql, RecordFormatError, toSql, type FieldSpec, type RecordData } from './fields';
 import { digestRows, type ModelName, type ParentRef, type SharedChange, type SharedModel, type SharedRow } from './model';
 import { bytesOrNull, columnType, stamp, stampOrNull } from './sql';

@@ -1,6 +1,6 @@
 /** Small helpers shared by the table implementations. */
-import { decodeHlc, encodeHlc, encodeHlcTime, hlcFromTime, type Hlc } from '../engine/hlc';
-import { toHex } from '../engine/ids';
+import { decodeHlc, encodeHlc, encodeHlcTime, hlcFromTime, type Hlc } from '../core/hlc';
+import { toHex } from '../core/ids';
 import type { SqlValue } from '../store';
 import { fromSql, toSql, type FieldSpec, type RecordData } from './fields';
 

@@ -33,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import c from 'compact-encoding';
-import { ID_BYTES, idToString, type Id } from '../engine/ids';
+import { ID_BYTES, idToString, type Id } from '../core/ids';
 import { Backoff } from '../engine/backoff';
 import { PairingError } from './errors';
 import type { Channel, SecretStream, Swarm } from './hyperswarm-types';

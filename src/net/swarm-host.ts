@@ -22,7 +22,7 @@
  * addons cannot load, `create` rejects with NetworkUnavailableError and the
  * rest of the engine is unaffected.
  */
-import { toHex, type Id } from '../engine/ids';
+import { toHex, type Id } from '../core/ids';
 import type { Transport } from '../engine/transport';
 import type { KeyPair, SecretStream, Swarm } from './hyperswarm-types';
 import { libraryTopic } from './keys';

@@ -19,7 +19,7 @@
  */
 import { EventEmitter } from 'node:events';
 import c from 'compact-encoding';
-import type { Id } from '../engine/ids';
+import type { Id } from '../core/ids';
 import type { Link } from '../engine/transport';
 import { MAX_FRAME_BYTES } from '../protocol/limits';
 import type { Channel, Mux, SecretStream } from './hyperswarm-types';

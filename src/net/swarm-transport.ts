@@ -19,7 +19,7 @@
  *   by Hyperswarm; every library's channel comes up again on the new one.
  */
 import { EventEmitter } from 'node:events';
-import { idEquals, idKey, idToString, toHex, type Id } from '../engine/ids';
+import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { Link, Transport } from '../engine/transport';
 import { Backoff } from '../engine/backoff';
 import type { DiscoverySession } from './hyperswarm-types';

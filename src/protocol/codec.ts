@@ -37,7 +37,7 @@ import type {
   Watermark,
 } from './messages';
 import { ModelCodecs } from './model-codecs';
-import { idEquals } from '../engine/ids';
+import { idEquals } from '../core/ids';
 import {
   bool,
   boundedArray,

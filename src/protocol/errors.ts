@@ -3,8 +3,8 @@
  * encode) a message is a ProtocolError whose `code` is also what travels
  * back to the sender in an Error message.
  */
-import { HlcFormatError } from '../engine/hlc';
-import { IdFormatError } from '../engine/ids';
+import { HlcFormatError } from '../core/hlc';
+import { IdFormatError } from '../core/ids';
 import { ModelKindError, UnknownModelError } from '../engine/registry';
 import { RecordFormatError } from '../models/fields';
 import type { MessageType } from './messages';

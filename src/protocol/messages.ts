@@ -3,7 +3,7 @@
  * Their binary layout is in codec.ts; DESIGN.md "Wire protocol" says what
  * each is for.
  */
-import type { Id } from '../engine/ids';
+import type { Id } from '../core/ids';
 import type { ModelName, SharedChange, SharedRow, StateRecord } from '../models/model';
 import { type ErrorCode, ProtocolError } from './errors';
 import { MAX_ERROR_MESSAGE_CHARS } from './limits';

@@ -7,10 +7,10 @@
  */
 import c from 'compact-encoding';
 import { sharedChangeEncoding, stateRecordEncoding } from '../engine/records';
-import { isId } from '../engine/ids';
+import { isId } from '../core/ids';
 import type { Registry } from '../engine/registry';
 import { checkData, type RecordData } from '../models/fields';
-import { compareHlc, HLC_BYTES, type Hlc } from '../engine/hlc';
+import { compareHlc, HLC_BYTES, type Hlc } from '../core/hlc';
 import type { DeviceOwnedModel, ModelKind, ModelName, SharedChange, SharedModel, SharedOp, SharedRow, StateRecord } from '../models/model';
 import { MAX_MODEL_NAME_BYTES, MAX_RECORDS } from './limits';
 import { bool, boundedArray, boundedString, checkHlc, fail, hlc, id, optional, type Codec } from './primitives';

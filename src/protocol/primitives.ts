@@ -5,8 +5,8 @@
  * before it allocates anything.
  */
 import c from 'compact-encoding';
-import { encodeHlc, HLC_BYTES, HLC_TIME_BYTES, readHlc, validateHlc, type Hlc } from '../engine/hlc';
-import { ID_BYTES, type Id } from '../engine/ids';
+import { encodeHlc, HLC_BYTES, HLC_TIME_BYTES, readHlc, validateHlc, type Hlc } from '../core/hlc';
+import { ID_BYTES, type Id } from '../core/ids';
 import { ProtocolError, type ErrorCode } from './errors';
 
 export type Codec<T> = c.Encoder<T>;

@@ -4,12 +4,12 @@
  * the wiring between them (partner changes reach sync at once), what it
  * tells the service (events and log lines), and its status.
  */
-import { idEquals, idKey, idToString, toHex, type Id } from '../engine/ids';
+import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { Library } from '../engine/library';
-import type { BackfillProgress } from '../engine/sync/backfill';
+import type { BackfillProgress } from '../sync/backfill';
 import type { ApplyReport } from '../engine/apply';
-import { PeerSync, type PeerState } from '../engine/sync/peer-sync';
-import type { SessionOptions } from '../engine/sync/session';
+import { PeerSync, type PeerState } from '../sync/peer-sync';
+import type { SessionOptions } from '../sync/session';
 import type { Transport } from '../engine/transport';
 import { ActivityLog, type ActivityLists } from './activity-log';
 import type { EngineServiceEvents } from './service-events';

@@ -17,7 +17,7 @@
  * error instead of waiting.
  */
 import * as os from 'node:os';
-import { idEquals, idToString, newId, type Id } from '../engine/ids';
+import { idEquals, idToString, newId, type Id } from '../core/ids';
 import type { Library } from '../engine/library';
 import { registry } from '../engine/registry';
 import { DEFAULT_INVITE_TTL_MS, Invite, joinWithCode, type DeviceCard, type InviteState } from '../net/pairing';

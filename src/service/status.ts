@@ -4,8 +4,8 @@
  * objects as they are, and `leaderless status --json` prints them: fields
  * are only ever added, never renamed or removed.
  */
-import type { BackfillProgress } from '../engine/sync/backfill';
-import type { SyncState } from '../engine/sync/peer-sync';
+import type { BackfillProgress } from '../sync/backfill';
+import type { SyncState } from '../sync/peer-sync';
 
 /**
  * A library's sync state: the engine's, or 'stopped' when no service runs

@@ -5,11 +5,11 @@
  * work the last events started, so a seeded run replays exactly.
  */
 import { rmSync } from 'node:fs';
-import { idKey, type Id } from '../../src/engine/ids';
+import { idKey, type Id } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { digestModel } from '../../src/models/model';
-import { PeerSync } from '../../src/engine/sync/peer-sync';
-import type { SessionOptions } from '../../src/engine/sync/session';
+import { PeerSync } from '../../src/sync/peer-sync';
+import type { SessionOptions } from '../../src/sync/session';
 import { Random } from '../support/random';
 import { tempDir } from '../support/tmp';
 import { MemoryNetwork } from './memory-network';

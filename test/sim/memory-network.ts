@@ -6,7 +6,7 @@
  * partitions and crashes. Seeded, so every run replays exactly.
  */
 import { EventEmitter } from 'node:events';
-import { idKey, type Id } from '../../src/engine/ids';
+import { idKey, type Id } from '../../src/core/ids';
 import type { Link, Transport } from '../../src/engine/transport';
 import type { Random } from '../support/random';
 import type { VirtualClock } from './virtual-clock';

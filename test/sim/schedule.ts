@@ -6,8 +6,8 @@
  * the replicas must agree with each other and with what was acknowledged.
  * A failure names its seed; `runSchedule(seed)` replays it exactly.
  */
-import { compareHlc } from '../../src/engine/hlc';
-import { idKey } from '../../src/engine/ids';
+import { compareHlc } from '../../src/core/hlc';
+import { idKey } from '../../src/core/ids';
 import { expectedLiveness } from '../support/oracle';
 import { Random } from '../support/random';
 import { collect, runWorkload, type Collected } from '../support/workload';

@@ -4,7 +4,7 @@
  * each tag once `commitShared` has resolved (acknowledged = durable).
  * Args: dataDir libraryId|new
  */
-import { idFromString, idToString } from '../../src/engine/ids';
+import { idFromString, idToString } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { ENTRY_KIND } from '../../src/models/entry';
 

@@ -2,8 +2,8 @@
  * What replicas must hold, computed from the set of changes alone (the
  * oracle the property tests and simulations check the engine against).
  */
-import { compareHlc, type Hlc } from '../../src/engine/hlc';
-import { idKey } from '../../src/engine/ids';
+import { compareHlc, type Hlc } from '../../src/core/hlc';
+import { idKey } from '../../src/core/ids';
 import type { SharedChange, StateRecord } from '../../src/models/model';
 import type { Collected } from './workload';
 

@@ -7,7 +7,7 @@ import type { RecordData } from '../../src/models/fields';
 import { ENTRY_KIND } from '../../src/models/entry';
 import type { SharedChange, StateRecord } from '../../src/models/model';
 import type { Library, LocalTx } from '../../src/engine/library';
-import type { Id } from '../../src/engine/ids';
+import type { Id } from '../../src/core/ids';
 import { pullAll } from '../../src/engine/local-pull';
 import type { Random } from './random';
 

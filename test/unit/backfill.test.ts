@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { Library } from '../../src/engine/library';
-import { idKey, type Id } from '../../src/engine/ids';
-import type { BackfillProgress } from '../../src/engine/sync/backfill';
+import { idKey, type Id } from '../../src/core/ids';
+import type { BackfillProgress } from '../../src/sync/backfill';
 import { ENTRY_KIND } from '../../src/models/entry';
 import { Cluster, type Node } from '../sim/cluster';
 import { cleanupTempDirs } from '../support/tmp';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { idToString } from '../../src/engine/ids';
+import { idToString } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { loadOrCreateDeviceKeyPair } from '../../src/net/keys';
 import { ControlClient } from '../../src/service/control-client';

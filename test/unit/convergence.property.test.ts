@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { newId } from '../../src/engine/ids';
+import { newId } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { Random } from '../support/random';
 import { cleanupTempDirs, tempDir } from '../support/tmp';

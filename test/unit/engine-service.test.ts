@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { idToString, newId, toHex } from '../../src/engine/ids';
+import { idToString, newId, toHex } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { NetworkUnavailableError } from '../../src/net/errors';
 import { keyPairFromSeed } from '../../src/net/keys';

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { registry } from '../../src/engine/registry';
 import { decodeWith, sharedChangeEncoding, stateRecordEncoding, encodeWith } from '../../src/engine/records';
 import { RecordFormatError } from '../../src/models/fields';
-import { HlcFormatError } from '../../src/engine/hlc';
+import { HlcFormatError } from '../../src/core/hlc';
 
 describe('record codecs', () => {
   it('round-trip every model’s full and partial data', () => {

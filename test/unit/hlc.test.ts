@@ -11,7 +11,7 @@ import {
   hlcToString,
   MAX_COUNTER,
   type Hlc,
-} from '../../src/engine/hlc';
+} from '../../src/core/hlc';
 
 const dev = (n: number) => new Uint8Array(16).fill(n);
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Excludes, ExcludeError, globToRegExp } from '../../src/engine/excludes';
-import { idToString, type Id } from '../../src/engine/ids';
+import { idToString, type Id } from '../../src/core/ids';
 import {
   DEFAULT_BATCH_SIZE,
   findLocation,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InvalidChangeError, NotFoundError } from '../../src/engine/errors';
-import { idToString } from '../../src/engine/ids';
+import { idToString } from '../../src/core/ids';
 import { indexFolder } from '../../src/engine/indexer';
 import {
   addToAlbum,

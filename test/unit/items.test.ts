@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { idToString } from '../../src/engine/ids';
+import { idToString } from '../../src/core/ids';
 import { itemOfEntry, normalizeItemPath, resolveItem } from '../../src/engine/items';
 import { Library } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';

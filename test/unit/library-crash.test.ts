@@ -5,9 +5,9 @@
  * reuse, its clock above everything it stamped, and no half transaction.
  */
 import assert from 'node:assert/strict';
-import { idFromString, idKey } from '../../src/engine/ids';
+import { idFromString, idKey } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
-import { compareHlc, decodeHlc } from '../../src/engine/hlc';
+import { compareHlc, decodeHlc } from '../../src/core/hlc';
 import { bundleForTest } from '../support/bundle';
 import { runUntilKilled } from '../support/crash';
 import { cleanupTempDirs, tempDir } from '../support/tmp';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { ClockDriftError, encodeHlcTime } from '../../src/engine/hlc';
-import { idToString, newId } from '../../src/engine/ids';
+import { ClockDriftError, encodeHlcTime } from '../../src/core/hlc';
+import { idToString, newId } from '../../src/core/ids';
 import { Library, listLibraries, type Committed } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';
 import { NotFoundError, InvalidChangeError } from '../../src/engine/errors';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { idEquals, idKey, newId, toHex } from '../../src/engine/ids';
+import { idEquals, idKey, newId, toHex } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';
 import { memberId } from '../../src/engine/members';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { idKey, newId, type Id } from '../../src/engine/ids';
+import { idKey, newId, type Id } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { Backoff } from '../../src/engine/backoff';
 import { MemoryHub, type MemoryHubOptions } from '../../src/engine/memory-transport';
-import { PeerSync } from '../../src/engine/sync/peer-sync';
+import { PeerSync } from '../../src/sync/peer-sync';
 import type { Link, Transport } from '../../src/engine/transport';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 

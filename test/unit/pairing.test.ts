@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { idEquals, newId } from '../../src/engine/ids';
+import { idEquals, newId } from '../../src/core/ids';
 import { InviteCodeError, PairingError } from '../../src/net/errors';
 import { deriveInviteKeys, INVITE_CODE_BITS, newInviteCode, parseInviteCode } from '../../src/net/invite-code';
 import { decodeMessage, encodeMessage, Invite, joinWithCode, joinWithKeys, type DeviceCard, type InviteHost } from '../../src/net/pairing';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { idKey } from '../../src/engine/ids';
+import { idKey } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import type { SharedChange } from '../../src/models/model';
 import { cleanupTempDirs, tempDir } from '../support/tmp';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import c from 'compact-encoding';
 import fc from 'fast-check';
-import { MAX_COUNTER, MAX_MS, type Hlc } from '../../src/engine/hlc';
+import { MAX_COUNTER, MAX_MS, type Hlc } from '../../src/core/hlc';
 import { encodeWith, sharedChangeEncoding, stateRecordEncoding } from '../../src/engine/records';
 import { registry } from '../../src/engine/registry';
 import type { FieldSpec, FieldValue, RecordData } from '../../src/models/fields';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { idKey, newId } from '../../src/engine/ids';
+import { idKey, newId } from '../../src/core/ids';
 import type { Link } from '../../src/engine/transport';
 import { Random } from '../support/random';
 import { MemoryNetwork } from '../sim/memory-network';

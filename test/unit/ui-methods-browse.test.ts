@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { idToString } from '../../src/engine/ids';
+import { idToString } from '../../src/core/ids';
 import { indexFolder } from '../../src/engine/indexer';
 import { Library } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';

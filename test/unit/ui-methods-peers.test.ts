@@ -4,8 +4,8 @@
  * over a local testnet (never the public DHT).
  */
 import assert from 'node:assert/strict';
-import { DEFAULT_MAX_CLOCK_DRIFT_MS } from '../../src/engine/hlc';
-import { idToString } from '../../src/engine/ids';
+import { DEFAULT_MAX_CLOCK_DRIFT_MS } from '../../src/core/hlc';
+import { idToString } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { EngineService } from '../../src/service/engine-service';
 import { invokeMethod, type MethodTable } from '../../src/service/method-table';

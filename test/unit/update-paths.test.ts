@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Id } from '../../src/engine/ids';
+import { type Id } from '../../src/core/ids';
 import { indexFolder } from '../../src/engine/indexer';
 import { itemOfEntry } from '../../src/engine/items';
 import { Library } from '../../src/engine/library';

@@ -27,7 +27,7 @@
  */
 import { childrenOf, entryRowAt, getLocation, itemCopies, itemMapKey, listDevices, listLocations, LocationPaths, markedItems, marksOf } from '../../engine/browse';
 import { NotFoundError } from '../../engine/errors';
-import { idEquals, idFromString, idKey, idToString, type Id } from '../../engine/ids';
+import { idEquals, idFromString, idKey, idToString, type Id } from '../../core/ids';
 import { normalizeItemPath } from '../../engine/items';
 import type { Library } from '../../engine/library';
 import type { EngineService } from '../engine-service';

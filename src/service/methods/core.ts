@@ -11,7 +11,7 @@
  *   suspend / resume                      → NetworkStatus
  */
 import { APP_VERSION } from '../../engine/library';
-import { idToString } from '../../engine/ids';
+import { idToString } from '../../core/ids';
 import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';
 import type { MethodTable } from '../method-table';

@@ -4,7 +4,7 @@
  * method (every known device, or only this device's partners).
  */
 import { NotFoundError } from '../../engine/errors';
-import { idEquals, idToString, type Id } from '../../engine/ids';
+import { idEquals, idToString, type Id } from '../../core/ids';
 import { InvalidParamsError } from '../errors';
 
 export function findDevice<T extends { device: Id; name: string | null }>(candidates: readonly T[], ref: string, what: string): T {

@@ -4,7 +4,7 @@
  * here or say "on <device>".
  */
 import { itemCopies, itemMapKey, listDevices } from '../../engine/browse';
-import { idKey, idToString } from '../../engine/ids';
+import { idKey, idToString } from '../../core/ids';
 import type { ItemKey } from '../../engine/items';
 import type { Library } from '../../engine/library';
 

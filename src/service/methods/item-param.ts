@@ -6,7 +6,7 @@
  * as UUID strings.
  */
 import * as path from 'node:path';
-import { idToString } from '../../engine/ids';
+import { idToString } from '../../core/ids';
 import type { AlbumInfo, ItemRef, TagInfo } from '../../engine/item-ops';
 import type { ItemKey } from '../../engine/items';
 import { InvalidParamsError } from '../errors';

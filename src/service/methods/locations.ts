@@ -14,7 +14,7 @@
 import * as path from 'node:path';
 import { getLocation } from '../../engine/browse';
 import { NotFoundError } from '../../engine/errors';
-import { idEquals, idFromString, idToString } from '../../engine/ids';
+import { idEquals, idFromString, idToString } from '../../core/ids';
 import { removeLocation } from '../../engine/indexer';
 import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';

@@ -9,7 +9,7 @@
  *   members       {library?}                  → [{device, name, publicKey, live, self}]
  *   unpair        {library?, device}          → {device, name}  (device: id, unique id prefix or name)
  */
-import { idEquals, idToString, toHex } from '../../engine/ids';
+import { idEquals, idToString, toHex } from '../../core/ids';
 import { NotFoundError } from '../../engine/errors';
 import type { EngineService } from '../engine-service';
 import { InvalidParamsError } from '../errors';

@@ -24,7 +24,7 @@
  *       service: it lasts across suspend/resume, and ends when the service restarts.
  *       'peer' events with `paused` say so.
  */
-import { idEquals, type Id } from '../../engine/ids';
+import { idEquals, type Id } from '../../core/ids';
 import type { EngineService } from '../engine-service';
 import { ServiceError } from '../errors';
 import type { MethodTable } from '../method-table';

@@ -12,7 +12,7 @@
  * rescan). Pass the same `exclude` and `gitignore` as to addLocation.
  */
 import * as path from 'node:path';
-import { idFromString, idToString } from '../../engine/ids';
+import { idFromString, idToString } from '../../core/ids';
 import { updatePaths } from '../../engine/update-paths';
 import type { EngineService } from '../engine-service';
 import { InvalidParamsError, ServiceClosedError } from '../errors';

@@ -99,7 +99,7 @@ export interface MarkJson {
 
 /** `peers` */
 export type { RunnerPeer as PeerJson } from '../../service/library-runner';
-export type { PeerState } from '../../engine/sync/peer-sync';
+export type { PeerState } from '../../sync/peer-sync';
 
 /** `members` */
 export interface MemberJson {

@@ -7,11 +7,11 @@
  * so the order of applies depends only on the order of events: with a
  * virtual clock and a seeded network a simulation replays exactly.
  */
-import type { ApplyReport } from '../apply';
-import { TypedEmitter } from '../events';
-import { idKey, idToString, type Id } from '../ids';
-import type { Committed, Library } from '../library';
-import { realScheduler, type Link, type Transport } from '../transport';
+import type { ApplyReport } from '../engine/apply';
+import { TypedEmitter } from '../engine/events';
+import { idKey, idToString, type Id } from '../core/ids';
+import type { Committed, Library } from '../engine/library';
+import { realScheduler, type Link, type Transport } from '../engine/transport';
 import { Backfill, type BackfillHost, type BackfillProgress } from './backfill';
 import { Session, type SessionEvent, type SessionHost, type SessionOptions } from './session';
 

@@ -18,14 +18,14 @@ import {
   type SharedChangeResponseMessage,
   type SnapshotCursor,
   type StateResponseMessage,
-} from '../../protocol';
-import type { SharedChange, StateRecord } from '../../models/model';
-import type { ApplyReport } from '../apply';
-import { compareBytes, encodeHlcTime } from '../hlc';
+} from '../protocol';
+import type { SharedChange, StateRecord } from '../models/model';
+import type { ApplyReport } from '../engine/apply';
+import { compareBytes, encodeHlcTime } from '../core/hlc';
 import { catchUpShared } from './shared-catch-up';
-import { idEquals, idKey, idToString, type Id } from '../ids';
-import type { Committed, Library } from '../library';
-import type { Link, Scheduler } from '../transport';
+import { idEquals, idKey, idToString, type Id } from '../core/ids';
+import type { Committed, Library } from '../engine/library';
+import type { Link, Scheduler } from '../engine/transport';
 
 
 /** Live changes are acknowledged at most this often (see sendAckSoon). */

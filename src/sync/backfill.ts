@@ -14,10 +14,10 @@
  * Progress is what the serving partners announce: per (owner, model), rows
  * received over rows received plus rows the partner says remain.
  */
-import { compareBytes, encodeHlcTime } from '../hlc';
-import { idEquals, idKey, type Id } from '../ids';
-import type { Library } from '../library';
-import type { HelloMessage } from '../../protocol';
+import { compareBytes, encodeHlcTime } from '../core/hlc';
+import { idEquals, idKey, type Id } from '../core/ids';
+import type { Library } from '../engine/library';
+import type { HelloMessage } from '../protocol';
 import type { Session, SessionOptions } from './session';
 
 export interface ModelProgress {

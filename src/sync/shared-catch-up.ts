@@ -5,7 +5,7 @@
  * rows instead, with per-field stamps and tombstones; the rows are merged like
  * changes, and the vector moves to what the snapshot reflects.
  */
-import type { OriginSeq } from '../../protocol';
+import type { OriginSeq } from '../protocol';
 import type { Session } from './session';
 
 /** Snapshots one catch-up may take before it gives up (the partner keeps pruning below us). */
