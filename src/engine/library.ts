@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { checkData, RecordFormatError, type RecordData } from '../models/fields';
 import { digestModel, type DeviceOwnedModel, type SharedChange, type SharedOp, type SharedRow, type StateRecord } from '../models/model';
 import { OwnershipError } from '../models/errors';
-import { Store, type Reader, type StoreEvent, type Writer } from '../store';
+import { Store, type JournalIo, type Reader, type StoreEvent, type Writer } from '../store';
 import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateRecord } from './apply';
 import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
@@ -41,6 +41,8 @@ export interface LibraryOptions {
   onStoreEvent?: (e: StoreEvent) => void;
   /** Source of new record ids (default: random v4); simulations pass a seeded one. */
   newId?: () => Id;
+  /** The journal's disk calls (default: the file system's); simulations pass a disk that a power loss can undo. */
+  journalIo?: JournalIo;
 }
 
 export interface CreateLibraryOptions extends LibraryOptions {
@@ -826,6 +828,6 @@ function describeParent(model: DeviceOwnedModel, data: RecordData): string {
 }
 
 async function openStore(dir: string, opts: LibraryOptions): Promise<Store> {
-  return Store.open({ dir, migrations: MIGRATIONS, snapshotJournalBytes: opts.snapshotJournalBytes, onEvent: opts.onStoreEvent });
+  return Store.open({ dir, migrations: MIGRATIONS, snapshotJournalBytes: opts.snapshotJournalBytes, onEvent: opts.onStoreEvent, journalIo: opts.journalIo });
 }
 

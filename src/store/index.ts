@@ -10,3 +10,4 @@ export {
   TransactionError,
 } from './errors';
 export { locateWasm } from './sqljs';
+export { defaultJournalIo, type JournalIo } from './journal';

@@ -103,11 +103,18 @@ export function isAllZeroFile(file: string): boolean {
   return nonZeroEnd(buf) === 0;
 }
 
-/** Low-level calls used by the writer (replaceable to inject faults in tests). */
+/**
+ * Low-level calls used by the writer (replaceable: tests inject faults, and
+ * the simulator models a disk whose unsynced writes a power loss undoes).
+ */
 export interface JournalIo {
   /** writes bufs at `position`; calls back with the number of bytes written */
   writev(fd: number, bufs: Buffer[], position: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void): void;
   fdatasync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void;
+  /** writes `length` zero bytes at `position` (preallocation); calls back with the number written */
+  zeroFill(fd: number, position: number, length: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void): void;
+  /** makes the directory's entries (a new journal file) durable */
+  syncDir(dir: string, cb: (err: NodeJS.ErrnoException | null) => void): void;
 }
 
 export const defaultJournalIo: JournalIo = {
@@ -126,6 +133,8 @@ export const defaultJournalIo: JournalIo = {
     cb(null, n);
   },
   fdatasync: (fd, cb) => fs.fdatasync(fd, cb),
+  zeroFill: (fd, position, length, cb) => fs.write(fd, ZEROS, 0, Math.min(length, ZEROS.length), position, (err, written) => cb(err, written)),
+  syncDir: (dir, cb) => fsyncDir(dir).then(() => cb(null), (e: NodeJS.ErrnoException) => cb(e)),
 };
 
 export class JournalFile {
@@ -339,17 +348,15 @@ export class JournalWriter {
       const target = position + b.bytes + PREALLOC_STEP;
       let at = file.allocated;
       while (at < target) {
-        const n = Math.min(ZEROS.length, target - at);
-        const { bytesWritten } = await new Promise<{ bytesWritten: number }>((res, rej) =>
-          fs.write(file.fd, ZEROS, 0, n, at, (err, bytesWritten) => (err ? rej(err) : res({ bytesWritten }))),
-        );
+        const n = target - at;
+        const bytesWritten = await new Promise<number>((res, rej) => this.io.zeroFill(file.fd, at, n, (err, written) => (err ? rej(err) : res(written))));
         if (bytesWritten <= 0) throw new Error(`short write to ${file.path}`);
         at += bytesWritten;
       }
       file.allocated = at;
     }
     if (!file.dirSynced) {
-      await fsyncDir(this.dir);
+      await new Promise<void>((res, rej) => this.io.syncDir(this.dir, (err) => (err ? rej(err) : res())));
       file.dirSynced = true;
     }
     let bufs = b.frames;

@@ -23,7 +23,7 @@ import {
   TransactionError,
 } from './errors';
 import { asError, fsyncDir, writeFileDurableSync } from './fsutil';
-import { JournalWriter, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo } from './journal';
+import { JournalWriter, defaultJournalIo, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo, type JournalIo } from './journal';
 import { DirLock } from './lock';
 import { LiveFile, allocateRoom, asBuffer, fileView, roomCapacity, type CanaryTarget } from './livefile';
 import { collectGarbage } from './memory';
@@ -96,6 +96,8 @@ export interface StoreOptions {
   /** sql-wasm.wasm bytes; else looked up next to the bundle, then in the sql.js package. */
   wasmBinary?: Uint8Array;
   onEvent?: (e: StoreEvent) => void;
+  /** The journal's disk calls (default: the file system's); the simulator passes a disk that can lose unsynced writes. */
+  journalIo?: JournalIo;
 }
 
 export interface StoreStats {
@@ -693,6 +695,7 @@ export class Store {
         },
       );
 
+      journal.io = opts.journalIo ?? defaultJournalIo;
       store = new Store(dir, eng, journal, lock, emit, seq, snapshotSeq, snap ? snap.fileBytes : 0, threshold);
       storeRef = store;
 
@@ -1094,6 +1097,25 @@ export class Store {
       journalRecords: this.journal.records,
       journalSyncs: this.journal.syncs,
     };
+  }
+
+  /**
+   * Stops as a killed process does: nothing more reaches the disk (queued
+   * journal writes are dropped, not waited for; one already handed to the
+   * JournalIo finishes or not as that I/O does), the database is closed and
+   * the lock released. Every later call fails as on a closed store.
+   * Simulations and tests only.
+   * @internal
+   */
+  crashForTesting(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.failure ??= new StoreClosedError(this.dir);
+    this.journal.failure ??= this.failure;
+    this.journal.closeNow();
+    this.eng.close();
+    this.lock.release();
+    this.closePromise = Promise.resolve();
   }
 
   /** @internal fault injection for tests */
