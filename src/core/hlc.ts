@@ -36,9 +36,11 @@ export class ClockDriftError extends Error {
     readonly remote: Hlc,
     readonly localMs: number,
     readonly maxDriftMs: number,
+    /** The device whose clock made the stamp (a shared change's stamp names its log origin, not the device). */
+    readonly author: Uint8Array = remote.device,
   ) {
     super(
-      `Refused a clock stamp ${hlcToString(remote)} from device ${toHex(remote.device)}: ` +
+      `Refused a clock stamp ${hlcToString(remote)} from device ${toHex(author)}: ` +
         `it is ${remote.ms - localMs} ms ahead of this device's clock (limit ${maxDriftMs} ms). ` +
         `Check the system clock on that device.`,
     );
@@ -196,10 +198,10 @@ export class HlcClock {
     }
   }
 
-  /** Throws ClockDriftError if `remote` is too far ahead; changes nothing. */
-  check(remote: Hlc): void {
+  /** Throws ClockDriftError if `remote` (made by `author`, by default its device) is too far ahead; changes nothing. */
+  check(remote: Hlc, author?: Uint8Array): void {
     const wall = this.wall();
-    if (remote.ms - wall > this.maxDriftMs) throw new ClockDriftError(remote, wall, this.maxDriftMs);
+    if (remote.ms - wall > this.maxDriftMs) throw new ClockDriftError(remote, wall, this.maxDriftMs, author);
   }
 
   private bump(): void {

@@ -49,6 +49,23 @@ export function derivedId(namespace: string, ...parts: (string | Uint8Array)[]):
   return Uint8Array.from(b);
 }
 
+/** Bytes of an incarnation nonce (see originId). */
+export const INCARNATION_BYTES = 8;
+
+/**
+ * The log origin of a device's shared changes in one incarnation: the id
+ * that numbers them (1, 2, 3, …) and stands in their stamps. Each run of a
+ * device that writes shared changes starts a new incarnation with a fresh
+ * random nonce, so a device restored from an old copy of its data, or
+ * re-joining a library, can never number a change (or stamp one) the way a
+ * change peers already hold was numbered. Derived from the device id, so no
+ * device can claim another's origin. An empty nonce is the device id
+ * itself (libraries written before incarnations).
+ */
+export function originId(device: Id, incarnation: Uint8Array): Id {
+  return incarnation.length === 0 ? device : derivedId('origin', device, incarnation);
+}
+
 export function idToString(id: Id): string {
   const h = toHex(id);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;

@@ -6,7 +6,8 @@ import { checkData, RecordFormatError, type FieldSpec, type RecordData } from '.
 import type { DeviceOwnedModel, Model, SharedChange, SharedModel, SharedRow, StateRecord } from '../models/model';
 import type { Writer } from '../store';
 import { ClockDriftError, encodeHlcTime, validateHlc } from '../core/hlc';
-import { idEquals, isId, type Id } from '../core/ids';
+import { idEquals, idToString, INCARNATION_BYTES, isId, originId, type Id } from '../core/ids';
+import { OwnershipError } from '../models/errors';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
@@ -26,6 +27,12 @@ export class ApplyReport {
   readonly shared: SharedChange[] = [];
   stale = 0;
   parked = 0;
+  /**
+   * Records not applied because they would have waited for their parent
+   * while as many records as allowed wait already: not applied, not logged,
+   * no watermark moved past them; a later catch-up fetches them again.
+   */
+  deferred = 0;
   readonly rejected: Rejection[] = [];
   /** Stamps refused for being too far ahead of this device's clock. */
   readonly refused: ClockDriftError[] = [];
@@ -72,6 +79,12 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
   if (!isId(ch.uuid)) throw new RecordFormatError(`${model.name}: uuid must be a 16-byte id`);
   validateHlc(ch.hlc);
   if (!Number.isSafeInteger(ch.seq) || ch.seq < 1) throw new RecordFormatError(`${model.name}: seq must be a positive integer`);
+  if (!isId(ch.device)) throw new RecordFormatError(`${model.name}: device must be a 16-byte id`);
+  if (!(ch.incarnation instanceof Uint8Array) || (ch.incarnation.length !== 0 && ch.incarnation.length !== INCARNATION_BYTES))
+    throw new RecordFormatError(`${model.name}: incarnation must be ${INCARNATION_BYTES} bytes (or none)`);
+  if (!idEquals(ch.hlc.device, originId(ch.device, ch.incarnation))) {
+    throw new OwnershipError(`${model.name} change ${idToString(ch.uuid)}: its origin is not one of device ${idToString(ch.device)}, which it names as its writer`);
+  }
   let data: RecordData;
   switch (ch.op) {
     case 'create': {
@@ -96,7 +109,7 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
     default:
       throw new RecordFormatError(`${model.name}: unknown operation ${JSON.stringify(ch.op)}`);
   }
-  return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, data };
+  return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, device: ch.device, incarnation: ch.incarnation, data };
 }
 
 /**
@@ -152,6 +165,10 @@ export class Applier {
     const res = model.applyState(w, records);
     report.stale += res.stale;
     for (const { record, parent } of res.parked) {
+      if (this.parking.full(w)) {
+        report.deferred++;
+        continue;
+      }
       this.parking.parkState(w, model, record, parent);
       report.parked++;
     }
@@ -168,14 +185,20 @@ export class Applier {
    * log (a local change, or one released from parking).
    */
   applyChange(w: Writer, model: SharedModel, ch: SharedChange, report: ApplyReport, logged: boolean): void {
+    const parent = model.parentOf(ch);
+    const table = model.parentTable();
+    const waits = !!parent && !!table && w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent.uuid]) === undefined;
+    // Checked before it is logged: a change that cannot wait must not count as received.
+    if (waits && !logged && this.parking.full(w) && !this.log.holds(w, ch)) {
+      report.deferred++;
+      return;
+    }
     if (!logged && !this.log.append(w, ch)) {
       report.stale++;
       return;
     }
-    const parent = model.parentOf(ch);
-    const table = model.parentTable();
-    if (parent && table && w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent.uuid]) === undefined) {
-      this.parking.parkChange(w, model, ch, parent);
+    if (waits) {
+      this.parking.parkChange(w, model, ch, parent!);
       report.parked++;
       return;
     }

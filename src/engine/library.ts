@@ -20,7 +20,8 @@ import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateReco
 import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from '../core/hlc';
-import { idEquals, idKey, idToString, newId, toHex, type Id } from '../core/ids';
+import { idEquals, idKey, idToString, INCARNATION_BYTES, newId, originId, toHex, type Id } from '../core/ids';
+import { readOwnerStates, rebuildOwnerStates, type OwnerState } from '../models/owner-state';
 import { deletePartner, memberId, readMembers, reconcilePartners, writePartner, type Member } from './members';
 import { Parking } from './parking';
 import { PeerLog, type LogRead, type VersionVector } from './peer-log';
@@ -43,7 +44,12 @@ export interface LibraryOptions {
   newId?: () => Id;
   /** The journal's disk calls (default: the file system's); simulations pass a disk that a power loss can undo. */
   journalIo?: JournalIo;
+  /** Records that may wait for their parent at once (default MAX_PARKED); beyond it, more are refused and fetched again later. */
+  maxParked?: number;
 }
+
+/** Records waiting for their parent, at most (a partner cannot make this device hold more). */
+export const MAX_PARKED = 200_000;
 
 export interface CreateLibraryOptions extends LibraryOptions {
   name: string;
@@ -91,6 +97,12 @@ export interface LibraryEvents {
   rejected: (r: ApplyReport['rejected']) => void;
   /** The set of partners (or a partner's key or name) changed: update links and firewalls. */
   partners: () => void;
+  /**
+   * The journal could not be written (disk full, I/O error): nothing more is
+   * committed, and what is in memory past the last durable commit must not
+   * be shown to anyone. Sync stops; reopening the library from disk recovers.
+   */
+  failed: (e: Error) => void;
 }
 
 export function libraryDir(dataDir: string, id: Id): string {
@@ -138,6 +150,21 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private readonly parking: Parking;
   private readonly applier: Applier;
   private closed = false;
+  /** The journal failed: set once, never cleared (reopen the library). */
+  private failure: Error | null = null;
+  /**
+   * Stamps this device's own device-owned rows. Never adopts another
+   * device's stamp (only this device writes these rows, so only its own
+   * order matters), so after a restore from an old copy it still stamps
+   * above everything it wrote before: the wall clock has moved on.
+   */
+  readonly ownClock: HlcClock;
+  /** This run's origin for shared changes: originId(deviceId, incarnation). */
+  readonly origin: Id;
+  /** This run's incarnation nonce. */
+  readonly incarnation: Uint8Array;
+  /** Seq of the last shared change of this run's origin (0: none yet). */
+  private logSeq = 0;
   /**
    * false: close() skips the final snapshot (what is acknowledged is in the
    * journal already; the next open replays it). For a quick handover: the
@@ -153,14 +180,20 @@ export class Library extends TypedEmitter<LibraryEvents> {
     readonly id: Id,
     readonly deviceId: Id,
     readonly store: Store,
+    /** Stamps shared changes; adopts every remote stamp (causality). Its device is this run's origin. */
     readonly clock: HlcClock,
-    private logSeq: number,
+    ownClock: HlcClock,
+    incarnation: Uint8Array,
     makeId: () => Id,
+    maxParked: number,
   ) {
     super();
     this.makeId = makeId;
+    this.incarnation = incarnation;
+    this.origin = clock.device;
+    this.ownClock = ownClock;
     this.log = new PeerLog(registry);
-    this.parking = new Parking(registry);
+    this.parking = new Parking(registry, maxParked);
     this.applier = new Applier(registry, this.log, this.parking);
   }
 
@@ -183,7 +216,6 @@ export class Library extends TypedEmitter<LibraryEvents> {
         set('device_id', deviceId);
         set('secret', secret);
         set('created_at', now);
-        set('log_seq', 0);
       });
       const info: LibraryInfo = { id: idToString(id), name: opts.name, createdAt: now };
       await fsp.writeFile(path.join(dir, 'library.json'), JSON.stringify(info, null, 2) + '\n');
@@ -211,13 +243,24 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const deviceId = meta.get('device_id') as Uint8Array | undefined;
       if (!id || !deviceId) throw new LibraryNotFoundError(store.dir);
       const last = meta.get('hlc');
-      const clock = new HlcClock({
-        device: deviceId,
-        now: opts.now,
-        maxDriftMs: opts.maxClockDriftMs,
-        last: last instanceof Uint8Array ? decodeHlc(last) : null,
-      });
-      const lib = new Library(id, deviceId, store, clock, Number(meta.get('log_seq') ?? 0), opts.newId ?? newId);
+      const ownLast = meta.get('own_hlc');
+      const makeId = opts.newId ?? newId;
+      // A new incarnation every run: its origin numbers this run's shared changes from 1 (see originId).
+      const incarnation = makeId().slice(0, INCARNATION_BYTES);
+      const lastShared = last instanceof Uint8Array ? decodeHlc(last) : null;
+      const clock = new HlcClock({ device: originId(deviceId, incarnation), now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: lastShared });
+      // Libraries from before the own clock: it continues above the one clock they had.
+      const ownClock = new HlcClock({ device: deviceId, now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: ownLast instanceof Uint8Array ? decodeHlc(ownLast) : lastShared });
+      const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, opts.maxParked ?? MAX_PARKED);
+      store.onFailure((e) => lib.fail(e));
+      if (meta.get('owner_state') !== 1) {
+        // A library from before owner states were kept (or incarnations): computed once from its rows.
+        await store.transaction((w) => {
+          rebuildOwnerStates(w, registry.deviceOwned);
+          w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_state', 1)");
+          lib.parking.upgrade(w);
+        });
+      }
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
       lib.announced = lib.announceDevice(opts).catch(() => undefined);
@@ -282,7 +325,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         fn(this.localTx(w, report, committed));
         if (touchesMembers(committed.shared)) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
         w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
-        if (this.logSeq !== seqBefore) w.run("UPDATE meta SET value = ? WHERE key = 'log_seq'", [this.logSeq]);
+        if (committed.state.size) w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('own_hlc', ?)", [encodeHlc(this.ownClock.last())]);
       });
     } catch (e) {
       // Rolled back: the log sequence must not skip. (The clock may stay ahead: that is harmless.)
@@ -318,7 +361,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (!idEquals(owner, lib.deviceId)) {
           throw new OwnershipError(`${model.name} ${idToString(id)} belongs to device ${idToString(owner)}; only it can write it`);
         }
-        const rec: StateRecord = { uuid: id, hlc: lib.clock.now(), deleted: false, data: checked };
+        const rec: StateRecord = { uuid: id, hlc: lib.ownClock.now(), deleted: false, data: checked };
         lib.applyLocalState(w, model, rec, report);
         pushState(model.name, rec);
         return rec;
@@ -332,7 +375,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         }
         const identity: RecordData = {};
         for (const f of model.fields) if (f.identity) identity[f.name] = cur.data[f.name];
-        const rec: StateRecord = { uuid, hlc: lib.clock.now(), deleted: true, data: identity };
+        const rec: StateRecord = { uuid, hlc: lib.ownClock.now(), deleted: true, data: identity };
         lib.applyLocalState(w, model, rec, report);
         pushState(model.name, rec);
         return rec;
@@ -371,12 +414,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const hlc = this.clock.now();
     let change: SharedChange;
     try {
-      change = checkSharedChange(model, { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, data });
+      change = checkSharedChange(model, { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, data });
     } catch (e) {
       throw e instanceof RecordFormatError ? new InvalidChangeError(e.message) : e;
     }
     this.logSeq++;
-    this.log.append(w, change);
+    // This run's origin is new, so nothing can hold its numbers yet: a refusal is a bug, never to be ignored.
+    if (!this.log.append(w, change)) throw new Error(`internal error: the peer log refused this device's own change ${change.seq} of origin ${idToString(this.origin)}`);
     this.applier.applyChange(w, model, change, report, true);
     committed.shared.push(change);
     return change;
@@ -442,16 +486,18 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
     const { valid, newest } = this.admit(records, (rec) => checkStateRecord(model, rec), () => model.name, report);
+    let ownNewest: Hlc | null = null;
+    for (const rec of valid) if (idEquals(rec.hlc.device, this.deviceId) && (!ownNewest || compareHlc(rec.hlc, ownNewest) > 0)) ownNewest = rec.hlc;
     await this.applyRemote(report, newest, false, (w) => {
       this.applier.applyState(w, model, valid, report);
       // A page of a catch-up: the watermark moves with it, in the same transaction, unless
-      // a stamp was refused (the page is fetched again later).
-      if (checkpoint && report.refused.length === 0 && records.length) {
+      // a stamp was refused or a record could not wait for its parent (the page is fetched again later).
+      if (checkpoint && report.refused.length === 0 && report.deferred === 0 && records.length) {
         const last = encodeHlcTime(records[records.length - 1].hlc);
         const through = checkpoint.through;
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
-    });
+    }, ownNewest);
     return report;
   }
 
@@ -475,7 +521,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     for (const item of items) {
       try {
         const checked = check(item);
-        this.clock.check(checked.hlc);
+        this.clock.check(checked.hlc, 'device' in checked ? (checked as unknown as SharedChange).device : undefined);
         valid.push(checked);
         if (!newest || compareHlc(checked.hlc, newest) > 0) newest = checked.hlc;
       } catch (e) {
@@ -486,8 +532,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return { valid, newest };
   }
 
-  /** Applies validated remote records in one durable transaction, adopting the newest stamp; `members`: they may change the partners. */
-  private async applyRemote(report: ApplyReport, newest: Hlc | null, members: boolean, apply: (w: Writer) => void): Promise<void> {
+  /**
+   * Applies validated remote records in one durable transaction, adopting
+   * the newest stamp; `members`: they may change the partners; `ownNewest`:
+   * the newest of this device's own rows among them (peers giving back rows
+   * it wrote before a restore), which its own clock moves above.
+   */
+  private async applyRemote(report: ApplyReport, newest: Hlc | null, members: boolean, apply: (w: Writer) => void, ownNewest: Hlc | null = null): Promise<void> {
     let partnersChanged = false;
     if (newest) {
       let readable = false;
@@ -497,6 +548,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
           if (members) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
           this.clock.receive(newest);
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
+          if (ownNewest) {
+            this.ownClock.receive(ownNewest);
+            w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('own_hlc', ?)", [encodeHlc(this.ownClock.last())]);
+          }
           readable = true;
         });
         // Readers see the rows now; the journal write is still on its way. Saying so at once lets
@@ -582,23 +637,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * vector moves up to it, so catch-up asks the log only for what came after.
    */
   async adoptSnapshot(base: readonly { origin: Id; seq: number }[]): Promise<void> {
-    const own = base.find((b) => idEquals(b.origin, this.deviceId));
-    const seqBefore = this.logSeq;
-    try {
-      await this.store.transaction((w) => {
-        this.log.adopt(w, base);
-        w.run("DELETE FROM meta WHERE key = 'snapshot_wanted'");
-        // Peers know of this device's own changes beyond what it remembers (restored from an old copy):
-        // never number a new change with a seq already used.
-        if (own && own.seq > this.logSeq) {
-          this.logSeq = own.seq;
-          w.run("UPDATE meta SET value = ? WHERE key = 'log_seq'", [this.logSeq]);
-        }
-      });
-    } catch (e) {
-      this.logSeq = seqBefore;
-      throw e;
-    }
+    // This run's own origin is never in another device's base beyond what it numbered (its changes
+    // reach others only from here), so adopting a base never touches the numbers it hands out.
+    await this.store.transaction((w) => {
+      this.log.adopt(w, base.filter((b) => !idEquals(b.origin, this.origin)));
+      w.run("DELETE FROM meta WHERE key = 'snapshot_wanted'");
+    });
   }
 
   /** Per (owner, model): the newest owner stamp received with nothing missing below it. */
@@ -607,13 +651,22 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return v instanceof Uint8Array ? v : null;
   }
 
-  /** Up to which stamp every row of `owner`'s `model` is here: all of this device's own; for others, the watermark. */
+  /**
+   * Up to which stamp every row of `owner`'s `model` is here and can be
+   * served: all of this device's own; for others, the watermark, but never
+   * at or past a row that is still parked (waiting for its parent, it is
+   * not served, so a device pulling from here must ask for it again).
+   */
   completeThrough(owner: Id, model: string): Uint8Array | null {
     if (idEquals(owner, this.deviceId)) {
       const m = registry.deviceOwnedModel(model);
       return this.store.read((r) => m.newestStamp(r, owner));
     }
-    return this.watermark(owner, model);
+    const mark = this.watermark(owner, model);
+    if (!mark) return null;
+    const parked = this.store.read((r) => this.parking.oldestStamp(r, owner, model));
+    if (!parked || compareBytes(parked, mark) > 0) return mark;
+    return justBefore(parked);
   }
 
   /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */
@@ -659,18 +712,34 @@ export class Library extends TypedEmitter<LibraryEvents> {
     });
   }
 
-  /** Per (owner, device-owned model): the newest stamp held here (what a Hello advertises). */
+  /** Per (owner, device-owned model): the newest stamp held here. */
   newestStamps(): { owner: Id; model: string; hlc: Uint8Array }[] {
-    return this.store.read((r) => {
-      const out: { owner: Id; model: string; hlc: Uint8Array }[] = [];
-      for (const m of registry.deviceOwned) {
-        for (const owner of m.owners(r)) {
-          const hlc = m.newestStamp(r, owner);
-          if (hlc) out.push({ owner, model: m.name, hlc });
-        }
-      }
-      return out;
-    });
+    return this.ownerStates().flatMap((s) => (s.newest ? [{ owner: s.owner, model: s.model, hlc: s.newest }] : []));
+  }
+
+  /** Per (owner, device-owned model) held here: rows, newest stamp and their sum (models/owner-state.ts). */
+  ownerStates(): OwnerState[] {
+    return this.store.read((r) => readOwnerStates(r));
+  }
+
+  /**
+   * Resolves once everything committed so far is durable; rejects if the
+   * journal failed. Anything read before the call may leave the device
+   * once this resolves (DESIGN rule 11).
+   */
+  durable(): Promise<void> {
+    return this.store.whenDurable();
+  }
+
+  /** Why the journal failed (null while it works). */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.emit('failed', e);
   }
 
   // ---------------------------------------------------------------- partners, acks, pruning
@@ -797,8 +866,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return this.store.read((r) => this.parking.size(r));
   }
 
-  get ownLogSeq(): number {
-    return this.logSeq;
+  /** Records that may wait for their parent at once. */
+  get parkedLimit(): number {
+    return this.parking.max;
   }
 
   async close(): Promise<void> {
@@ -806,6 +876,19 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.closed = true;
     await (this.snapshotOnClose ? this.store.close() : this.store.closeWithoutSnapshot());
   }
+}
+
+/** The 8-byte stamp just before `t` (null before the first). */
+function justBefore(t: Uint8Array): Uint8Array | null {
+  const out = Uint8Array.from(t);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] > 0) {
+      out[i]--;
+      return out;
+    }
+    out[i] = 0xff;
+  }
+  return null;
 }
 
 function isList<T>(x: ReadonlyMap<string, T> | readonly T[]): x is readonly T[] {

@@ -5,8 +5,9 @@
  */
 import type { DeviceOwnedModel, Model, ModelName, ParentRef, SharedChange, SharedModel, StateRecord } from '../models/model';
 import type { Reader, Writer } from '../store';
+import { encodeHlcTime } from '../core/hlc';
 import { idKey, type Id } from '../core/ids';
-import { decodeWith, encodeWith, sharedChangeEncoding, stateRecordEncoding } from './records';
+import { decodeWith, encodeWith, legacySharedChangeEncoding, sharedChangeEncoding, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
 
 export type Parked = { model: DeviceOwnedModel; record: StateRecord } | { model: SharedModel; change: SharedChange };
@@ -15,25 +16,49 @@ export class Parking {
   /** Rows in the parked table; kept in memory so the common case (none) costs nothing. */
   private count = -1;
 
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    /** At most this many records wait at once: more are refused (`full`), and fetched again once the wait is over. */
+    readonly max: number = Infinity,
+  ) {}
 
   size(r: Reader): number {
     if (this.count < 0) this.count = Number(r.value('SELECT count(*) FROM parked'));
     return this.count;
   }
 
+  /** No more records may wait. */
+  full(r: Reader): boolean {
+    return this.size(r) >= this.max;
+  }
+
   parkState(w: Writer, model: DeviceOwnedModel, record: StateRecord, parent: ParentRef): void {
-    this.insert(w, parent, model, record.uuid, encodeWith(stateRecordEncoding(model), record));
+    this.insert(w, parent, model, record.uuid, encodeWith(stateRecordEncoding(model), record), record.hlc.device, encodeHlcTime(record.hlc));
   }
 
   parkChange(w: Writer, model: SharedModel, change: SharedChange, parent: ParentRef): void {
-    this.insert(w, parent, model, change.uuid, encodeWith(sharedChangeEncoding(model), change));
+    this.insert(w, parent, model, change.uuid, encodeWith(sharedChangeEncoding(model), change), null, null);
   }
 
-  private insert(w: Writer, parent: ParentRef, model: Model, uuid: Id, record: Uint8Array): void {
+  private insert(w: Writer, parent: ParentRef, model: Model, uuid: Id, record: Uint8Array, owner: Id | null, stamp: Uint8Array | null): void {
     this.size(w);
-    w.run('INSERT INTO parked (parent_model, parent_uuid, model, uuid, record) VALUES (?, ?, ?, ?, ?)', [parent.model, parent.uuid, model.name, uuid, record]);
+    w.run('INSERT INTO parked (parent_model, parent_uuid, model, uuid, record, owner, stamp) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      parent.model,
+      parent.uuid,
+      model.name,
+      uuid,
+      record,
+      owner,
+      stamp,
+    ]);
     this.count++;
+  }
+
+  /** The oldest stamp (8-byte time) of `owner`'s `model` rows parked here, or null. */
+  oldestStamp(r: Reader, owner: Id, model: string): Uint8Array | null {
+    if (this.size(r) === 0) return null;
+    const v = r.value('SELECT min(stamp) FROM parked WHERE model = ? AND owner = ?', [model, owner]);
+    return v instanceof Uint8Array ? v : null;
   }
 
   /** Removes and returns what waited for (model, uuid). */
@@ -67,6 +92,24 @@ export class Parking {
       out.set(key, Math.min(out.get(key) ?? Infinity, ch.seq));
     }
     return out;
+  }
+
+  /**
+   * Once, after the upgrade that added them: fills in the owner and stamp of
+   * device-owned records parked before, and rewrites shared changes parked
+   * in the layout from before changes named their writer.
+   */
+  upgrade(w: Writer): void {
+    for (const [id, name, record] of w.rows('SELECT id, model, record FROM parked WHERE owner IS NULL')) {
+      const model = this.registry.get(name as string);
+      if (model.kind === 'device-owned') {
+        const rec = decodeWith(stateRecordEncoding(model), record as Uint8Array, 'parked record');
+        w.run('UPDATE parked SET owner = ?, stamp = ? WHERE id = ?', [rec.hlc.device, encodeHlcTime(rec.hlc), id as number]);
+      } else {
+        const ch = decodeWith(legacySharedChangeEncoding(model), record as Uint8Array, 'parked change');
+        w.run('UPDATE parked SET record = ? WHERE id = ?', [encodeWith(sharedChangeEncoding(model), ch), id as number]);
+      }
+    }
   }
 
   /** Forget the cached count (after a rolled-back transaction). */

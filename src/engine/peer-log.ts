@@ -56,6 +56,8 @@ export class PeerLog {
     if (ch.seq !== contiguous + 1 && w.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, ch.seq]) !== undefined) return false;
     const model = this.registry.sharedModel(ch.model);
     const hlc = encodeHlc(ch.hlc);
+    // Which device and run an origin is (checked: the origin is derived from them).
+    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation) VALUES (?, ?, ?)', [origin, ch.device, ch.incarnation]);
     w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       origin,
       ch.seq,
@@ -72,6 +74,12 @@ export class PeerLog {
       [origin, top.seq, top.hlc ?? hlc],
     );
     return true;
+  }
+
+  /** Whether `ch` is held already (append would refuse it). */
+  holds(r: Reader, ch: SharedChange): boolean {
+    const origin = ch.hlc.device;
+    return ch.seq <= this.contiguous(r, origin) || r.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, ch.seq]) !== undefined;
   }
 
   vector(r: Reader): VersionVector {
@@ -103,6 +111,8 @@ export class PeerLog {
         from,
         limit - changes.length + 1,
       ]);
+      if (rows.length === 0) continue;
+      const { device, incarnation } = this.author(r, v.origin);
       for (const [seq, hlc, model, uuid, op, data] of rows) {
         if (changes.length === limit) {
           hasMore = true;
@@ -115,6 +125,8 @@ export class PeerLog {
           hlc: decodeHlc(hlc as Uint8Array),
           seq: seq as number,
           op: opFromCode(op as number),
+          device,
+          incarnation,
           data: m.codec.decode(data as Uint8Array),
         });
       }
@@ -122,11 +134,22 @@ export class PeerLog {
     return { changes, hasMore, pruned };
   }
 
-  /** Records that `partner` holds `origin`'s changes up to `seq` (acks only move forward). */
+  /** The device and run that an origin's changes come from (for an origin written before incarnations: the origin itself). */
+  author(r: Reader, origin: Id): { device: Id; incarnation: Uint8Array } {
+    const row = r.rows('SELECT device, incarnation FROM origin WHERE origin = ?', [origin])[0];
+    return row ? { device: row[0] as Uint8Array, incarnation: row[1] as Uint8Array } : { device: origin, incarnation: new Uint8Array(0) };
+  }
+
+  /**
+   * Records that `partner` holds `origin`'s changes up to `seq` (acks only
+   * move forward). Only for origins this device holds: what a partner says
+   * about others cannot grow the table.
+   */
   recordAck(w: Writer, partner: Id, origin: Id, seq: number): void {
     w.run(
-      'INSERT INTO log_ack (partner, origin, seq) VALUES (?, ?, ?) ON CONFLICT(partner, origin) DO UPDATE SET seq = max(seq, excluded.seq)',
-      [partner, origin, seq],
+      'INSERT INTO log_ack (partner, origin, seq) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM log_vector WHERE origin = ?) ' +
+        'ON CONFLICT(partner, origin) DO UPDATE SET seq = max(seq, excluded.seq)',
+      [partner, origin, seq, origin],
     );
   }
 
@@ -149,7 +172,10 @@ export class PeerLog {
     // Partners not heard from since `absentSince` do not hold the log back: they get a snapshot when they return.
     const partners = all.filter((row) => (row[1] as number) >= absentSince).map((row) => row[0] as Uint8Array);
     let removed = 0;
+    // Only origins with entries still in the log have anything to prune.
+    const inLog = new Set(w.rows('SELECT DISTINCT origin FROM peer_log').map((row) => idKey(row[0] as Uint8Array)));
     for (const v of this.vector(w).values()) {
+      if (!inLog.has(idKey(v.origin))) continue;
       let horizon = Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
       for (const p of partners) {
         const acked = w.value('SELECT seq FROM log_ack WHERE partner = ? AND origin = ?', [p, v.origin]);

@@ -46,4 +46,21 @@ export const MIGRATIONS: Migration[] = [
     name: 'library members (paired devices and their keys), synced',
     statements: modelTables(3),
   },
+  {
+    version: 4,
+    name: 'log origins per run; owner states; parked rows know their owner and stamp',
+    statements: [
+      // Which device and run each log origin is (before: the origin was the device).
+      'CREATE TABLE origin (origin BLOB PRIMARY KEY, device BLOB NOT NULL, incarnation BLOB NOT NULL) WITHOUT ROWID',
+      "INSERT OR IGNORE INTO origin (origin, device, incarnation) SELECT origin, origin, x'' FROM log_vector",
+      "INSERT OR IGNORE INTO origin (origin, device, incarnation) SELECT DISTINCT origin, origin, x'' FROM peer_log",
+      // Per (owner, device-owned model): rows held, live rows, newest stamp, sum (models/owner-state.ts); filled on open.
+      'CREATE TABLE owner_state (owner BLOB NOT NULL, model TEXT NOT NULL, rows INTEGER NOT NULL, live INTEGER NOT NULL, newest BLOB, sum BLOB NOT NULL, ' +
+        'PRIMARY KEY (owner, model)) WITHOUT ROWID',
+      // A relay never vouches past a parked row of an owner (Library.completeThrough).
+      'ALTER TABLE parked ADD COLUMN owner BLOB',
+      'ALTER TABLE parked ADD COLUMN stamp BLOB',
+      'CREATE INDEX parked_owner ON parked(model, owner, stamp)',
+    ],
+  },
 ];

@@ -9,6 +9,7 @@ import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec, type RecordData } from './fields';
 import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type ModelName, type ParentRef, type StateRecord } from './model';
+import { OwnerStateDelta } from './owner-state';
 import { columnType, dataFromRow, sqlValues, stampFromTime, time } from './sql';
 
 export interface DeviceOwnedTableSpec {
@@ -70,6 +71,7 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
 
   applyState(w: Writer, records: readonly StateRecord[]): ApplyStateResult {
     const result: ApplyStateResult = { applied: [], stale: 0, parked: [], rejected: [] };
+    const delta = new OwnerStateDelta(this.name);
     for (const rec of records) {
       const owner = rec.hlc.device;
       const claimed = this.ownerOf(w, rec.uuid, rec.data);
@@ -78,7 +80,7 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
         result.rejected.push({ record: rec, error });
         continue;
       }
-      const existing = w.rows(`SELECT owner, hlc FROM ${this.table} WHERE uuid = ?`, [rec.uuid])[0];
+      const existing = w.rows(`SELECT owner, hlc, deleted FROM ${this.table} WHERE uuid = ?`, [rec.uuid])[0];
       if (existing && !idEquals(existing[0] as Uint8Array, owner)) {
         result.rejected.push({ record: rec, error: new OwnershipError(`${this.name} ${idToString(rec.uuid)} belongs to another device`) });
         continue;
@@ -95,9 +97,17 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
       }
       const values = sqlValues(this.fields, rec.data, rec.deleted ? this.isIdentity : undefined);
       w.run(this.upsertSql, [rec.uuid, owner, t, rec.deleted ? 1 : 0, ...values]);
+      if (existing) delta.remove(owner, rec.uuid, existing[1] as Uint8Array, existing[2] === 1);
+      delta.add(owner, rec.uuid, t, rec.deleted);
       result.applied.push(rec);
     }
+    if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
     return result;
+  }
+
+  /** Feeds every row's (owner, uuid, stamp, deleted) to `add` (rebuilding owner states). */
+  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void {
+    for (const [owner, uuid, hlc, deleted] of r.rows(`SELECT owner, uuid, hlc, deleted FROM ${this.table}`)) add(owner as Id, uuid as Id, hlc as Uint8Array, deleted === 1);
   }
 
   parentOf(rec: StateRecord): ParentRef | null {

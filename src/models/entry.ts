@@ -10,11 +10,12 @@
  * parked. Deleting a location removes its entries older than the deletion.
  */
 import { compareBytes } from '../core/hlc';
-import { idEquals, idMapKey, idToString, type Id } from '../core/ids';
+import { idEquals, idKey, idMapKey, idToString, type Id } from '../core/ids';
 import type { Reader, SqlValue, Writer } from '../store';
 import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec } from './fields';
 import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type StateRecord } from './model';
+import { OwnerStateDelta } from './owner-state';
 import { stampFromTime, time } from './sql';
 
 export const ENTRY_KIND = { file: 0, dir: 1, symlink: 2 } as const;
@@ -45,6 +46,8 @@ interface LocationInfo {
   hlc: Uint8Array;
   /** The owner's local number, once looked up. */
   ownerNo?: number;
+  /** idKey of the owner, once computed. */
+  ownerKey?: string;
 }
 
 const COLUMNS = '(id, uuid, owner_no, hlc, deleted, location_id, parent_id, name, kind, size, mtime)';
@@ -56,7 +59,7 @@ const INSERT_ONE = `INSERT INTO entry ${COLUMNS} VALUES ${ROW}`;
 const INSERT_MANY = `INSERT INTO entry ${COLUMNS} VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')}`;
 const UPDATE = 'UPDATE entry SET owner_no = ?, hlc = ?, deleted = ?, location_id = ?, parent_id = ?, name = ?, kind = ?, size = ?, mtime = ? WHERE id = ?';
 const LOOKUP_IDS = 100;
-const LOOKUP = `SELECT uuid, id, hlc, location_id FROM entry WHERE uuid IN (${Array(LOOKUP_IDS).fill('?').join(', ')})`;
+const LOOKUP = `SELECT uuid, id, hlc, location_id, deleted FROM entry WHERE uuid IN (${Array(LOOKUP_IDS).fill('?').join(', ')})`;
 
 interface Candidate {
   rec: StateRecord;
@@ -117,6 +120,7 @@ export class EntryTable implements DeviceOwnedModel {
     const inserts: Pending[] = [];
     const pending = new Map<string, Pending>(); // rows to insert, by uuid key
     const updates: { id: number; row: SqlValue[] }[] = [];
+    const delta = new OwnerStateDelta(this.name);
 
     const parentId = (parent: Uint8Array, c: Candidate): number => {
       const pk = idMapKey(parent);
@@ -146,6 +150,7 @@ export class EntryTable implements DeviceOwnedModel {
           : [id, rec.uuid, c.ownerNo, c.time, 0, c.loc.id, parent ? parentId(parent, c) : null, d.name as string, d.kind as number, d.size as number, d.mtime as number];
       const inBatch = pending.get(key);
       const stored = existing.get(key);
+      const ownerKey = (c.loc.ownerKey ??= idKey(c.loc.owner));
       let id: number;
       if (inBatch) {
         // Twice in one batch, or a stub made for it above: the newer state wins.
@@ -153,6 +158,7 @@ export class EntryTable implements DeviceOwnedModel {
           result.stale++;
           continue;
         }
+        if (inBatch.hlc) delta.remove(c.loc.owner, rec.uuid, inBatch.hlc, inBatch.row[4] === 1, false, ownerKey);
         id = inBatch.row[0] as number;
         inBatch.row = values(id);
         inBatch.hlc = c.time;
@@ -165,9 +171,11 @@ export class EntryTable implements DeviceOwnedModel {
           result.stale++;
           continue;
         }
+        if (stored.hlc) delta.remove(c.loc.owner, rec.uuid, stored.hlc, stored.deleted, false, ownerKey);
         id = stored.id;
         updates.push({ id, row: values(id) });
         stored.hlc = c.time;
+        stored.deleted = rec.deleted;
       } else {
         id = nextId++;
         const p: Pending = { row: values(id), hlc: c.time };
@@ -175,6 +183,7 @@ export class EntryTable implements DeviceOwnedModel {
         pending.set(key, p);
       }
       if (!rec.deleted && d.kind === ENTRY_KIND.dir) ids.set(key, id);
+      delta.add(c.loc.owner, rec.uuid, c.time, rec.deleted, ownerKey);
       result.applied.push(rec);
     }
 
@@ -189,6 +198,7 @@ export class EntryTable implements DeviceOwnedModel {
     }
     for (; i < inserts.length; i++) w.run(INSERT_ONE, inserts[i].row);
     for (const u of updates) w.run(UPDATE, [...u.row.slice(2), u.id]);
+    if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
     return result;
   }
 
@@ -234,13 +244,13 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   /** The stored rows (id, stamp, location) of the candidates, by uuid key: one indexed IN query per LOOKUP_IDS records. */
-  private lookup(w: Writer, candidates: readonly Candidate[]): Map<string, { id: number; hlc: Uint8Array | null; locationId: number }> {
-    const out = new Map<string, { id: number; hlc: Uint8Array | null; locationId: number }>();
+  private lookup(w: Writer, candidates: readonly Candidate[]): Map<string, { id: number; hlc: Uint8Array | null; locationId: number; deleted: boolean }> {
+    const out = new Map<string, { id: number; hlc: Uint8Array | null; locationId: number; deleted: boolean }>();
     for (let i = 0; i < candidates.length; i += LOOKUP_IDS) {
       const params: SqlValue[] = new Array(LOOKUP_IDS).fill(null);
       for (let k = 0; k < LOOKUP_IDS && i + k < candidates.length; k++) params[k] = candidates[i + k].rec.uuid;
-      for (const [uuid, id, hlc, locationId] of w.rows(LOOKUP, params)) {
-        out.set(idMapKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number });
+      for (const [uuid, id, hlc, locationId, deleted] of w.rows(LOOKUP, params)) {
+        out.set(idMapKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number, deleted: deleted === 1 });
       }
     }
     return out;
@@ -248,8 +258,20 @@ export class EntryTable implements DeviceOwnedModel {
 
   /** Removes the entries of a deleted location that are older than its deletion. */
   purgeLocation(w: Writer, location: Id, deletedAt: Uint8Array): void {
-    const id = w.value('SELECT id FROM location WHERE uuid = ?', [location]);
-    if (typeof id === 'number') w.run('DELETE FROM entry WHERE location_id = ? AND (hlc IS NULL OR hlc < ?)', [id, deletedAt]);
+    const loc = w.rows('SELECT id, owner FROM location WHERE uuid = ?', [location])[0];
+    if (!loc) return;
+    const [id, owner] = loc as [number, Uint8Array];
+    const delta = new OwnerStateDelta(this.name);
+    for (const [uuid, hlc, deleted] of w.rows('SELECT uuid, hlc, deleted FROM entry WHERE location_id = ? AND hlc < ?', [id, deletedAt])) {
+      delta.remove(owner, uuid as Uint8Array, hlc as Uint8Array, deleted === 1, true);
+    }
+    w.run('DELETE FROM entry WHERE location_id = ? AND (hlc IS NULL OR hlc < ?)', [id, deletedAt]);
+    if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
+  }
+
+  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void {
+    const owners = new Map<number, Id>(r.rows('SELECT no, device FROM device_no').map((row) => [row[0] as number, row[1] as Id]));
+    for (const [no, uuid, hlc, deleted] of r.rows('SELECT owner_no, uuid, hlc, deleted FROM entry WHERE hlc IS NOT NULL')) add(owners.get(no as number)!, uuid as Id, hlc as Uint8Array, deleted === 1);
   }
 
   private ownerNo(w: Writer, device: Id): number {

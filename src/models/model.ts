@@ -38,10 +38,14 @@ export type SharedOp = 'create' | 'update' | 'delete';
 export interface SharedChange {
   readonly model: ModelName;
   readonly uuid: Id;
-  /** The change's stamp; `hlc.device` is the origin. */
+  /** The change's stamp; `hlc.device` is its log origin, originId(device, incarnation). */
   readonly hlc: Hlc;
   /** Position in the origin's peer log: 1, 2, 3, … with no gaps. */
   readonly seq: number;
+  /** The device that wrote it. */
+  readonly device: Id;
+  /** Which run of that device wrote it (INCARNATION_BYTES random bytes; empty: the device id is the origin). */
+  readonly incarnation: Uint8Array;
   readonly op: SharedOp;
   /** create: the fields it sets (identity fields required); update: changed fields; delete: {}. */
   readonly data: RecordData;
@@ -109,6 +113,8 @@ export interface DeviceOwnedModel extends ModelBase {
   owners(r: Reader): Id[];
   /** The newest stamp (8-byte HLC time) of `owner`'s rows held here, tombstones included. */
   newestStamp(r: Reader, owner: Id): Uint8Array | null;
+  /** Feeds every row's (owner, uuid, stamp, deleted) to `add`, directory stubs left out (rebuilding owner states, owner-state.ts). */
+  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void;
 }
 
 export interface SharedRow {

@@ -38,6 +38,7 @@ import type {
 } from './messages';
 import { ModelCodecs } from './model-codecs';
 import { idEquals } from '../core/ids';
+import { SUM_BYTES } from '../models/owner-state';
 import {
   bool,
   boundedArray,
@@ -45,6 +46,7 @@ import {
   boundedUint,
   exactUint,
   fail,
+  fixedBytes,
   hlcTime,
   id,
   idKeyOf,
@@ -95,7 +97,14 @@ function message<T extends MessageType>(type: T, fields: FieldCodecs<MessageOf<T
 type MessageCodecTable = { readonly [T in MessageType]: Codec<MessageOf<T>> };
 
 function messageCodecs(models: ModelCodecs): MessageCodecTable {
-  const watermark = struct<Watermark>('watermark', { owner: id, model: models.deviceOwnedName, hlc: hlcTime });
+  const watermark = struct<Watermark>('watermark', {
+    owner: id,
+    model: models.deviceOwnedName,
+    hlc: hlcTime,
+    rows: boundedUint('rows', 0, MAX_SAFE),
+    sum: fixedBytes('sum', SUM_BYTES),
+    complete: bool,
+  });
   const snapshot = struct<SharedSnapshotPage>('snapshot', {
     model: models.sharedName,
     rows: (p) => models.sharedRows(p.model),
@@ -112,7 +121,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
       vector,
       watermarks: boundedArray('watermarks', watermark, {
         max: MAX_VECTOR_ENTRIES,
-        minItemBytes: 16 + 2 + 8,
+        minItemBytes: 16 + 2 + 8 + 1 + SUM_BYTES + 1,
         uniqueBy: (w) => idKeyOf(w.owner) + '\0' + w.model,
       }),
     }),

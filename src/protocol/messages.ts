@@ -14,12 +14,18 @@ export interface OriginSeq {
   readonly seq: number;
 }
 
-/** How far one owner's rows of one device-owned model have been received. */
+/** What the sender holds of one owner's rows of one device-owned model. */
 export interface Watermark {
   readonly owner: Id;
   readonly model: ModelName;
-  /** 8-byte HLC time (see encodeHlcTime) of the newest row received. */
+  /** 8-byte HLC time (see encodeHlcTime) of the newest row held. */
   readonly hlc: Uint8Array;
+  /** How many rows it holds (tombstones included). */
+  readonly rows: number;
+  /** Their sum (models/owner-state.ts): equal for equal sets of rows. */
+  readonly sum: Uint8Array;
+  /** It holds every row up to `hlc` (always so for its own rows): two complete holders at the same `hlc` must have the same sum. */
+  readonly complete: boolean;
 }
 
 /** First message on a connection, both ways. */

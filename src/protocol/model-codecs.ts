@@ -7,7 +7,7 @@
  */
 import c from 'compact-encoding';
 import { sharedChangeEncoding, stateRecordEncoding } from '../engine/records';
-import { isId } from '../core/ids';
+import { INCARNATION_BYTES, isId } from '../core/ids';
 import type { Registry } from '../engine/registry';
 import { checkData, type RecordData } from '../models/fields';
 import { compareHlc, HLC_BYTES, type Hlc } from '../core/hlc';
@@ -21,7 +21,7 @@ const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
 const MIN_NAME_BYTES = 2;
 const MIN_DATA_BYTES = 2; // present and null bitmaps
 const MIN_STATE_RECORD_BYTES = 16 + 24 + 1 + MIN_DATA_BYTES;
-const MIN_SHARED_CHANGE_BYTES = MIN_NAME_BYTES + 16 + 24 + 1 + 1 + MIN_DATA_BYTES;
+const MIN_SHARED_CHANGE_BYTES = MIN_NAME_BYTES + 16 + 24 + 1 + 1 + 16 + 1 + MIN_DATA_BYTES;
 const MIN_SHARED_ROW_BYTES = 16 + 24 + 1 + 1 + 1 + MIN_DATA_BYTES + 2;
 
 const optionalHlc = optional(hlc);
@@ -130,6 +130,9 @@ export class ModelCodecs {
         checkHlc(ch.hlc, `${model.name} change hlc`);
         if (!Number.isSafeInteger(ch.seq) || ch.seq < 1) fail('bad-record', `${model.name} change seq must be a positive integer`);
         if (!OPS.includes(ch.op)) fail('bad-record', `${model.name} change has an unknown operation`);
+        if (!isId(ch.device)) fail('bad-record', `${model.name} change device must be a 16-byte id`);
+        if (!(ch.incarnation instanceof Uint8Array) || (ch.incarnation.byteLength !== 0 && ch.incarnation.byteLength !== INCARNATION_BYTES))
+          fail('bad-record', `${model.name} change incarnation must be ${INCARNATION_BYTES} bytes (or none)`);
         checkData(model.name, model.fields, ch.data, false);
         base(ch.model).preencode(state, ch);
       },

@@ -82,7 +82,7 @@ export const bool: Codec<boolean> = {
 };
 
 /** Fixed-size bytes, copied out of the frame on decode so messages never pin it. */
-function fixedBytes(what: string, size: number): Codec<Uint8Array> {
+export function fixedBytes(what: string, size: number): Codec<Uint8Array> {
   return {
     preencode(state, b) {
       if (!(b instanceof Uint8Array) || b.byteLength !== size) fail('bad-record', `${what} must be ${size} bytes`);

@@ -215,7 +215,7 @@ export class LibraryRunner {
     const device = idToString(peer);
     const name = this.deviceName(peer);
     for (const e of report.refused) {
-      this.activity.refused({ device, name, reason: e.message, skewMs: e.remote.ms - e.localMs, origin: idToString(e.remote.device), model: null });
+      this.activity.refused({ device, name, reason: e.message, skewMs: e.remote.ms - e.localMs, origin: idToString(e.author), model: null });
     }
     for (const r of report.rejected) this.activity.refused({ device, name, reason: r.error.message, skewMs: null, origin: null, model: r.model });
   }

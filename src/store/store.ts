@@ -572,6 +572,7 @@ export class Store {
   private snapshotRunning = false;
   private readonly encoder = new RecordEncoder();
   private readonly threshold: number;
+  private readonly failureListeners: ((e: Error) => void)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -690,7 +691,7 @@ export class Store {
         opened,
         (cause) => new StoreFailedError(dir, cause),
         (error) => {
-          if (storeRef) storeRef.failure ??= error;
+          if (storeRef) storeRef.setFailure(error);
           emit({ type: 'journal-failed', error });
         },
       );
@@ -940,6 +941,18 @@ export class Store {
     tx.poisoned ??= new TransactionError(`SQLite rolled back the whole transaction after: ${err.message}`, { cause: err });
   }
 
+  private setFailure(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const fn of this.failureListeners.splice(0)) {
+      try {
+        fn(e);
+      } catch {
+        /* a listener must not break the store */
+      }
+    }
+  }
+
   private rollbackAfterError(): void {
     try {
       this.eng.rollback();
@@ -947,7 +960,7 @@ export class Store {
       // No transaction active: only possible if SQLite ended it behind our back,
       // and then memory may no longer match the journal.
       const err = new StoreFailedError(this.dir, new Error(`transaction ended unexpectedly (${asError(e).message})`));
-      this.failure ??= err;
+      this.setFailure(err);
       this.emit({ type: 'journal-failed', error: err });
     }
   }
@@ -961,6 +974,18 @@ export class Store {
       if (this.closing || this.failure || this.snapshotRunning) return;
       this.queueSnapshot().catch((e) => this.emit({ type: 'snapshot-failed', error: asError(e) }));
     });
+  }
+
+  /** Resolves once every transaction committed so far is durable; rejects once the journal has failed. */
+  whenDurable(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.journal.whenDurable();
+  }
+
+  /** Calls `fn` once if the store fails (its journal cannot be written; see StoreFailedError): at once if it already has. */
+  onFailure(fn: (e: Error) => void): void {
+    if (this.failure) fn(this.failure);
+    else this.failureListeners.push(fn);
   }
 
   /** Takes a snapshot now (waits for one in progress first). */
@@ -1021,7 +1046,7 @@ export class Store {
               eng.moveTo(data);
             } catch (e) {
               const err = new StoreFailedError(this.dir, new Error(`could not reload the database after a snapshot (${asError(e).message})`));
-              this.failure ??= err;
+              this.setFailure(err);
               this.emit({ type: 'journal-failed', error: err });
               throw err;
             }

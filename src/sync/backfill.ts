@@ -13,9 +13,19 @@
  *
  * Progress is what the serving partners announce: per (owner, model), rows
  * received over rows received plus rows the partner says remain.
+ *
+ * This device's own rows are pulled too when a partner holds newer ones
+ * than it does (it was restored from an old copy of its data, or re-joined:
+ * its peers give back what it wrote since). And where a partner and this
+ * device both hold an owner's rows complete up to the same newest stamp but
+ * their sums differ (models/owner-state.ts), one of them holds rows the
+ * other lacks (rows a restored device wrote before it went back in time,
+ * which it no longer has): the whole set is pulled and merged, once per
+ * sum the partner reports.
  */
 import { compareBytes, encodeHlcTime } from '../core/hlc';
-import { idEquals, idKey, type Id } from '../core/ids';
+import { idEquals, idKey, toHex, type Id } from '../core/ids';
+import { sameSum, type OwnerState } from '../models/owner-state';
 import type { Library } from '../engine/library';
 import type { HelloMessage } from '../protocol';
 import type { Session, SessionOptions } from './session';
@@ -61,6 +71,10 @@ export class Backfill {
   private preferred: string | null = null;
   /** A manual backfill or full resync is running. */
   private resync = false;
+  /** `${peer}/${owner}/${model}` → the partner's sum when its whole set was last pulled to reconcile (not again for the same sum). */
+  private readonly reconciled = new Map<string, string>();
+  /** Per Hello received: the (owner/model) sets to pull whole from its sender (decided once per Hello). */
+  private whole = new WeakMap<HelloMessage, Set<string>>();
 
   constructor(private readonly host: BackfillHost) {}
 
@@ -95,6 +109,7 @@ export class Backfill {
    */
   restart(peer: Id | null): void {
     this.pulled = new WeakMap();
+    this.whole = new WeakMap();
     this.resync = true;
     this.preferred = peer ? idKey(peer) : null;
   }
@@ -169,7 +184,12 @@ export class Backfill {
     return set;
   }
 
-  /** (owner, model) pairs where the partner's Hello shows rows newer than this device's watermark. */
+  /**
+   * (owner, model) pairs to pull from the partner, and from where: its Hello
+   * shows rows newer than this device's watermark (or, for this device's
+   * own rows, than the newest it holds), or the same newest with another
+   * sum (the whole set, to merge).
+   */
   private ahead(s: Session): { owner: Id; model: string; from: Uint8Array | null }[] {
     const lib = this.host.library;
     const hello = s.hello;
@@ -177,18 +197,54 @@ export class Backfill {
     const out: { owner: Id; model: string; from: Uint8Array | null }[] = [];
     // A resync also asks for owners held here that the partner's Hello (sent before it synced them, perhaps) did not list.
     const known = this.resync ? lib.newestStamps() : [];
+    const mine = new Map(lib.ownerStates().map((o) => [`${idKey(o.owner)}/${o.model}`, o]));
+    let whole = this.whole.get(hello);
+    if (!whole) this.whole.set(hello, (whole = this.diverged(s, hello, mine)));
     for (const model of lib.registry.deviceOwned) {
       const listed = new Set<string>();
       for (const w of hello.watermarks) {
-        if (w.model !== model.name || idEquals(w.owner, lib.deviceId)) continue;
-        listed.add(idKey(w.owner));
-        const from = lib.watermark(w.owner, model.name);
-        if (!from || compareBytes(w.hlc, from) > 0) out.push({ owner: w.owner, model: model.name, from });
+        if (w.model !== model.name) continue;
+        const key = idKey(w.owner);
+        listed.add(key);
+        const own = idEquals(w.owner, lib.deviceId);
+        const held = mine.get(`${key}/${model.name}`) ?? null;
+        // Own rows: everything up to the newest is here. Others': up to the watermark.
+        const from = own ? (held?.newest ?? null) : lib.watermark(w.owner, model.name);
+        if (!from || compareBytes(w.hlc, from) > 0) {
+          out.push({ owner: w.owner, model: model.name, from });
+          continue;
+        }
+        if (whole.has(`${key}/${model.name}`)) out.push({ owner: w.owner, model: model.name, from: null });
       }
       for (const k of known) {
         if (k.model !== model.name || idEquals(k.owner, lib.deviceId) || listed.has(idKey(k.owner))) continue;
         if (!lib.watermark(k.owner, model.name)) out.push({ owner: k.owner, model: model.name, from: null });
       }
+    }
+    return out;
+  }
+
+  /**
+   * The (owner/model) sets where the partner and this device both hold
+   * every row up to the same newest stamp, yet their sums differ: each may
+   * hold rows the other lacks, so the partner's whole set is pulled and
+   * merged (once for each sum it reports).
+   */
+  private diverged(s: Session, hello: HelloMessage, mine: ReadonlyMap<string, OwnerState>): Set<string> {
+    const lib = this.host.library;
+    const out = new Set<string>();
+    for (const w of hello.watermarks) {
+      const key = `${idKey(w.owner)}/${w.model}`;
+      const held = mine.get(key);
+      if (!held?.newest || !w.complete || compareBytes(w.hlc, held.newest) !== 0 || sameSum(w.sum, held.sum)) continue;
+      const own = idEquals(w.owner, lib.deviceId);
+      const mark = own ? held.newest : lib.watermark(w.owner, w.model);
+      if (!mark || compareBytes(mark, held.newest) < 0) continue; // not complete here: a normal catch-up comes first
+      const seen = `${idKey(s.remote)}/${key}`;
+      const sum = toHex(w.sum);
+      if (this.reconciled.get(seen) === sum) continue;
+      this.reconciled.set(seen, sum);
+      out.add(key);
     }
     return out;
   }

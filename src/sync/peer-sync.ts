@@ -21,9 +21,12 @@ import { Session, type SessionEvent, type SessionHost, type SessionOptions } fro
  * - backfilling: pulling everything for the first time (since joining, or a resync);
  * - catching-up: pulling what changed while away;
  * - ready: linked and caught up;
- * - paused: the user paused sync.
+ * - paused: the user paused sync;
+ * - failed: this device's journal could not be written (disk full, I/O
+ *   error): nothing more is sent or received until the library is opened
+ *   again (`failure` says why).
  */
-export type SyncState = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
+export type SyncState = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused' | 'failed';
 
 /**
  * One partner as sync sees it:
@@ -71,6 +74,7 @@ export const DEFAULT_SYNC_OPTIONS: SessionOptions = {
   deadAfterMs: 5000,
   requestTimeoutMs: 15_000,
   maxBuffered: 10_000,
+  maxBufferedBytes: 32 * 1024 * 1024,
   maxErrors: 20,
   antiEntropyMs: 30_000,
   pruneIntervalMs: 10_000,
@@ -96,6 +100,11 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private readonly pausedPeers = new Set<string>();
   /** Per partner (idKey): when its last link closed, the last time a frame came on it. */
   private readonly lastHeard = new Map<string, number>();
+  private readonly offFailed: () => void;
+  /** Why sync stopped for good (the journal failed); null while it runs. */
+  failure: Error | null = null;
+  /** Data read for partners that waited for this device's journal before it went out: how many times, and for how long in all (ms). */
+  readonly held = { count: 0, ms: 0 };
 
   constructor(
     readonly library: Library,
@@ -109,18 +118,30 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
       for (const s of this.sessions.values()) if (s.caughtUpOnce) s.broadcast(c);
     });
     transport.on('link', (link: Link) => this.onLink(link));
+    this.offFailed = library.on('failed', (e) => this.failed(e));
+    if (library.failed) this.failed(library.failed);
+  }
+
+  /** The journal failed: stop syncing (what is in memory past the last durable commit must not leave). */
+  private failed(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.transport.setPartners([]);
+    for (const s of this.sessions.values()) s.close('journal failed');
+    this.emit('error', { peer: this.library.deviceId, error: new Error(`sync stopped: this device's journal could not be written (${e.message}); nothing more is sent until the library is opened again`) });
+    this.updateState();
   }
 
   /** Starts keeping links with the library's partners. */
   start(): void {
     this.started = true;
-    this.transport.setPartners(this.linkedPartners());
+    if (!this.failure) this.transport.setPartners(this.linkedPartners());
     this.updateState();
   }
 
   /** The partner list changed (paired or unpaired): keep links with the new list. */
   partnersChanged(): void {
-    if (this.started && !this.paused) this.transport.setPartners(this.linkedPartners());
+    if (this.started && !this.paused && !this.failure) this.transport.setPartners(this.linkedPartners());
   }
 
   /** Partners to keep links with: all but those paused one by one. */
@@ -195,6 +216,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   async stop(): Promise<void> {
     this.stopped = true;
     this.offCommitted();
+    this.offFailed();
     this.options.scheduler.clearTimeout(this.pruneTimer);
     for (const s of this.sessions.values()) s.close('stopped');
     await this.transport.close();
@@ -310,12 +332,15 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     else if (e.type === 'applied') this.emit('applied', { peer: e.peer, report: e.report });
     else if (e.type === 'refused') this.emit('refused', { peer: e.peer, report: e.report });
     else if (e.type === 'sent') this.emit('sent', { peer: e.peer, model: e.model, count: e.count });
-    else this.emit('snapshot', { peer: e.peer, rows: e.rows });
+    else if (e.type === 'held') {
+      this.held.count++;
+      this.held.ms += e.ms;
+    } else this.emit('snapshot', { peer: e.peer, rows: e.rows });
   }
 
   private onLink(link: Link): void {
-    if (this.paused || !this.started) {
-      link.close('not syncing');
+    if (this.paused || !this.started || this.failure) {
+      link.close(this.failure ? 'journal failed' : 'not syncing');
       return;
     }
     if (this.pausedPeers.has(idKey(link.remote))) {
@@ -332,7 +357,8 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private updateState(): void {
     let next: SyncState;
     const sessions = [...this.sessions.values()];
-    if (this.paused) next = 'paused';
+    if (this.failure) next = 'failed';
+    else if (this.paused) next = 'paused';
     else if (this.started && sessions.length === 0) next = 'offline';
     else if (!this.started) next = 'uninitialized';
     else if (!this.library.backfilled && (this.backfill.busy || sessions.some((s) => s.state !== 'ready'))) next = 'backfilling';

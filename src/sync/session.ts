@@ -38,8 +38,10 @@ export interface SessionOptions {
   /** A link silent this long is dead. */
   deadAfterMs: number;
   requestTimeoutMs: number;
-  /** Live changes held while catching up; past this the buffer is dropped and catch-up runs again. */
+  /** Live changes held while catching up; past this many (or maxBufferedBytes) the buffer is dropped and catch-up runs again. */
   maxBuffered: number;
+  /** Bytes of live changes held while catching up, at most. */
+  maxBufferedBytes: number;
   /** Bad frames tolerated before the link is closed. */
   maxErrors: number;
   /** How often a ready session exchanges Hellos again and catches up on anything a lost frame kept from it. */
@@ -77,7 +79,9 @@ export type SessionEvent =
   /** Records sent to the partner: live changes, or pages served to its catch-up (per model). */
   | { type: 'sent'; peer: Id; model: string; count: number }
   /** A snapshot of the partner's shared rows was merged (its log no longer had what this device lacked). */
-  | { type: 'snapshot'; peer: Id; rows: number };
+  | { type: 'snapshot'; peer: Id; rows: number }
+  /** Data read for the partner waited `ms` for this device's journal before it was sent (DESIGN rule 11). */
+  | { type: 'held'; peer: Id; ms: number };
 
 export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
 
@@ -102,7 +106,12 @@ export class Session {
   private heartbeatTimer: unknown = null;
   private ackTimer: unknown = null;
   private buffered: Message[] = [];
+  private bufferedBytes = 0;
   private catchingUp: Promise<void> | null = null;
+  /** Sends of data read from the library, each released once what it read is durable, in order. */
+  private released: Promise<void> = Promise.resolve();
+  /** Per origin (idKey): the seq last acknowledged to the partner (acks carry only what moved). */
+  private readonly ackedToPeer = new Map<string, number>();
   private again = false;
   private overflowed = false;
   /** Live changes were left out while the link was congested. */
@@ -122,7 +131,7 @@ export class Session {
     link.on('frame', (f) => this.onFrame(f));
     link.on('close', () => this.closed());
     link.on('drain', () => this.drained());
-    this.send(this.helloMessage());
+    this.sendHello();
     this.heartbeat();
   }
 
@@ -169,7 +178,7 @@ export class Session {
     if (!this.skipped || this.state === 'closed') return;
     this.skipped = false;
     this.lastHello = this.host.options.scheduler.now();
-    this.send(this.helloMessage());
+    this.sendHello();
   }
 
   private flush(): void {
@@ -210,6 +219,10 @@ export class Session {
     for (const [model, count] of per) this.reportSent(model, count);
   }
 
+  private sendHello(): void {
+    this.sendRead(encodeMessage(this.helloMessage()));
+  }
+
   private helloMessage(): HelloMessage {
     const lib = this.host.library;
     return {
@@ -218,13 +231,48 @@ export class Session {
       libraryId: lib.id,
       deviceId: lib.deviceId,
       vector: lib.have(),
-      watermarks: lib.newestStamps().map((w) => ({ owner: w.owner, model: w.model as never, hlc: w.hlc })),
+      watermarks: lib.ownerStates().flatMap((o) => {
+        if (!o.newest) return [];
+        // Complete: every row up to the newest is here (its own rows always; others' once caught up to it).
+        const mark = idEquals(o.owner, lib.deviceId) ? o.newest : lib.watermark(o.owner, o.model);
+        return [{ owner: o.owner, model: o.model as never, hlc: o.newest, rows: o.rows, sum: o.sum, complete: !!mark && compareBytes(mark, o.newest) >= 0 }];
+      }),
     };
   }
 
   private send(msg: Message): void {
     if (this.state === 'closed') return;
     this.link.send(encodeMessage(msg));
+  }
+
+  /**
+   * Sends bytes built from what the library holds now, once everything
+   * committed so far is durable (DESIGN rule 11): a device that crashes
+   * right after never comes back without something a partner got from it.
+   * Released in order. If the journal has failed, nothing is sent and the
+   * link closes.
+   */
+  private sendRead(bytes: Uint8Array): void {
+    if (this.state === 'closed') return;
+    const { scheduler } = this.host.options;
+    const readAt = scheduler.now();
+    const durable = this.host.library.durable();
+    this.released = this.released.then(
+      () =>
+        durable.then(
+          () => {
+            if (this.state === 'closed') return;
+            const ms = scheduler.now() - readAt;
+            if (ms > 0) this.host.report({ type: 'held', peer: this.remote, ms });
+            this.link.send(bytes);
+          },
+          (e: Error) => {
+            if (this.state === 'closed') return;
+            this.fail(new Error(`nothing more is sent: this device's journal failed (${e.message})`));
+            this.close('journal failed');
+          },
+        ),
+    );
   }
 
   private sendError(requestId: number, code: ErrorCode, message: string): void {
@@ -243,7 +291,7 @@ export class Session {
     // and now and then once ready (anti-entropy: catch up on anything a lost frame kept from us).
     if ((this.state === 'handshake' && sinceHello >= this.host.options.requestTimeoutMs) || (this.state === 'ready' && sinceHello >= this.host.options.antiEntropyMs)) {
       this.lastHello = scheduler.now();
-      this.send(this.helloMessage());
+      this.sendHello();
     } else this.send({ type: 'heartbeat', nowMs: scheduler.now() });
     this.heartbeatTimer = scheduler.setTimeout(() => this.heartbeat(), heartbeatMs);
   }
@@ -272,7 +320,7 @@ export class Session {
       this.misbehaved(pe.requestId, pe.code, pe.message);
       return;
     }
-    this.dispatch(msg);
+    this.dispatch(msg, bytes.byteLength);
   }
 
   private misbehaved(requestId: number, code: ErrorCode, message: string): void {
@@ -281,7 +329,7 @@ export class Session {
     if (++this.errors > this.host.options.maxErrors) this.close(`too many bad frames (${code})`);
   }
 
-  private dispatch(msg: Message): void {
+  private dispatch(msg: Message, size: number): void {
     switch (msg.type) {
       case 'hello':
         return this.onHello(msg);
@@ -292,11 +340,16 @@ export class Session {
       case 'shared-change':
       case 'shared-change-batch':
         if (this.state !== 'ready') {
-          if (this.buffered.length >= this.host.options.maxBuffered) {
+          const { maxBuffered, maxBufferedBytes } = this.host.options;
+          if (this.buffered.length >= maxBuffered || this.bufferedBytes + size > maxBufferedBytes) {
             // Never drop silently: forget the buffer and catch up again from watermarks and vectors.
             this.buffered = [];
+            this.bufferedBytes = 0;
             this.overflowed = true;
-          } else if (!this.overflowed) this.buffered.push(msg);
+          } else if (!this.overflowed) {
+            this.buffered.push(msg);
+            this.bufferedBytes += size;
+          }
           return;
         }
         void this.applyLive(msg);
@@ -335,6 +388,13 @@ export class Session {
     if (!idEquals(h.libraryId, lib.id)) return this.refuse('bad-record', 'not the same library');
     if (!idEquals(h.deviceId, this.remote)) return this.refuse('not-owner', 'the hello names another device than the link');
     this.remoteHello = h;
+    // What a partner's Hello says it holds, it holds durably: as good as an ack (only for origins held here).
+    if (h.vector.length) {
+      this.host
+        .exclusive(() => this.host.library.recordAcks(this.remote, h.vector))
+        .then(() => this.host.acked())
+        .catch((e) => this.fail(e));
+    }
     // The first Hello starts catch-up; a later one (anti-entropy) does it again.
     void this.catchUp();
   }
@@ -403,6 +463,7 @@ export class Session {
     this.state = 'ready';
     const buffered = this.buffered;
     this.buffered = [];
+    this.bufferedBytes = 0;
     if (this.overflowed) this.again = true;
     this.overflowed = false;
     for (const m of buffered) await this.applyLive(m);
@@ -431,8 +492,12 @@ export class Session {
     return this.state === 'closed';
   }
 
+  /** Tells the partner what this device now holds (durably, once sent), per origin that moved since the last ack. */
   private sendAck(): void {
-    this.send({ type: 'ack', vector: this.host.library.have() });
+    const moved = this.host.library.have().filter((v) => (this.ackedToPeer.get(idKey(v.origin)) ?? 0) < v.seq);
+    if (moved.length === 0) return;
+    for (const v of moved) this.ackedToPeer.set(idKey(v.origin), v.seq);
+    this.sendRead(encodeMessage({ type: 'ack', vector: moved }));
   }
 
   /**
@@ -467,6 +532,10 @@ export class Session {
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
     if (report.refused.length || report.rejected.length) this.host.report({ type: 'refused', peer: this.remote, report });
+    if (report.deferred) {
+      const limit = this.host.library.parkedLimit;
+      this.fail(new Error(`${report.deferred} record(s) from this partner were not taken: ${limit} records already wait for their parent (the limit); they are fetched again once those are applied`));
+    }
     if (report.applied) this.host.report({ type: 'applied', peer: this.remote, report });
     return report;
   }
@@ -494,7 +563,7 @@ export class Session {
       });
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);
-      this.link.send(bytes);
+      this.sendRead(bytes);
       this.reportSent(model, sent);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);
@@ -515,7 +584,7 @@ export class Session {
           const snapshot = { model: cursor.model, rows: part, after, hasMore: rows.length === max || part.length < rows.length, base };
           return { type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] };
         });
-        this.link.send(bytes);
+        this.sendRead(bytes);
         this.reportSent(cursor.model, sent);
         return;
       }
@@ -525,7 +594,7 @@ export class Session {
         sent = part;
         return { type: 'shared-change-response', requestId, changes: part, hasMore: page.hasMore || part.length < page.changes.length, snapshot: null, pruned: page.pruned };
       });
-      this.link.send(bytes);
+      this.sendRead(bytes);
       this.reportSharedSent(sent);
     } catch (e) {
       this.sendError(requestId, 'internal', (e as Error).message);

@@ -5,12 +5,22 @@
  * rows instead, with per-field stamps and tombstones; the rows are merged like
  * changes, and the vector moves to what the snapshot reflects.
  */
+import { idKey } from '../core/ids';
 import type { OriginSeq } from '../protocol';
 import type { Session } from './session';
+
+/** In a request's `have`: "send nothing of this origin" (an origin this device cannot take from this partner now). */
+const SKIP = Number.MAX_SAFE_INTEGER;
 
 /** Snapshots one catch-up may take before it gives up (the partner keeps pruning below us). */
 const MAX_SNAPSHOTS = 3;
 
+/**
+ * Progress is per origin: an origin whose changes this device cannot take
+ * now (stamped too far ahead, invalid, or more than may wait for a parent)
+ * is left out of the following requests of this catch-up (a later one
+ * tries again), so it never keeps the others from arriving.
+ */
 export async function catchUpShared(s: Session): Promise<void> {
   const { library: lib, options } = s.host;
   let snapshots = 0;
@@ -18,8 +28,11 @@ export async function catchUpShared(s: Session): Promise<void> {
     snapshots++;
     if (!(await pullSnapshot(s))) return;
   }
+  const stuck = new Map<string, OriginSeq>();
   for (;;) {
-    const have = lib.have();
+    const before = seqs(lib.have());
+    const have: OriginSeq[] = [...before.values()].map((v) => (stuck.has(idKey(v.origin)) ? { origin: v.origin, seq: SKIP } : v));
+    for (const [k, v] of stuck) if (!before.has(k)) have.push({ origin: v.origin, seq: SKIP });
     const resp = await s.requestShared(have, options.pageSize);
     if (resp.pruned.length) {
       if (++snapshots > MAX_SNAPSHOTS) throw new Error(`the partner pruned its log below this device ${MAX_SNAPSHOTS} times in one catch-up`);
@@ -27,10 +40,18 @@ export async function catchUpShared(s: Session): Promise<void> {
       continue;
     }
     if (resp.changes.length) await s.apply(() => lib.applyShared(resp.changes));
-    if (!resp.hasMore) return;
-    // A page that moved nothing forward (refused or rejected changes) would come back the same: try again later.
-    if (total(lib.have()) <= total(have)) return;
+    if (!resp.hasMore || resp.changes.length === 0) return;
+    // An origin that did not move forward would come back the same: leave it out from now on.
+    const after = seqs(lib.have());
+    for (const ch of resp.changes) {
+      const k = idKey(ch.hlc.device);
+      if ((after.get(k)?.seq ?? 0) <= (before.get(k)?.seq ?? 0)) stuck.set(k, { origin: ch.hlc.device, seq: SKIP });
+    }
   }
+}
+
+function seqs(v: readonly OriginSeq[]): Map<string, OriginSeq> {
+  return new Map(v.map((e) => [idKey(e.origin), e]));
 }
 
 /**
@@ -65,6 +86,3 @@ async function pullSnapshot(s: Session): Promise<boolean> {
   return true;
 }
 
-function total(v: readonly OriginSeq[]): number {
-  return v.reduce((n, e) => n + e.seq, 0);
-}

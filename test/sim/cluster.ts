@@ -131,6 +131,23 @@ export class Cluster {
     await n.library.ready(); // its own record, re-announced on open, goes out at a deterministic moment
   }
 
+  /**
+   * Stops a node cleanly (everything acknowledged is on disk), runs `swap`
+   * on its closed data directory (e.g. to put back an older copy of it, as
+   * a user restoring a backup would), then opens it from disk and starts
+   * it again.
+   */
+  async reopen(n: Node, swap: (dataDir: string) => void = () => undefined): Promise<void> {
+    await n.sync.stop();
+    this.net.crash(n.library.deviceId);
+    const id = n.library.id;
+    await n.library.close();
+    swap(n.dataDir);
+    n.library = await Library.open({ dataDir: n.dataDir, libraryId: id, now: n.now, newId: this.newId });
+    this.startSync(n);
+    await n.library.ready();
+  }
+
   /** Each node's sync state, links, contents and errors (for failure reports). */
   describe(): string {
     return this.nodes

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { newId } from '../../src/core/ids';
+import { idKey, newId } from '../../src/core/ids';
+import { computeOwnerStates } from '../../src/models/owner-state';
 import { Library } from '../../src/engine/library';
 import { Random } from '../support/random';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
@@ -33,6 +34,12 @@ async function sources(seed: number, steps: number): Promise<Collected[]> {
 
 async function replica(deviceId: Uint8Array, libraryId: Uint8Array): Promise<Library> {
   return Library.create({ dataDir: tempDir(), name: 'p', deviceId, libraryId, now: () => 1_000, maxClockDriftMs: Number.MAX_SAFE_INTEGER });
+}
+
+/** Owner states as kept, or (`computed`) as the rows say, in a canonical order. */
+function ownerStates(lib: Library, computed = false): string[] {
+  const states = computed ? lib.read((r) => computeOwnerStates(r, lib.registry.deviceOwned)) : lib.ownerStates();
+  return states.map((s) => `${idKey(s.owner)} ${s.model} rows=${s.rows} live=${s.live} newest=${s.newest ? idKey(s.newest) : '-'} sum=${idKey(s.sum)}`).sort();
 }
 
 async function applyAll(lib: Library, ops: readonly Collected[]): Promise<void> {
@@ -67,6 +74,9 @@ describe('convergence (property)', function () {
           await applyAll(shuffled, permuted);
           assert.equal(shuffled.parkedCount(), 0, 'nothing left parked once every parent arrived');
           assert.equal(shuffled.digest(), inOrder.digest(), `seed ${seed}, ${steps} steps: replicas differ`);
+          // What each replica keeps of every owner's rows (counts, newest, sum) is what its rows say, and the same on both.
+          for (const lib of [inOrder, shuffled]) assert.deepEqual(ownerStates(lib), ownerStates(lib, true), `seed ${seed}: kept owner states drifted from the rows`);
+          assert.deepEqual(ownerStates(shuffled), ownerStates(inOrder), `seed ${seed}: owner states differ between replicas`);
 
           // No resurrection, and deletes hold: liveness is exactly what the op set implies.
           let checked = 0;

@@ -49,6 +49,8 @@ describe('record codecs', () => {
       hlc: { ms: 123456789, counter: 3, device: new Uint8Array(16).fill(2) },
       seq: 9,
       op: 'create',
+      device: new Uint8Array(16).fill(2),
+      incarnation: new Uint8Array(0),
       data: { name: 'todo', color: 'red', icon: null, description: 'x'.repeat(50), namespace: null },
     });
     for (let cut = 0; cut < valid.length; cut++) {

@@ -1,8 +1,9 @@
 /**
  * Acknowledged means durable, at the library level: a child commits in a
  * loop and is SIGKILLed at random points; after each kill the library
- * reopens with every acknowledged change, its log sequence without gaps or
- * reuse, its clock above everything it stamped, and no half transaction.
+ * reopens with every acknowledged change, each run's log sequence without
+ * gaps, a new origin for the next run's changes, its clock above everything
+ * it stamped, and no half transaction.
  */
 import assert from 'node:assert/strict';
 import { idFromString, idKey } from '../../src/core/ids';
@@ -23,21 +24,32 @@ describe('library: crash safety (SIGKILL)', function () {
     const child = await bundleForTest('test/support/library-crash-child.ts', 'child.js');
     const dataDir = tempDir();
     let id = 'new';
-    const acked = new Set<number>();
+    /** origin (hex) → acknowledged seqs */
+    const acked = new Map<string, Set<number>>();
+    let ackCount = 0;
     for (let round = 0; round < KILLS; round++) {
       const r = await runUntilKilled([child, dataDir, id], 100, 500);
       id = /^library (\S+)$/m.exec(r.out)?.[1] ?? id;
-      for (const m of r.out.matchAll(/^ack (\d+)$/gm)) acked.add(Number(m[1]));
+      for (const m of r.out.matchAll(/^ack ([0-9a-f]{32}) (\d+)$/gm)) {
+        if (!acked.has(m[1])) acked.set(m[1], new Set());
+        acked.get(m[1])!.add(Number(m[2]));
+        ackCount++;
+      }
 
       const lib = await Library.open({ dataDir, libraryId: idFromString(id) });
       try {
-        const seqs = lib.read((r) => r.rows('SELECT seq FROM peer_log WHERE origin = ? ORDER BY seq', [lib.deviceId]).map((x) => x[0] as number));
-        const max = seqs.length ? seqs[seqs.length - 1] : 0;
-        assert.deepEqual(seqs, Array.from({ length: max }, (_, i) => i + 1), `round ${round}: the log has gaps`);
-        for (const s of acked) assert.ok(s <= max, `round ${round}: acknowledged change ${s} lost (log ends at ${max})`);
-        assert.equal(lib.ownLogSeq, max, 'the log sequence continues where the log ends');
-        assert.equal(lib.vector().get(idKey(lib.deviceId))?.seq ?? 0, max);
-        assert.equal(lib.counts().tag, max, 'one tag per log entry: row and log entry were written together');
+        let entries_ = 0;
+        for (const origin of lib.read((r) => r.rows('SELECT DISTINCT origin FROM peer_log').map((x) => x[0] as Uint8Array))) {
+          const seqs = lib.read((r) => r.rows('SELECT seq FROM peer_log WHERE origin = ? ORDER BY seq', [origin]).map((x) => x[0] as number));
+          const max = seqs.length ? seqs[seqs.length - 1] : 0;
+          assert.deepEqual(seqs, Array.from({ length: max }, (_, i) => i + 1), `round ${round}: the log of a run has gaps`);
+          for (const s of acked.get(idKey(origin)) ?? []) assert.ok(s <= max, `round ${round}: acknowledged change ${s} lost (log ends at ${max})`);
+          assert.equal(lib.vector().get(idKey(origin))?.seq ?? 0, max);
+          entries_ += max;
+        }
+        for (const [origin, seqs] of acked) assert.ok(seqs.size === 0 || lib.vector().has(origin), `round ${round}: a run's acknowledged changes are gone`);
+        assert.ok(!lib.vector().has(idKey(lib.origin)), 'this run numbers under an origin no earlier run used');
+        assert.equal(lib.counts().tag, entries_, 'one tag per log entry: row and log entry were written together');
         const entries = lib.counts().entry;
         assert.equal(entries % 50, 0, `round ${round}: ${entries} entries is not whole transactions of 50`);
         // the clock is above every stamp it issued before the crash
@@ -47,6 +59,6 @@ describe('library: crash safety (SIGKILL)', function () {
         await lib.close();
       }
     }
-    assert.ok(acked.size >= KILLS, `only ${acked.size} commits were acknowledged in ${KILLS} rounds`);
+    assert.ok(ackCount >= KILLS, `only ${ackCount} commits were acknowledged in ${KILLS} rounds`);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ClockDriftError, encodeHlcTime } from '../../src/core/hlc';
-import { idToString, newId } from '../../src/core/ids';
+import { idEquals, idKey, idToString, newId, originId } from '../../src/core/ids';
+import { computeOwnerStates, type OwnerState } from '../../src/models/owner-state';
 import { Library, listLibraries, type Committed } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';
 import { NotFoundError, InvalidChangeError } from '../../src/engine/errors';
@@ -69,9 +70,58 @@ describe('Library', () => {
     const shared = events.filter((e) => e.shared.length);
     assert.equal(shared.length, 1);
     assert.equal(shared[0].shared[0], tag);
-    assert.deepEqual(tag.hlc.device, lib.deviceId);
-    assert.equal(tag.seq, 1);
+    assert.deepEqual([tag.hlc.device, tag.device, tag.seq], [lib.origin, lib.deviceId, 1], 'stamped with this run\'s origin, written by this device');
+    assert.deepEqual(lib.origin, originId(lib.deviceId, lib.incarnation));
     assert.equal(lib.read((r) => lib.log.size(r)), 1);
+  });
+
+  it('opens a library written before incarnations and owner states (0.1.0), keeping everything, parked changes included', async () => {
+    const dataDir = tempDir();
+    const [a, b] = await pair();
+    try {
+      const [loc] = await b.commitDeviceOwned('location', [{ data: locationData(b.deviceId) }]);
+      await b.commitDeviceOwned('entry', [1, 2, 3].map((i) => ({ data: { location: loc.uuid, parent: null, name: `f${i}`, kind: ENTRY_KIND.file, size: i, mtime: 0 } })));
+      await pullAll(b, a);
+      const [tag] = await b.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
+      const [assignment] = await b.commitShared([{ model: 'tag_assignment', op: 'create', data: { tag: tag.uuid, workspace_key: 'ws', path: 'x' } }]);
+      const old = await Library.create({ dataDir, name: 'x', libraryId: a.id, secret: a.secret, deviceId: newId() });
+      await pullAll(a, old);
+      // The assignment arrives before its tag: parked, in the layout 0.1.0 used (its writer was its stamp's device).
+      const legacy = { ...assignment, hlc: { ...assignment.hlc, device: b.deviceId }, device: b.deviceId, incarnation: new Uint8Array(0) };
+      await old.applyShared([legacy]);
+      assert.equal(old.parkedCount(), 1);
+      const expected = old.ownerStates();
+      // Turn it back into a 0.1.0 library: no owner states, no origins, parked records without owner and stamp, the old record layout.
+      await old.store.transaction((w) => {
+        const rec = w.value('SELECT record FROM parked') as Uint8Array;
+        const legacyBytes = Uint8Array.from([...rec.subarray(0, 16 + 24 + 2), ...rec.subarray(16 + 24 + 2 + 16 + 1)]);
+        w.run('UPDATE parked SET record = ?', [legacyBytes]);
+        w.run('DROP INDEX parked_owner');
+        w.run('ALTER TABLE parked DROP COLUMN owner');
+        w.run('ALTER TABLE parked DROP COLUMN stamp');
+        w.run('DROP TABLE owner_state');
+        w.run('DROP TABLE origin');
+        w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
+        w.run('DELETE FROM _migrations WHERE version = 4');
+      });
+      await old.close();
+      const reopened = track(await Library.open({ dataDir, libraryId: a.id }));
+      await reopened.ready();
+      const canonical = (states: OwnerState[]) => states.map((o) => `${idKey(o.owner)} ${o.model} ${o.rows} ${o.live} ${o.newest ? idKey(o.newest) : '-'} ${idKey(o.sum)}`).sort();
+      const others = (states: OwnerState[]) => canonical(states.filter((o) => !idEquals(o.owner, reopened.deviceId)));
+      assert.deepEqual(others(reopened.ownerStates()), others(expected), 'owner states computed from the rows on the first open');
+      const computed = reopened.read((r) => computeOwnerStates(r, reopened.registry.deviceOwned));
+      assert.deepEqual(canonical(reopened.ownerStates()), canonical(computed), 'and kept exact after (its own device row was written again as it opened)');
+      assert.equal(reopened.parkedCount(), 1, 'the parked change survived the upgrade');
+      await reopened.applyShared([{ ...tag, hlc: { ...tag.hlc, device: b.deviceId }, device: b.deviceId, incarnation: new Uint8Array(0) }]);
+      assert.equal(reopened.parkedCount(), 0, 'and applies once its tag arrives');
+      assert.equal(reopened.counts().tag_assignment, 1);
+      const [next] = await reopened.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
+      assert.equal(next.seq, 1, 'its own changes start a new origin');
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('refuses device-owned writes for another device, and shared models on the device-owned path', async () => {
@@ -101,7 +151,7 @@ describe('Library', () => {
     assert.equal(t.seq, 1, 'the log sequence did not skip');
   });
 
-  it('keeps the HLC and log sequence across a restart', async () => {
+  it('keeps the HLC across a restart, and numbers the next run\'s changes under a new origin', async () => {
     const dataDir = tempDir();
     let wall = 1_000_000;
     const lib = await Library.create({ dataDir, name: 'x', now: () => wall });
@@ -111,7 +161,8 @@ describe('Library', () => {
     const again = track(await Library.open({ dataDir, libraryId: lib.id, now: () => wall }));
     const [t2] = await again.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
     assert.ok(t2.hlc.ms >= t1.hlc.ms && (t2.hlc.ms > t1.hlc.ms || t2.hlc.counter > t1.hlc.counter));
-    assert.equal(t2.seq, 2);
+    assert.notDeepEqual(t2.hlc.device, t1.hlc.device, 'a new incarnation: a restored copy could never reuse the numbers or stamps of the one before');
+    assert.deepEqual([t2.device, t2.seq], [t1.device, 1]);
   });
 
   it('refuses a remote stamp beyond the drift bound, reports it and applies the rest', async () => {

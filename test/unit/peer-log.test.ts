@@ -22,11 +22,11 @@ describe('peer log', () => {
   });
   after(cleanupTempDirs);
 
-  it('numbers own changes 1, 2, 3 in the log and the version vector', async () => {
+  it('numbers own changes 1, 2, 3 in the log and the version vector, under an origin of this run', async () => {
     const [a] = (libs = await threeDevices());
     const changes = await a.commitShared([tag('x'), tag('y'), tag('z')]);
     assert.deepEqual(changes.map((c) => c.seq), [1, 2, 3]);
-    const v = a.vector().get(idKey(a.deviceId))!;
+    const v = a.vector().get(idKey(a.origin))!;
     assert.equal(v.seq, 3);
     assert.deepEqual(v.hlc, changes[2].hlc);
   });
@@ -35,15 +35,15 @@ describe('peer log', () => {
     const [a, b] = (libs = await threeDevices());
     const [c1, , c3] = await a.commitShared([tag('1'), tag('2'), tag('3')]);
     await b.applyShared([c1, c3]); // c2 dropped
-    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 1);
+    assert.equal(b.vector().get(idKey(a.origin))!.seq, 1);
     assert.equal(b.counts().tag, 2, 'c3 is applied even though c2 is missing');
     // asking a for what b lacks returns c2 (and c3 again, harmlessly)
-    const have = new Map([[idKey(a.deviceId), 1]]);
+    const have = new Map([[idKey(a.origin), 1]]);
     const page = a.changesSince(have, 10);
     assert.deepEqual(page.changes.map((c) => c.seq), [2, 3]);
     const r = await b.applyShared(page.changes);
     assert.equal(r.stale, 1, 'c3 was a duplicate');
-    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 3);
+    assert.equal(b.vector().get(idKey(a.origin))!.seq, 3);
   });
 
   it('pages with hasMore and relays other origins’ changes', async () => {
@@ -70,27 +70,27 @@ describe('peer log', () => {
     assert.equal(await a.prune(), 0, 'no partners yet: nothing is pruned');
     await a.addPartner(b.deviceId, 'b');
     await a.addPartner(c.deviceId, 'c');
-    await a.recordAcks(b.deviceId, [{ origin: a.deviceId, seq: 4 }]);
+    await a.recordAcks(b.deviceId, [{ origin: a.origin, seq: 4 }]);
     assert.equal(await a.prune(), 0, 'c never acked');
-    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 2 }]);
-    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 1 }]); // acks never move back
+    await a.recordAcks(c.deviceId, [{ origin: a.origin, seq: 2 }]);
+    await a.recordAcks(c.deviceId, [{ origin: a.origin, seq: 1 }]); // acks never move back
     assert.equal(await a.prune(), 2);
     assert.equal(a.read((r) => a.log.size(r)), 2);
     // the pruned range is reported so a lagging peer gets a snapshot instead
-    const page = a.changesSince(new Map([[idKey(a.deviceId), 1]]), 10);
-    assert.deepEqual(page.pruned.map(idKey), [idKey(a.deviceId)]);
+    const page = a.changesSince(new Map([[idKey(a.origin), 1]]), 10);
+    assert.deepEqual(page.pruned.map(idKey), [idKey(a.origin)]);
     assert.equal(page.changes.length, 0);
-    const ok = a.changesSince(new Map([[idKey(a.deviceId), 2]]), 10);
+    const ok = a.changesSince(new Map([[idKey(a.origin), 2]]), 10);
     assert.deepEqual(ok.changes.map((ch: SharedChange) => ch.seq), [3, 4]);
     // pruning the log does not change any row (rows carry their own stamps)
     const before = a.digest();
-    await a.recordAcks(c.deviceId, [{ origin: a.deviceId, seq: 4 }]);
+    await a.recordAcks(c.deviceId, [{ origin: a.origin, seq: 4 }]);
     assert.equal(await a.prune(), 2);
     assert.equal(a.digest(), before);
     // an unpaired partner's acks no longer hold pruning back
     await a.commitShared([tag('5')]);
     await a.removePartner(c.deviceId);
-    await a.recordAcks(b.deviceId, [{ origin: a.deviceId, seq: 5 }]);
+    await a.recordAcks(b.deviceId, [{ origin: a.origin, seq: 5 }]);
     assert.equal(await a.prune(), 1);
   });
 
@@ -106,11 +106,11 @@ describe('peer log', () => {
     await b.applyShared(cChanges);
     assert.equal(b.parkedCount(), 1);
     await b.addPartner(a.deviceId);
-    await b.recordAcks(a.deviceId, [{ origin: c.deviceId, seq: 1 }]);
+    await b.recordAcks(a.deviceId, [{ origin: c.origin, seq: 1 }]);
     assert.equal(await b.prune(), 0, 'acked by everyone, but not applied yet: kept');
     assert.deepEqual(
       b.snapshotBase().map((x) => [idKey(x.origin), x.seq]),
-      [[idKey(c.deviceId), 0]],
+      [[idKey(c.origin), 0]],
       'a snapshot cannot vouch for a parked change',
     );
     await b.applyShared([t]);
@@ -140,16 +140,16 @@ describe('peer log', () => {
     const [a, b] = (libs = await threeDevices());
     const ch = await a.commitShared([tag('1'), tag('2'), tag('3'), tag('4'), tag('5')]);
     await b.applyShared([ch[0], ch[3], ch[4]]);
-    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 1);
-    await b.adoptSnapshot([{ origin: a.deviceId, seq: 3 }]);
-    const v = b.vector().get(idKey(a.deviceId))!;
+    assert.equal(b.vector().get(idKey(a.origin))!.seq, 1);
+    await b.adoptSnapshot([{ origin: a.origin, seq: 3 }]);
+    const v = b.vector().get(idKey(a.origin))!;
     assert.deepEqual([v.seq, v.pruned], [5, 3], 'held 4 and 5 already: contiguous to 5, entries up to 3 not held');
     assert.equal(b.read((r) => b.log.size(r)), 2);
-    assert.deepEqual(b.changesSince(new Map(), 10).pruned.map(idKey), [idKey(a.deviceId)], 'asks below it get a snapshot in turn');
-    // A base below what is held changes nothing; its own origin's base raises its next seq.
-    await b.adoptSnapshot([{ origin: a.deviceId, seq: 2 }, { origin: b.deviceId, seq: 7 }]);
-    assert.equal(b.vector().get(idKey(a.deviceId))!.seq, 5);
+    assert.deepEqual(b.changesSince(new Map(), 10).pruned.map(idKey), [idKey(a.origin)], 'asks below it get a snapshot in turn');
+    // A base below what is held changes nothing; a base for one of its own earlier origins does not touch this run's numbers.
+    await b.adoptSnapshot([{ origin: a.origin, seq: 2 }, { origin: b.deviceId, seq: 7 }]);
+    assert.equal(b.vector().get(idKey(a.origin))!.seq, 5);
     const [mine] = await b.commitShared([tag('b')]);
-    assert.equal(mine.seq, 8, 'never reuses a seq its peers already hold');
+    assert.deepEqual([idKey(mine.hlc.device), mine.seq], [idKey(b.origin), 1], 'a new run numbers from 1 under an origin no peer can hold yet');
   });
 });

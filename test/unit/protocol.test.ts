@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import c from 'compact-encoding';
 import fc from 'fast-check';
 import { MAX_COUNTER, MAX_MS, type Hlc } from '../../src/core/hlc';
+import { originId } from '../../src/core/ids';
 import { encodeWith, sharedChangeEncoding, stateRecordEncoding } from '../../src/engine/records';
 import { registry } from '../../src/engine/registry';
 import type { FieldSpec, FieldValue, RecordData } from '../../src/models/fields';
@@ -87,7 +88,10 @@ function stateRecordArb(m: DeviceOwnedModel, owner?: Uint8Array): fc.Arbitrary<S
 }
 
 function sharedChangeArb(m: SharedModel): fc.Arbitrary<SharedChange> {
-  const head = record({ uuid: idArb, hlc: hlcArb(), seq: seqArb });
+  // The origin in the stamp is the one its writer's device and incarnation name (a legacy change: the device itself).
+  const head = fc
+    .tuple(record({ uuid: idArb, hlc: hlcArb(), seq: seqArb }), idArb, fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: new Uint8Array(0) }))
+    .map(([h, device, incarnation]) => ({ ...h, hlc: { ...h.hlc, device: originId(device, incarnation) }, device, incarnation }));
   return fc.oneof(
     fc.tuple(head, dataArb(m.fields)).map(([h, data]) => ({ model: m.name, ...h, uuid: m.derivedId(data) ?? h.uuid, op: 'create' as const, data })),
     fc.tuple(head, dataArb(m.fields.filter((f) => !f.identity), true)).map(([h, data]) => ({ model: m.name, ...h, op: 'update' as const, data })),
@@ -135,7 +139,9 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
     libraryId: idArb,
     deviceId: idArb,
     vector: vectorArb,
-    watermarks: fc.uniqueArray(record({ owner: idArb, model: deviceOwnedArb.map((m) => m.name), hlc: timeArb }), {
+    watermarks: fc.uniqueArray(
+      record({ owner: idArb, model: deviceOwnedArb.map((m) => m.name), hlc: timeArb, rows: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), sum: fc.uint8Array({ minLength: 16, maxLength: 16 }), complete: fc.boolean() }),
+      {
       maxLength: 6,
       selector: (w) => Buffer.from(w.owner).toString('hex') + w.model,
     }),
@@ -311,7 +317,7 @@ describe('protocol: message codecs', () => {
       const msg: Message =
         m.kind === 'device-owned'
           ? { type: 'state-batch', model: m.name, records: [{ uuid: id(1), hlc, deleted: false, data }] }
-          : { type: 'shared-change', change: { model: m.name, uuid: m.derivedId(data) ?? id(1), hlc, seq: Number.MAX_SAFE_INTEGER, op: 'create', data } };
+          : { type: 'shared-change', change: { model: m.name, uuid: m.derivedId(data) ?? id(1), hlc, seq: Number.MAX_SAFE_INTEGER, op: 'create', device: id(0xff), incarnation: new Uint8Array(0), data } };
       assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, m.name);
     }
   });
@@ -350,7 +356,7 @@ describe('protocol: message codecs', () => {
     expectProtocolError(enc({ type: 'state-request', requestId: 0, model: 'entry', owner: id(1), after: null, limit: 10 }), 'bad-record');
     expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: null, limit: MAX_RECORDS + 1 }), 'bad-record');
     expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: new Uint8Array(7), limit: 1 }), 'bad-record');
-    expectProtocolError(enc({ type: 'hello', protocolVersion: 2, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [] }), 'version');
+    expectProtocolError(enc({ type: 'hello', protocolVersion: PROTOCOL_VERSION + 1, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [] }), 'version');
     expectProtocolError(enc({ type: 'ack', vector: [{ origin: id(1), seq: 1 }, { origin: id(1), seq: 2 }] }), 'bad-record');
     expectProtocolError(enc({ type: 'ack', vector: Array.from({ length: MAX_VECTOR_ENTRIES + 1 }, () => ({ origin: id(1), seq: 1 })) }), 'too-large');
     expectProtocolError(enc({ type: 'error', requestId: 0, code: 'oops', message: '' }), 'bad-record');
@@ -509,7 +515,7 @@ describe('protocol: decoding hostile input', () => {
     const hlc = { ms: 1_700_000_000_000, counter: 1, device: id(7) };
     const deviceRec = encodeWith(stateRecordEncoding(registry.deviceOwnedModel('device')), { uuid: id(1), hlc, deleted: true, data: {} });
     const tagChange = (data: RecordData, op: SharedChange['op'] = 'update', seq = 1) =>
-      encodeWith(sharedChangeEncoding(registry.sharedModel('tag')), { model: 'tag', uuid: id(1), hlc, seq, op, data });
+      encodeWith(sharedChangeEncoding(registry.sharedModel('tag')), { model: 'tag', uuid: id(1), hlc, seq, op, device: hlc.device, incarnation: new Uint8Array(0), data });
     const entryData = (kind: number) => registry.deviceOwnedModel('entry').codec.encode({ location: id(1), parent: null, name: 'a', kind: 0, size: 0, mtime: 0 }).map((b, i, a) => (i === a.length - 3 ? kind : b));
     const cases_: [string, Uint8Array, ErrorCode][] = [
       ['state batch of a shared model', concat(type('state-batch'), str('tag'), uint(1), deviceRec), 'unknown-model'],
@@ -517,7 +523,7 @@ describe('protocol: decoding hostile input', () => {
       ['state change of a shared model', concat(type('state-change'), str('album'), deviceRec), 'unknown-model'],
       ['shared change of a device-owned model', concat(type('shared-change'), str('entry'), tagChange({})), 'unknown-model'],
       ['shared change of an unknown model', concat(type('shared-change-batch'), uint(2), str('tag'), tagChange({}), str('tags'), tagChange({})), 'unknown-model'],
-      ['watermark of a shared model', concat(type('hello'), uint(1), id(1), id(2), uint(0), uint(1), id(3), str('tag'), new Uint8Array(8)), 'unknown-model'],
+      ['watermark of a shared model', concat(type('hello'), uint(PROTOCOL_VERSION), id(1), id(2), uint(0), uint(1), id(3), str('tag'), new Uint8Array(8), uint(0), new Uint8Array(16), new Uint8Array(1)), 'unknown-model'],
       ['snapshot of a device-owned model', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(1), str('device'), uint(0), uint(0), uint(0), uint(0)), 'unknown-model'],
       ['state request of a shared model', concat(type('state-request'), uint(1), str('user_metadata'), id(1), uint(0), uint(10)), 'unknown-model'],
       ['unknown type 0', uint(0), 'unknown-type'],
@@ -540,7 +546,7 @@ describe('protocol: decoding hostile input', () => {
       ['text over its maxLength', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(257) })), 'bad-record'],
       ['int out of range', concat(type('state-batch'), str('entry'), uint(1), id(1), new Uint8Array(24), uint(0), entryData(2 * 7)), 'bad-record'],
       ['bitmap naming fields the model lacks', concat(type('state-batch'), str('device'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0xff), uint(0)), 'bad-record'],
-      ['invalid JSON', concat(type('shared-change'), str('user_metadata'), id(1), new Uint8Array(24), uint(1), uint(1), uint(1 << 5), uint(0), str('{nope')), 'bad-record'],
+      ['invalid JSON', concat(type('shared-change'), str('user_metadata'), id(1), new Uint8Array(24), uint(1), uint(1), id(2), new Uint8Array(1), uint(1 << 5), uint(0), str('{nope')), 'bad-record'],
       ['snapshot stamp for an absent field', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(1), str('tag'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0), uint(0), uint(0), uint(0), uint(1), uint(0), new Uint8Array(24), uint(0), uint(0), uint(0)), 'bad-record'],
       ['snapshot stamp "as created" without createdHlc', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(1), str('album'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0), uint(0), uint(1), uint(0), str('a'), uint(1), uint(1), uint(0), uint(0), uint(0)), 'bad-record'],
     ];
