@@ -25,6 +25,10 @@
     if (h < 48) return h + ' h ' + (m % 60) + ' min';
     return Math.floor(h / 24) + ' days';
   }
+  function days(ms) {
+    const d = Math.round((ms / 86400000) * 100) / 100;
+    return d + ' day' + (d === 1 ? '' : 's');
+  }
   function ago(at, now) {
     if (typeof at !== 'number' || !isFinite(at)) return 'never';
     const d = (now - at) / 1000;
@@ -283,6 +287,10 @@
       ['Entries kept', l.size === null ? '—' : num(l.size) + ' shared change' + (l.size === 1 ? '' : 's') + ' not yet acknowledged by every partner'],
       ['Pruning horizon', horizon],
     ];
+    if (l.pruneAbsentAfterMs === 'none') pairs.push(['Absent partners', 'hold the log back however long they are away']);
+    else if (typeof l.pruneAbsentAfterMs === 'number') {
+      pairs.push(['Absent partners', 'a partner not heard from for ' + days(l.pruneAbsentAfterMs) + ' stops holding the log back; it gets a snapshot when it returns (setting leaderlessSync.pruneAbsentAfterDays)']);
+    }
     if (l.prunedAt !== null) pairs.push(['Last pruned', el('span', { title: iso(l.prunedAt), text: time(l.prunedAt) + ' (' + ago(l.prunedAt, s.at) + ')' + (l.prunedEntries !== null ? ', ' + num(l.prunedEntries) + ' since the engine started' : '') })]);
     if (s.library.parked !== null) pairs.push(['Parked records', num(s.library.parked) + ' waiting for their parent']);
     const children = [dl(pairs)];
@@ -308,13 +316,27 @@
           x.online ? 'online' : 'offline',
           x.online ? 'now' : el('span', { title: iso(x.lastSeen), text: ago(x.lastSeen, s.at) }),
           progress,
-          x.lag === null ? '—' : num(x.lag),
+          heldBack(x, s),
           p.source === 'peers' ? peerActions(x) : '—',
         ];
       });
-      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Unacknowledged', 'Actions'], rows, [false, false, false, false, false, true, false]));
+      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Log held back', 'Actions'], rows, [false, false, false, false, false, true, false]));
     }
     return section('peers', 'Peers', children);
+  }
+
+  // The log entries kept for a partner (those it has not acknowledged), and until when if it stays away.
+  function heldBack(x, s) {
+    if (x.lag === null) return '—';
+    if (x.holdsLog === false) {
+      const horizon = typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon';
+      return el('span', {
+        title: 'Away longer than ' + horizon + ' (since ' + iso(x.holdsLogUntil) + '): ' + num(x.lag) + ' unacknowledged entr' + (x.lag === 1 ? 'y' : 'ies') + ' may be pruned; it gets a snapshot when it returns.',
+        text: 'none (away > ' + horizon + ')',
+      });
+    }
+    if (x.online || x.holdsLogUntil === null || x.lag === 0) return num(x.lag);
+    return el('span', { title: 'It stops holding the log back at ' + iso(x.holdsLogUntil) + ' unless heard from before (last seen + ' + (typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon') + ').', text: num(x.lag) + ' until ' + time(x.holdsLogUntil) });
   }
 
   function peerActions(x) {

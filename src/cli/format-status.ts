@@ -1,5 +1,6 @@
 /** `leaderless status` as text: the service, then each library's sync state, partners, backfill, log and digest. */
-import type { LibraryStatus, NetworkStatus, StatusReport } from '../service/status';
+import type { LibraryStatus, NetworkStatus, PartnerStatus, StatusReport } from '../service/status';
+import { formatDays } from './days';
 
 export function formatStatus(report: StatusReport, now = Date.now()): string {
   const s = report.service;
@@ -35,19 +36,45 @@ function formatLibrary(lib: LibraryStatus, now: number): string[] {
     for (const p of lib.partners) {
       const state = p.ready ? 'online' : p.online ? 'online (catching up)' : 'offline';
       const seen = p.lastSeen === null ? 'never seen' : `last seen ${new Date(p.lastSeen).toISOString()} (${ago(now - p.lastSeen)})`;
-      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}`);
+      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}${heldBack(p, lib, now)}`);
     }
   }
   out.push(`  peer log: ${lib.logSize} entries, parked: ${lib.parked}`);
+  // Fields added later are missing from an older service's answer.
+  if (lib.pruneAbsentAfterMs !== undefined) {
+    out.push(
+      lib.pruneAbsentAfterMs === null
+        ? '  log horizon: none (a partner holds the log back however long it is away)'
+        : `  log horizon: a partner not heard from for ${formatDays(lib.pruneAbsentAfterMs)} stops holding the log back (it gets a snapshot when it returns)`,
+    );
+  }
   out.push(`  counts: ${Object.entries(lib.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (lib.digest) out.push(`  digest: ${lib.digest}`);
   return out;
 }
 
+/** What the peer log keeps for a partner, and until when: ", holds back 12 log entries until …", or that it no longer does. */
+function heldBack(p: PartnerStatus, lib: LibraryStatus, now: number): string {
+  if (typeof p.lag !== 'number') return '';
+  const entries = `${p.lag} log entr${p.lag === 1 ? 'y' : 'ies'}`;
+  const until = p.holdsLogUntil;
+  if (typeof until === 'number' && until <= now && !p.online) {
+    const horizon = typeof lib.pruneAbsentAfterMs === 'number' ? formatDays(lib.pruneAbsentAfterMs) : 'the log horizon';
+    return `, away longer than ${horizon}: no longer holds the log back (${entries} unacknowledged; it gets a snapshot when it returns)`;
+  }
+  if (p.lag === 0) return '';
+  if (p.online || typeof until !== 'number') return `, holds back ${entries}`;
+  return `, holds back ${entries} until ${new Date(until).toISOString()} (in ${span(until - now)})`;
+}
+
 function ago(ms: number): string {
+  return `${span(ms)} ago`;
+}
+
+function span(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} days ago`;
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
 }

@@ -20,8 +20,9 @@ import type { RecordData } from '../models/fields';
 import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
+import { claimFolder, refuseIfRemoving, whileRemoving } from './folder-claims';
 import { GITIGNORE_FILE, GitIgnore } from './gitignore';
-import type { Id } from '../core/ids';
+import { idToString, type Id } from '../core/ids';
 import { APP_VERSION, type Library } from './library';
 import { volumeOf } from './volumes';
 import { MAX_WORKSPACE_KEY, workspaceKeyFor } from './workspace-key';
@@ -91,11 +92,18 @@ export class IndexError extends Error {
   }
 }
 
-/** The scan was stopped by its AbortSignal; what was written so far stays (and is consistent). */
+/**
+ * The scan (or path update) was stopped by its AbortSignal, or because its
+ * location is being removed (`reason` says so); what was written so far
+ * stays (and is consistent).
+ */
 export class IndexAbortedError extends Error {
   readonly code = 'ABORT_ERR';
-  constructor(readonly progress: IndexProgress) {
-    super(`Indexing stopped: ${progress.scanned} entries scanned, ${progress.written} written, ${progress.deleted} deleted`);
+  constructor(
+    readonly progress: IndexProgress,
+    readonly reason?: string,
+  ) {
+    super(`Indexing stopped${reason ? ` (${reason})` : ''}: ${progress.scanned} entries scanned, ${progress.written} written, ${progress.deleted} deleted`);
     this.name = 'AbortError';
   }
 }
@@ -121,24 +129,10 @@ interface Dir {
   uuid: Id | null;
 }
 
-const running = new WeakMap<Library, Set<string>>();
-
-/**
- * Marks a folder of `lib` as being written by an index scan or a path
- * update, so two never interleave on one folder; returns the release.
- * Throws an IndexError if one runs.
- */
-export function claimFolder(lib: Library, root: string): () => void {
-  const busy = running.get(lib) ?? new Set<string>();
-  running.set(lib, busy);
-  if (busy.has(root)) throw new IndexError(`${root} is already being indexed`);
-  busy.add(root);
-  return () => busy.delete(root);
-}
-
 /** Indexes (or re-indexes) `folderPath` on this device. */
 export async function indexFolder(lib: Library, folderPath: string, opts: IndexOptions = {}): Promise<IndexResult> {
   const root = path.resolve(folderPath);
+  refuseIfRemoving(lib, root); // at once: a call made while its location is being removed does not add it back
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new IndexError(`batchSize must be a positive integer, not ${batchSize}`);
   const excludes = new Excludes([...(opts.includeDefaults === false ? [] : DEFAULT_EXCLUDES), ...(opts.exclude ?? [])]);
@@ -151,23 +145,28 @@ export async function indexFolder(lib: Library, folderPath: string, opts: IndexO
   if (!st.isDirectory()) throw new IndexError(`Cannot index ${root}: it is not a folder`);
   const workspaceKey = opts.workspaceKey === undefined ? await workspaceKeyFor(root) : checkWorkspaceKey(opts.workspaceKey);
 
-  const release = claimFolder(lib, root);
+  const claim = claimFolder(lib, root);
+  // Stopped by the caller, or by the removal of the folder's location (which waits for this scan to let go).
+  const signal = opts.signal ? AbortSignal.any([opts.signal, claim.signal]) : claim.signal;
+  const none: IndexProgress = { scanned: 0, written: 0, deleted: 0 };
   try {
-    throwIfAborted(opts.signal, { scanned: 0, written: 0, deleted: 0 });
+    throwIfAborted(signal, none);
     await lib.ready();
     await ensureDevice(lib, opts.deviceName);
     const volume = await ensureVolume(lib, root);
     const name = (opts.name ?? (path.basename(root) || root)).slice(0, 256);
     const header: RecordData = { device: lib.deviceId, volume, path: root, name, workspace_key: workspaceKey };
+    throwIfAborted(signal, none);
     let location = findLocation(lib, root);
     if (!location) {
       const rec = await lib.write((tx) => tx.put('location', { ...header, entry_count: 0, total_bytes: 0 }));
       location = rec.state.get('location')![0].uuid;
     }
     await lib.setScanState(location, 'scanning');
-    const scan = new Scan(lib, root, location, excludes, batchSize, opts);
+    const scan = new Scan(lib, root, location, excludes, batchSize, { ...opts, signal });
     try {
       const totals = await scan.run();
+      throwIfAborted(signal, scan.progress());
       const cur = lib.read((r) => lib.registry.deviceOwnedModel('location').get(r, location!))!.data;
       const next: RecordData = { ...header, entry_count: totals.entries, total_bytes: totals.bytes };
       if (Object.keys(next).some((k) => !sameValue(cur[k], next[k]))) await lib.write((tx) => tx.put('location', next, location!));
@@ -179,7 +178,7 @@ export async function indexFolder(lib: Library, folderPath: string, opts: IndexO
       throw e;
     }
   } finally {
-    release();
+    claim.release();
   }
 }
 
@@ -385,17 +384,22 @@ class Scan {
     this.between();
   }
 
+  progress(): IndexProgress {
+    return { scanned: this.scanned, written: this.written, deleted: this.deleted };
+  }
+
   /** Between batches: report progress, stop if asked to. */
   private between(): void {
     this.reportedAt = this.scanned;
-    const p = { scanned: this.scanned, written: this.written, deleted: this.deleted };
+    const p = this.progress();
     this.opts.onProgress?.(p);
     throwIfAborted(this.opts.signal, p);
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, p: IndexProgress): void {
-  if (signal?.aborted) throw new IndexAbortedError({ ...p });
+/** Throws an IndexAbortedError if `signal` was aborted (saying why when the reason is ours: a string). */
+export function throwIfAborted(signal: AbortSignal | undefined, p: IndexProgress): void {
+  if (signal?.aborted) throw new IndexAbortedError({ ...p }, typeof signal.reason === 'string' ? signal.reason : undefined);
 }
 
 /** Creates this device's record if it is missing; renames it if `name` is given and differs. */
@@ -466,9 +470,21 @@ export function findLocation(lib: Library, folderPath: string): Id | null {
  * Removes a location of this device and, with it, its entries (here and,
  * through its tombstone, on every peer). Tags, notes and album items stay:
  * they belong to the item, which may live on in other checkouts.
+ *
+ * A scan or path update of its folder that is running is stopped first
+ * (it fails with an IndexAbortedError saying why) and waited for; one asked
+ * for while the removal runs is refused (FolderBusyError). The deletion is
+ * for good: the library refuses to write the location, or entries into it,
+ * again; indexing the folder again makes a new location.
  */
 export async function removeLocation(lib: Library, location: Id): Promise<void> {
-  await lib.write((tx) => tx.remove('location', location));
+  const remove = async () => {
+    await lib.write((tx) => tx.remove('location', location));
+  };
+  const row = lib.read((r) => r.rows('SELECT path FROM location WHERE uuid = ? AND owner = ? AND deleted = 0', [location, lib.deviceId])[0]);
+  // Not a live location of this device: the removal itself says why.
+  if (!row || typeof row[0] !== 'string') return remove();
+  return whileRemoving(lib, row[0], `its location ${idToString(location)} is being removed`, remove);
 }
 
 function checkWorkspaceKey(key: string): string {

@@ -350,6 +350,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       list.push(rec);
       committed.state.set(model, list);
     };
+    const removed = new RemovedLocations(w);
     return {
       reader: w,
       put(modelName, data, uuid) {
@@ -361,6 +362,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (!idEquals(owner, lib.deviceId)) {
           throw new OwnershipError(`${model.name} ${idToString(id)} belongs to device ${idToString(owner)}; only it can write it`);
         }
+        removed.refuse(model.name, id, checked);
         const rec: StateRecord = { uuid: id, hlc: lib.ownClock.now(), deleted: false, data: checked };
         lib.applyLocalState(w, model, rec, report);
         pushState(model.name, rec);
@@ -377,6 +379,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         for (const f of model.fields) if (f.identity) identity[f.name] = cur.data[f.name];
         const rec: StateRecord = { uuid, hlc: lib.ownClock.now(), deleted: true, data: identity };
         lib.applyLocalState(w, model, rec, report);
+        if (model.name === 'location') removed.add(uuid);
         pushState(model.name, rec);
         return rec;
       },
@@ -903,6 +906,39 @@ function countState(c: Committed): number {
   let n = 0;
   for (const rs of c.state.values()) n += rs.length;
   return n;
+}
+
+/**
+ * A removed location never comes back (issue 11, defect 4): this device
+ * writes neither its row nor entries into it again (indexing the folder
+ * again makes a new location). Remembers, per local transaction, what it
+ * looked up: an indexing batch puts thousands of entries of one location.
+ */
+class RemovedLocations {
+  private readonly known = new Map<string, boolean>();
+
+  constructor(private readonly r: Reader) {}
+
+  /** Throws a NotFoundError if a put of `model` row `uuid` with `data` would write a removed location. */
+  refuse(model: string, uuid: Id, data: RecordData): void {
+    if (model === 'location' && this.isRemoved(uuid)) {
+      throw new NotFoundError(`location ${idToString(uuid)} was removed; a removed location never comes back (index the folder again to add it as a new location)`);
+    }
+    if (model === 'entry' && data.location instanceof Uint8Array && this.isRemoved(data.location)) {
+      throw new NotFoundError(`location ${idToString(data.location)} was removed; no entry is written into it`);
+    }
+  }
+
+  add(location: Id): void {
+    this.known.set(idKey(location), true);
+  }
+
+  private isRemoved(location: Id): boolean {
+    const k = idKey(location);
+    let removed = this.known.get(k);
+    if (removed === undefined) this.known.set(k, (removed = this.r.value('SELECT deleted FROM location WHERE uuid = ?', [location]) === 1));
+    return removed;
+  }
 }
 
 function describeParent(model: DeviceOwnedModel, data: RecordData): string {

@@ -7,7 +7,8 @@
  * asked, .gitignore files). A path that is gone is treated as deleted; a
  * "deleted" path that exists again as changed. Unchanged entries are not
  * written, so repeated events cost nothing. The location's entry count and
- * size are brought up to date at the end.
+ * size are brought up to date at the end. Removing the location stops an
+ * update between batches (see folder-claims.ts).
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
@@ -15,9 +16,10 @@ import type { RecordData } from '../models/fields';
 import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
+import { claimFolder, refuseIfRemoving } from './folder-claims';
 import { GITIGNORE_FILE, GitIgnore } from './gitignore';
 import type { Id } from '../core/ids';
-import { claimFolder, DEFAULT_BATCH_SIZE, findLocation } from './indexer';
+import { DEFAULT_BATCH_SIZE, findLocation, throwIfAborted } from './indexer';
 import type { Library } from './library';
 
 const MAX_INT = 2 ** 52 - 1;
@@ -53,16 +55,17 @@ interface Known {
 /** Applies `changed` and `deleted` (absolute paths) to the location of this device at `folderPath`. */
 export async function updatePaths(lib: Library, folderPath: string, changes: { changed: readonly string[]; deleted: readonly string[] }, opts: UpdatePathsOptions = {}): Promise<UpdatePathsResult> {
   const root = path.resolve(folderPath);
+  refuseIfRemoving(lib, root);
   await lib.ready();
   const location = findLocation(lib, root);
   if (!location) throw new NotFoundError(`${root} is not a location of this device: index it first (add-location)`);
-  const release = claimFolder(lib, root);
+  const claim = claimFolder(lib, root);
   try {
-    const u = new PathUpdate(lib, root, location, opts);
+    const u = new PathUpdate(lib, root, location, opts, claim.signal);
     await u.run(changes.changed, changes.deleted);
     return { location, written: u.written, deleted: u.deleted, skipped: u.skipped };
   } finally {
-    release();
+    claim.release();
   }
 }
 
@@ -87,6 +90,8 @@ class PathUpdate {
     private readonly root: string,
     private readonly location: Id,
     opts: UpdatePathsOptions,
+    /** Aborted when the location is being removed: nothing more is written. */
+    private readonly signal: AbortSignal,
   ) {
     this.excludes = new Excludes([...(opts.includeDefaults === false ? [] : DEFAULT_EXCLUDES), ...(opts.exclude ?? [])]);
     this.gitignore = opts.gitignore ? new GitIgnore() : null;
@@ -286,6 +291,7 @@ class PathUpdate {
 
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
+    this.stopIfAborted();
     const batch = this.pending;
     this.pending = [];
     await this.lib.write((tx) => {
@@ -302,8 +308,13 @@ class PathUpdate {
     for (const [rel, k] of this.fresh) if (k && k.rowId < 0) this.fresh.delete(rel);
   }
 
+  private stopIfAborted(): void {
+    throwIfAborted(this.signal, { scanned: 0, written: this.written, deleted: this.deleted });
+  }
+
   private async updateTotals(): Promise<void> {
     if (this.written === 0 && this.deleted === 0) return;
+    this.stopIfAborted();
     const [count, bytes] = this.lib.read(
       (r) =>
         r.rows(`SELECT count(*), coalesce(sum(CASE WHEN kind = ${ENTRY_KIND.file} THEN size ELSE 0 END), 0) FROM entry WHERE location_id = ? AND deleted = 0 AND hlc IS NOT NULL`, [

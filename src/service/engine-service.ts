@@ -38,8 +38,8 @@ import type { DirLock } from '../store/lock';
 import type { KeyPair } from '../net/hyperswarm-types';
 import { loadOrCreateDeviceKeyPair } from '../net/keys';
 import { SwarmHost, type SwarmHostOptions } from '../net/swarm-host';
-import { AmbiguousLibraryError, errorMessage, NoLibraryError, ServiceClosedError } from './errors';
-import { LibraryRunner, type RunnerHost } from './library-runner';
+import { AmbiguousLibraryError, errorMessage, InvalidParamsError, NoLibraryError, ServiceClosedError } from './errors';
+import { absenceHorizon, LibraryRunner, type RunnerHost } from './library-runner';
 import { PairingDesk } from './pairing-desk';
 import type { EngineServiceEvents } from './service-events';
 import { lockDataDir } from './service-lock';
@@ -56,6 +56,13 @@ export interface EngineServiceOptions {
   /** DHT bootstrap nodes; default Hyperswarm's public ones. */
   bootstrap?: { host: string; port: number }[];
   log?: (line: string) => void;
+  /**
+   * How long a partner may go unheard before it stops holding the peer log
+   * back (ms; it gets a snapshot when it returns). Default 30 days
+   * (DEFAULT_SYNC_OPTIONS); the `leaderlessSync.pruneAbsentAfterDays`
+   * setting and `serve --prune-absent-after DAYS` set it.
+   */
+  pruneAbsentAfterMs?: number;
   /** Sync tuning (tests, simulations). */
   sync?: Partial<SessionOptions>;
   /** Options every library is opened with. */
@@ -114,13 +121,15 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     this.runnerHost = {
       emit: <K extends keyof EngineServiceEvents>(event: K, ...args: Parameters<EngineServiceEvents[K]>) => this.emit(event, ...args),
       log: (line: string) => this.log(line),
-      syncOptions: options.sync ?? {},
+      syncOptions: options.pruneAbsentAfterMs === undefined ? (options.sync ?? {}) : { ...options.sync, pruneAbsentAfterMs: options.pruneAbsentAfterMs },
     };
   }
 
   /** Locks the data directory, opens its libraries and (unless `network: false`) joins the swarm. */
   static async start(options: EngineServiceOptions): Promise<EngineService> {
     const dataDir = path.resolve(options.dataDir);
+    const absent = options.pruneAbsentAfterMs;
+    if (absent !== undefined && !(typeof absent === 'number' && absent > 0)) throw new InvalidParamsError(`pruneAbsentAfterMs must be a number of milliseconds above 0, not ${String(absent)}`);
     const log = options.log ?? (() => undefined);
     await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lock = await lockDataDir(dataDir, log);
@@ -195,6 +204,11 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
   /** A library's runner: its sync activity, per-partner state and pause (see library()). */
   libraryRunner(ref?: string | Id): LibraryRunner {
     return this.runner(ref);
+  }
+
+  /** How long a partner may go unheard before it stops holding a peer log back (ms), null: no horizon. */
+  get pruneAbsentAfterMs(): number | null {
+    return absenceHorizon(this.runnerHost.syncOptions);
   }
 
   /** Status of one library (see library()). */

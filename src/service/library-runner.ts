@@ -8,7 +8,7 @@ import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { Library } from '../engine/library';
 import type { BackfillProgress } from '../sync/backfill';
 import type { ApplyReport } from '../engine/apply';
-import { PeerSync, type PeerState } from '../sync/peer-sync';
+import { DEFAULT_SYNC_OPTIONS, PeerSync, type PeerState } from '../sync/peer-sync';
 import type { SessionOptions } from '../sync/session';
 import type { Transport } from '../engine/transport';
 import { ActivityLog, type ActivityLists } from './activity-log';
@@ -129,6 +129,8 @@ export class LibraryRunner {
       ready: ready.some((d) => idEquals(d, p.device)),
       lastSeen: p.lastSeen,
       addedAt: p.addedAt,
+      lag: lib.read((r) => lib.log.unacked(r, p.device)),
+      holdsLogUntil: this.holdsLogUntil(p),
     }));
     return {
       library: this.key,
@@ -139,6 +141,7 @@ export class LibraryRunner {
       backfill: sync?.progress ? backfillStatus(sync.progress) : null,
       partners,
       logSize: lib.read((r) => lib.log.size(r)),
+      pruneAbsentAfterMs: this.pruneAbsentAfterMs,
       parked: lib.parkedCount(),
       counts: lib.counts(),
       digest: opts.digest ? lib.digest() : null,
@@ -165,9 +168,21 @@ export class LibraryRunner {
         lastSeen: s?.online ? Date.now() : maxOrNull(p.lastSeen, heard),
         backfill: s?.backfill ?? null,
         lag: lib.read((r) => lib.log.unacked(r, p.device)),
+        holdsLogUntil: this.holdsLogUntil(p),
         paused,
       };
     });
+  }
+
+  /** The absence horizon pruning goes by (ms), null if none: partners hold the log back however long they are away. */
+  get pruneAbsentAfterMs(): number | null {
+    return absenceHorizon(this.host.syncOptions);
+  }
+
+  /** When `partner` stops holding the log back unless heard from again (as Library.prune counts: last seen, else paired), null: never. */
+  private holdsLogUntil(partner: { lastSeen: number | null; addedAt: number }): number | null {
+    const horizon = this.pruneAbsentAfterMs;
+    return horizon === null ? null : (partner.lastSeen ?? partner.addedAt) + horizon;
   }
 
   /** Stops syncing with one partner until resumePeer (or a restart of the service): its link closes, it is neither dialled nor admitted. */
@@ -274,6 +289,8 @@ export interface RunnerPeer {
   backfill: { received: number; announced: number } | null;
   /** Shared changes of this device's peer log the peer has not acknowledged yet. */
   lag: number;
+  /** When it stops holding the log back unless heard from again (ms), null: never (see PartnerStatus). */
+  holdsLogUntil: number | null;
   paused: boolean;
 }
 
@@ -287,6 +304,12 @@ export interface LogActivity {
   /** When this service last pruned entries (ms), null if not since it started. */
   prunedAt: number | null;
   prunedEntries: number;
+}
+
+/** The absence horizon sync with `options` prunes by (ms), null if none. */
+export function absenceHorizon(options: Partial<SessionOptions>): number | null {
+  const ms = options.pruneAbsentAfterMs ?? DEFAULT_SYNC_OPTIONS.pruneAbsentAfterMs;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function maxOrNull(a: number | null, b: number | null): number | null {

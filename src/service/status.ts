@@ -25,6 +25,15 @@ export interface PartnerStatus {
   /** When it was last heard from (ms), null if never. */
   lastSeen: number | null;
   addedAt: number;
+  /** Shared changes in this device's peer log it has not acknowledged: the log is kept for it. */
+  lag: number;
+  /**
+   * When it stops holding the peer log back if it is not heard from again
+   * (ms): last seen (or paired) + the library's `pruneAbsentAfterMs`. After
+   * that its unacknowledged entries may be pruned, and it gets a snapshot
+   * when it returns. Null: no horizon (it holds the log back however long).
+   */
+  holdsLogUntil: number | null;
 }
 
 export interface BackfillStatus {
@@ -51,6 +60,12 @@ export interface LibraryStatus {
   partners: PartnerStatus[];
   /** Shared changes held in the peer log (until every partner acknowledged them). */
   logSize: number;
+  /**
+   * How long a partner may go unheard before it stops holding the peer log
+   * back (ms; the `leaderlessSync.pruneAbsentAfterDays` setting, `serve
+   * --prune-absent-after DAYS`; default 30 days). Null: no horizon.
+   */
+  pruneAbsentAfterMs: number | null;
   /** Records waiting for their parent to arrive. */
   parked: number;
   counts: Record<string, number>;

@@ -78,7 +78,7 @@ export const DEFAULT_SYNC_OPTIONS: SessionOptions = {
   maxErrors: 20,
   antiEntropyMs: 30_000,
   pruneIntervalMs: 10_000,
-  pruneAbsentAfterMs: Infinity,
+  pruneAbsentAfterMs: 30 * 86_400_000, // 30 days: a partner away longer stops holding the log back (a snapshot awaits it)
 };
 
 export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHost, BackfillHost {

@@ -50,8 +50,8 @@ export interface SessionOptions {
   pruneIntervalMs: number;
   /**
    * A partner not heard from for this long stops holding the log back; it
-   * gets a snapshot when it returns. Infinity (default): wait for every
-   * partner, however long it is away.
+   * gets a snapshot when it returns (default 30 days; Infinity: wait for
+   * every partner, however long it is away).
    */
   pruneAbsentAfterMs: number;
 }

@@ -8,8 +8,8 @@
  * database and the swarm come after activation. The engine's data lives in
  * `<globalStorage>/engine`; its device key in SecretStorage (see
  * engine/device-key.ts). Setting changes: `enable` starts or stops it;
- * bootstrap nodes, device name or clock drift restart it if this window
- * owns it.
+ * bootstrap nodes, device name, clock drift or the peer log's absence
+ * horizon restart it if this window owns it.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -42,7 +42,7 @@ export function startEngineConnection(context: vscode.ExtensionContext, log: vsc
       if (key.source !== keyLogged) log.info(`device key: ${key.source}`);
       keyLogged = key.source;
       return {
-        data: { keyPair: key.keyPair, network: s.network, bootstrap: s.bootstrap, deviceName: s.deviceName, maxClockDriftMs: s.maxClockDriftMs },
+        data: { keyPair: key.keyPair, network: s.network, bootstrap: s.bootstrap, deviceName: s.deviceName, maxClockDriftMs: s.maxClockDriftMs, pruneAbsentAfterMs: s.pruneAbsentAfterMs },
         onOwner: key.onOwner,
       };
     },

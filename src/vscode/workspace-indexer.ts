@@ -18,6 +18,12 @@
  *
  * Every window indexes its own folders through its EngineClient; the engine
  * is shared and the operations are idempotent.
+ *
+ * Remove Location turns `indexWorkspaceFolders` off for the folder before it
+ * asks the engine, which stops a scan or update of the folder that is
+ * running; a watcher batch queued meanwhile is dropped (it would add the
+ * folder back as a new location), and a call the removal stopped or refused
+ * is not an error.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -31,6 +37,8 @@ const DEFAULT_BATCH_MS = 500;
 /** More paths than this in one batch: a rescan is cheaper than listing them (and updatePaths takes at most 1000). */
 const MAX_BATCH_PATHS = 1000;
 const BUSY_RETRY_MS = 2000;
+/** What the engine says when a scan or update stopped, or was refused, because the folder's location is being removed. */
+const BEING_REMOVED = /is being removed/;
 
 interface LibraryInfo {
   id: string;
@@ -147,6 +155,12 @@ class FolderIndex {
     if (changed.length + deleted.length === 0) return;
     const rescan = changed.length > MAX_BATCH_PATHS || deleted.length > MAX_BATCH_PATHS || [...changed, ...deleted].some((p) => path.basename(p) === '.gitignore');
     void this.enqueue(async () => {
+      if (this.disposed || !this.enabled) {
+        // Opted out (e.g. by Remove Location) since the batch was gathered: writing it would add the folder back.
+        this.unwatch();
+        this.indexed.clear();
+        return;
+      }
       for (const lib of [...this.indexed]) {
         if (rescan) await this.owner.indexInto(this, { id: lib, name: lib });
         else {
@@ -246,6 +260,10 @@ export class WorkspaceIndexer implements vscode.Disposable {
     } catch (e) {
       // Another window with the same folder open is scanning it right now: that scan covers this one.
       if (/already being indexed/.test((e as Error).message)) return;
+      if (BEING_REMOVED.test((e as Error).message)) {
+        this.log.info(`indexing ${f.path} stopped: its location is being removed`);
+        throw e;
+      }
       this.log.warn(`indexing ${f.path} failed: ${(e as Error).message}`);
       throw e;
     }
@@ -259,6 +277,11 @@ export class WorkspaceIndexer implements vscode.Disposable {
       return true;
     } catch (e) {
       if (/already being indexed/.test((e as Error).message)) return false;
+      if (BEING_REMOVED.test((e as Error).message)) {
+        // Its location is leaving the library: the batch is dropped, and the folder is not indexed again from here.
+        f.indexed.delete(library);
+        return true;
+      }
       // E.g. the engine was away longer than a call waits: rescan (incrementally) once it is back.
       this.log.warn(`updating ${f.path} failed: ${(e as Error).message}; it is rescanned when the engine is back`);
       f.indexed.delete(library);

@@ -37,6 +37,7 @@ async function start(): Promise<void> {
       network: data.network,
       bootstrap: data.bootstrap,
       library: { deviceName: data.deviceName, maxClockDriftMs: data.maxClockDriftMs },
+      pruneAbsentAfterMs: data.pruneAbsentAfterMs,
       log,
     });
   } catch (e) {

@@ -20,6 +20,8 @@ export interface EngineWorkerData {
   bootstrap?: { host: string; port: number }[];
   deviceName?: string;
   maxClockDriftMs?: number;
+  /** How long a partner may go unheard before it stops holding the peer log back (ms); absent: the engine's default. */
+  pruneAbsentAfterMs?: number;
 }
 
 export type WorkerToHost =

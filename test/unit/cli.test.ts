@@ -63,6 +63,7 @@ describe('leaderless CLI (child processes)', function () {
     }
     const s = await run('serve', '--help');
     assert.match(s.stdout, /SIGINT or\s+SIGTERM/);
+    assert.match(s.stdout, /--prune-absent-after DAYS\s+a partner not heard from for this many days stops holding the peer log back \(default 30\)/);
   });
 
   it('usage mistakes exit 2 with "leaderless: <message>" on stderr; nothing to act on exits 4', async () => {
@@ -74,6 +75,8 @@ describe('leaderless CLI (child processes)', function () {
       [['--bootstrap', 'nowhere', 'status'], /^leaderless: Bad bootstrap node "nowhere"/],
       [['help', 'bogus'], /^leaderless: Unknown command "bogus"\n/],
       [['status', '--json=yes'], /^leaderless: --json takes no value\n/],
+      [['serve', '--prune-absent-after', '0'], /^leaderless: --prune-absent-after takes a number of days above 0 \(e\.g\. 30\), not "0"\n/],
+      [['serve', '--prune-absent-after=soon'], /^leaderless: --prune-absent-after takes a number of days above 0 \(e\.g\. 30\), not "soon"\n/],
     ];
     for (const [args, re] of cases) {
       const r = await run(...args);
@@ -104,9 +107,11 @@ describe('leaderless CLI (child processes)', function () {
     assert.equal(local.service.network.state, 'off');
     assert.equal(local.libraries[0].library, lib.id);
     assert.equal(local.libraries[0].state, 'stopped');
+    assert.equal(local.libraries[0].pruneAbsentAfterMs, 30 * 86_400_000, 'the default log horizon');
 
-    const server = serve(dir);
+    const server = serve(dir, '--prune-absent-after', '7');
     await server.waitForStderr(/serving .*: 1 library; control socket .*control\.sock/);
+    await server.waitForStderr(/a partner not heard from for 7 days stops holding the peer log back/);
     assert.match(server.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /m, 'log lines are timestamped');
 
     const remote = await status(dir);
@@ -116,6 +121,7 @@ describe('leaderless CLI (child processes)', function () {
     assert.equal(remote.service.publicKey, local.service.publicKey);
     assert.equal(remote.libraries[0].library, lib.id);
     assert.equal(remote.libraries[0].state, 'offline', 'running, no partner online');
+    assert.equal(remote.libraries[0].pruneAbsentAfterMs, 7 * 86_400_000, 'the horizon serve was given');
     // The same object, apart from what running changes.
     assert.deepEqual(Object.keys(remote).sort(), Object.keys(local).sort());
     assert.deepEqual(Object.keys(remote.service).sort(), Object.keys(local.service).sort());
@@ -124,7 +130,7 @@ describe('leaderless CLI (child processes)', function () {
     const text = await run('status', '--data-dir', dir);
     assert.equal(text.code, 0);
     assert.match(text.stdout, new RegExp(`^service: running \\(pid ${server.pid}\\), network up`));
-    assert.match(text.stdout, /library "Home" .*\n.*\n  sync: offline\n  partners: none\n  peer log: 0 entries, parked: 0\n/);
+    assert.match(text.stdout, /library "Home" .*\n.*\n  sync: offline\n  partners: none\n  peer log: 0 entries, parked: 0\n  log horizon: a partner not heard from for 7 days stops holding the log back/);
 
     // A library created while serving is created by the service, which syncs it at once.
     const second = await run('init', '--name', 'Second', '--data-dir', dir);

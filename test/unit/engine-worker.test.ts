@@ -25,7 +25,7 @@ describe('engine worker thread', function () {
 
   it('serves the engine on the control socket; a second one is busy; stop releases the lock', async () => {
     const dataDir = tempDir();
-    const a = new EngineThread(workerFile, { dataDir, network: false, deviceName: 'A' }, log);
+    const a = new EngineThread(workerFile, { dataDir, network: false, deviceName: 'A', pruneAbsentAfterMs: 7 * 86_400_000 }, log);
     const ready = await a.outcome;
     assert.equal(ready.kind, 'ready');
     const client = await ControlClient.connect((ready as { endpoint: string }).endpoint);
@@ -34,6 +34,9 @@ describe('engine worker thread', function () {
       assert.equal(ping.pid, process.pid);
       await client.call('init', { name: 'Work' });
       assert.deepEqual((await client.call<{ name: string }[]>('libraries')).map((l) => l.name), ['Work']);
+      // The settings it was started with reach the engine (leaderlessSync.pruneAbsentAfterDays).
+      const status = await client.call<{ libraries: { pruneAbsentAfterMs: number | null }[] }>('status', { digest: false });
+      assert.equal(status.libraries[0].pruneAbsentAfterMs, 7 * 86_400_000);
 
       const b = new EngineThread(workerFile, { dataDir, network: false }, log);
       const busy = await b.outcome;

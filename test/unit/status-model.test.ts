@@ -149,7 +149,7 @@ describe('status view model', () => {
         s.peers.items.map((p) => [p.name, p.state, p.online, p.lag]),
         [['laptop', 'ready', true, null]],
       );
-      assert.deepEqual(s.log, { size: 7, horizon: null, origins: [], prunedAt: null, prunedEntries: null });
+      assert.deepEqual(s.log, { size: 7, horizon: null, origins: [], prunedAt: null, prunedEntries: null, pruneAbsentAfterMs: null });
       for (const sec of [s.received, s.sent, s.refused, s.errors]) {
         assert.equal(sec.available, false);
         assert.match(sec.note ?? '', /^This engine does not report /);
@@ -200,14 +200,55 @@ describe('status view model', () => {
         lastSeen: 5,
         backfill: { received: 25, announced: 100, percent: 25 },
         lag: 3,
+        holdsLogUntil: null,
+        holdsLog: true,
         paused: false,
       });
-      assert.deepEqual(s.log, { size: 9, horizon: 1234, origins: [{ device: PEER, name: PEER.slice(0, 8), pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234 });
+      assert.deepEqual(s.log, { size: 9, horizon: 1234, origins: [{ device: PEER, name: PEER.slice(0, 8), pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234, pruneAbsentAfterMs: null });
       assert.equal(s.received.items.length, 1);
       assert.equal(s.sent.available, true);
       assert.equal(s.sent.items.length, 0);
       assert.equal(s.refused.items[0]?.skewMs, 400_000);
       assert.equal(s.errors.items[0]?.message, 'boom');
+    });
+
+    it('shows per partner the log entries it holds back and until when, and the absence horizon (issue 11, defect 6)', () => {
+      const DAY = 86_400_000;
+      const now = 100 * DAY;
+      const OLD = '44444444-4444-4444-8444-444444444444';
+      const NEW = '55555555-5555-4555-8555-555555555555';
+      const peer = (device: string, name: string, online: boolean, lastSeen: number, lag: number) => ({ device, name, publicKey: null, online, ready: online, state: online ? 'ready' : 'offline', lastSeen, backfill: null, lag, holdsLogUntil: lastSeen + 30 * DAY, paused: false });
+      const s = buildSnapshot(
+        inputs({
+          now,
+          status: { ok: true, value: statusInput({ pruneAbsentAfterMs: 30 * DAY, logSize: 40 }) },
+          peers: { ok: true, value: [peer(PEER, 'desktop', true, now, 2), peer(NEW, 'laptop', false, now - 3 * DAY, 40), peer(OLD, 'old', false, now - 31 * DAY, 12)] },
+        }),
+      );
+      assert.equal(s.log.pruneAbsentAfterMs, 30 * DAY);
+      assert.deepEqual(
+        s.peers.items.map((p) => [p.name, p.lag, p.holdsLogUntil, p.holdsLog]),
+        [
+          ['desktop', 2, now + 30 * DAY, true],
+          ['laptop', 40, now + 27 * DAY, true],
+          ['old', 12, now - DAY, false],
+        ],
+      );
+      // From the partners of status when the engine has no peers method, too.
+      const partners = [{ device: OLD, name: 'old', publicKey: null, online: false, ready: false, lastSeen: now - 31 * DAY, lag: 12, holdsLogUntil: now - DAY }];
+      const fallback = buildSnapshot(inputs({ now, status: { ok: true, value: statusInput({ pruneAbsentAfterMs: 30 * DAY, partners }) }, peers: unknown('peers') }));
+      assert.deepEqual(
+        fallback.peers.items.map((p) => [p.lag, p.holdsLogUntil, p.holdsLog]),
+        [[12, now - DAY, false]],
+      );
+      // No horizon: every partner holds the log back however long it is away.
+      const never = buildSnapshot(inputs({ now, status: { ok: true, value: statusInput({ pruneAbsentAfterMs: null }) }, peers: { ok: true, value: [{ ...peer(OLD, 'old', false, 0, 5), holdsLogUntil: null }] } }));
+      assert.equal(never.log.pruneAbsentAfterMs, 'none');
+      assert.deepEqual([never.peers.items[0].holdsLogUntil, never.peers.items[0].holdsLog], [null, true]);
+      // An engine that reports none of this: unknown, not guessed.
+      const older = buildSnapshot(inputs({ now, peers: { ok: true, value: [{ device: OLD, name: 'old', online: false, lastSeen: 0 }] } }));
+      assert.equal(older.log.pruneAbsentAfterMs, null);
+      assert.deepEqual([older.peers.items[0].lag, older.peers.items[0].holdsLogUntil, older.peers.items[0].holdsLog], [null, null, null]);
     });
 
     it('shows the preferred library when it exists, else the first', () => {

@@ -141,6 +141,13 @@ describe('UI control methods: peers, backfill, resync, pause, activity', functio
       await waitFor('b sees a offline', async () => (await peerOf(mb)).state === 'offline');
       await la.commitShared([tag('while paused 1'), tag('while paused 2')]);
       await waitFor('a counts 2 changes b has not acknowledged', async () => (await peerOf(ma)).lag >= 2);
+      // The log is held back for it until its last contact + the horizon (30 days by default), in peers and in status.
+      const held = la.partners()[0];
+      const until = (held.lastSeen ?? held.addedAt) + 30 * 86_400_000;
+      assert.equal((await peerOf(ma)).holdsLogUntil, until);
+      const st = (await call(ma, 'status', { digest: false })).libraries[0];
+      assert.equal(st.pruneAbsentAfterMs, 30 * 86_400_000);
+      assert.deepEqual([st.partners[0].lag, st.partners[0].holdsLogUntil], [(await peerOf(ma)).lag, until]);
       // Stays away: b keeps dialling, a refuses it.
       await sleep(2500);
       p = await peerOf(ma);

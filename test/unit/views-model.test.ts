@@ -38,8 +38,9 @@ function lib(over: Partial<LibraryStatus> = {}): LibraryStatus {
     state: 'ready',
     backfilled: true,
     backfill: null,
-    partners: [{ device: 'D2', name: 'desktop', publicKey: null, online: true, ready: true, lastSeen: NOW, addedAt: 0 }],
+    partners: [{ device: 'D2', name: 'desktop', publicKey: null, online: true, ready: true, lastSeen: NOW, addedAt: 0, lag: 0, holdsLogUntil: null }],
     logSize: 0,
+    pruneAbsentAfterMs: null,
     parked: 0,
     counts: {},
     digest: null,
@@ -119,7 +120,7 @@ describe('views model', () => {
   });
 
   it('describes peers', () => {
-    const base = { device: 'D2', name: 'desktop', publicKey: null, online: true, ready: true, state: 'ready' as const, lastSeen: NOW, backfill: null, lag: 0, paused: false };
+    const base = { device: 'D2', name: 'desktop', publicKey: null, online: true, ready: true, state: 'ready' as const, lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false };
     assert.equal(peerNode(base, NOW).description, 'Synced');
     assert.equal(peerNode({ ...base, state: 'backfilling', backfill: { received: 50, announced: 200 }, lag: 3 }, NOW).description, 'Backfilling 25% · 3 behind');
     const off = peerNode({ ...base, online: false, ready: false, state: 'offline', lastSeen: NOW - 3 * 3600_000 }, NOW);

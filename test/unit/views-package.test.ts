@@ -98,6 +98,7 @@ describe('extension manifest', () => {
       indexWorkspaceFolders: 'resource',
       workspaceKey: 'resource',
       maxClockDriftSeconds: 'application',
+      pruneAbsentAfterDays: 'application',
       indexBatchSize: 'application',
       watcherBatchMs: 'application',
     };

@@ -9,6 +9,7 @@
 import { EngineService } from '../../service/engine-service';
 import { serveControl } from '../../service/serve-control';
 import type { Command } from '../command';
+import { formatDays, parseDaysOption } from '../days';
 
 export const serve: Command = {
   name: 'serve',
@@ -19,9 +20,16 @@ export const serve: Command = {
     `socket in the data directory). Logs to stderr. Stops cleanly on SIGINT or SIGTERM`,
     '(exit 0). If peer networking cannot start here, it keeps running offline and says why.',
     'Exits with 3 if a service already runs for the data directory.',
+    'The peer log keeps shared changes until every partner acknowledged them; a partner not',
+    'heard from for --prune-absent-after days stops holding it back, and gets a snapshot',
+    'when it returns ("leaderless status" shows what each partner holds back, and until when).',
   ].join('\n'),
-  options: [{ name: 'offline', help: 'do not join the swarm (serve the libraries locally only)' }],
+  options: [
+    { name: 'offline', help: 'do not join the swarm (serve the libraries locally only)' },
+    { name: 'prune-absent-after', value: 'DAYS', help: 'a partner not heard from for this many days stops holding the peer log back (default 30)' },
+  ],
   async run(ctx) {
+    const pruneAbsentAfterMs = parseDaysOption('prune-absent-after', ctx.option('prune-absent-after'));
     const log = (line: string) => ctx.err.write(`${new Date().toISOString()} ${line}\n`);
     // Listening from the start: a signal during startup stops the service as soon as it is up.
     const stop = stopSignal(() => {
@@ -32,6 +40,7 @@ export const serve: Command = {
       dataDir: ctx.globals.dataDir,
       bootstrap: ctx.globals.bootstrap,
       network: !ctx.flag('offline'),
+      pruneAbsentAfterMs,
       log,
     });
     let control;
@@ -43,6 +52,8 @@ export const serve: Command = {
     }
     const n = service.libraries().length;
     log(`serving ${ctx.globals.dataDir}: ${n} librar${n === 1 ? 'y' : 'ies'}${n === 0 ? ' (create one with "leaderless init")' : ''}; control socket ${control.endpoint}; pid ${process.pid}`);
+    const horizon = service.pruneAbsentAfterMs;
+    if (horizon !== null) log(`a partner not heard from for ${formatDays(horizon)} stops holding the peer log back`);
     const signal = await stop;
     log(`${signal}: stopping`);
     await control.close();

@@ -6,7 +6,11 @@
  *   removeLocation  {library?, location}  → {location, name, path, entries}
  *                   A location of this device leaves the library: it and its entries are deleted
  *                   on every device (tags, notes and albums of its items stay: they follow the
- *                   workspace key and path). The folder on disk is not touched.
+ *                   workspace key and path). The folder on disk is not touched. A scan or watcher
+ *                   update of the folder that is running is stopped first (its call fails with
+ *                   ABORT_ERR, "… is being removed"), one asked for meanwhile is refused
+ *                   (ERR_FOLDER_BUSY), and the location is never written again: adding the folder
+ *                   again makes a new location.
  *
  * `path` is absolute (the service runs in another folder than the caller);
  * progress goes out as 'indexing' events.

@@ -6,13 +6,16 @@
  * ever added.
  *
  *   peers → [{device, name, publicKey, online, ready, state, lastSeen: number|null,
- *             backfill: {received, announced}|null, lag: number, paused: boolean}]
+ *             backfill: {received, announced}|null, lag: number, holdsLogUntil: number|null, paused: boolean}]
  *       state: 'offline' | 'connecting' (link up, handshake) | 'backfilling' (pulling from it while this
  *       device's first or resync backfill runs) | 'catching-up' | 'ready' | 'paused'.
  *       (While the service is suspended every partner is 'paused'; `paused` says which the user paused one by one.)
  *       ready: caught up at least once on the current link. lastSeen: now while online, else its last
  *       contact (ms). backfill: rows it served in the current (or last) backfill round, null if none.
- *       lag: shared changes in this device's peer log it has not acknowledged yet.
+ *       lag: shared changes in this device's peer log it has not acknowledged yet (kept for it).
+ *       holdsLogUntil: when it stops holding the log back unless heard from again (ms: its last contact,
+ *       else when it was paired, plus the pruneAbsentAfter horizon; after that its entries may be pruned
+ *       and it gets a snapshot when it returns); null: no horizon.
  *   backfillFrom {device} → {}   starts a backfill round served by that partner (a full resync with it
  *       preferred: every device-owned checkpoint restarts and the shared rows are merged from a snapshot;
  *       nothing is deleted, merges are idempotent). Progress comes as 'progress' events. The partner must

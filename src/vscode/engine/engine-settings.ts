@@ -1,7 +1,8 @@
 /**
  * The engine's settings as the connection reads them (declared in
  * package.json's contributes.configuration): whether it runs, this device's
- * name, the DHT bootstrap nodes and the clock drift bound.
+ * name, the DHT bootstrap nodes, the clock drift bound and how long an
+ * absent partner holds the peer log back.
  *
  * LEADERLESS_TEST_BOOTSTRAP (host:port[,host:port]) overrides the bootstrap
  * setting: the headless VS Code tests point the engine at a local testnet
@@ -19,6 +20,8 @@ export interface EngineSettings {
   /** Undefined: Hyperswarm's public bootstrap nodes. */
   bootstrap: { host: string; port: number }[] | undefined;
   maxClockDriftMs: number | undefined;
+  /** leaderlessSync.pruneAbsentAfterDays in ms; undefined: the engine's default (30 days). */
+  pruneAbsentAfterMs: number | undefined;
   /** false: no networking (LEADERLESS_TEST_BOOTSTRAP set but unusable: a test must never fall back to the public DHT). */
   network: boolean;
   /** Settings that could not be used, for the log. */
@@ -44,6 +47,10 @@ export function readEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
   let maxClockDriftMs: number | undefined;
   if (typeof drift === 'number' && Number.isFinite(drift) && drift > 0) maxClockDriftMs = Math.round(drift * 1000);
   else if (drift !== null && drift !== undefined) problems.push(`leaderlessSync.maxClockDriftSeconds must be a number above 0; using the default`);
+  const days = c.get<number | null>('pruneAbsentAfterDays', null);
+  let pruneAbsentAfterMs: number | undefined;
+  if (typeof days === 'number' && Number.isFinite(days) && days > 0) pruneAbsentAfterMs = Math.round(days * 86_400_000);
+  else if (days !== null && days !== undefined) problems.push(`leaderlessSync.pruneAbsentAfterDays must be a number of days above 0; using the default (30)`);
   const network = !testNodes || bootstrap.length > 0;
   if (!network) problems.push(`LEADERLESS_TEST_BOOTSTRAP holds no usable node (${testNodes}): the engine runs without networking`);
   return {
@@ -52,6 +59,7 @@ export function readEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
     deviceName: typeof name === 'string' && name.trim() ? name.trim().slice(0, 256) : os.hostname(),
     bootstrap: bootstrap.length ? bootstrap : undefined,
     maxClockDriftMs,
+    pruneAbsentAfterMs,
     problems,
   };
 }
@@ -59,5 +67,5 @@ export function readEngineSettings(env: NodeJS.ProcessEnv = process.env): Engine
 /** Whether a change touches the engine's own settings, and which. */
 export function engineSettingsChanged(e: vscode.ConfigurationChangeEvent): { enable: boolean; restart: boolean } {
   const has = (k: string) => e.affectsConfiguration(`${SECTION}.${k}`);
-  return { enable: has('enable'), restart: has('bootstrap') || has('deviceName') || has('maxClockDriftSeconds') };
+  return { enable: has('enable'), restart: has('bootstrap') || has('deviceName') || has('maxClockDriftSeconds') || has('pruneAbsentAfterDays') };
 }

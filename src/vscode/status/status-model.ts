@@ -29,6 +29,9 @@ export interface PartnerInput {
   online: boolean;
   ready: boolean;
   lastSeen: number | null;
+  /** Not in every engine version: log entries it has not acknowledged, and when it stops holding the log back. */
+  lag?: number;
+  holdsLogUntil?: number | null;
 }
 
 export interface LibraryStatusInput {
@@ -42,6 +45,8 @@ export interface LibraryStatusInput {
   backfill: BackfillInput | null;
   partners?: PartnerInput[];
   logSize?: number;
+  /** Not in every engine version: how long a partner may go unheard before it stops holding the log back (ms), null: no such horizon. */
+  pruneAbsentAfterMs?: number | null;
   parked?: number;
   counts?: Record<string, number>;
 }
@@ -67,6 +72,8 @@ export interface PeerInput {
   lastSeen: number | null;
   backfill?: { received: number; announced: number } | null;
   lag?: number;
+  /** Not in every engine version: when it stops holding the log back unless heard from again (ms), null: never. */
+  holdsLogUntil?: number | null;
   paused?: boolean;
 }
 
@@ -241,6 +248,14 @@ export interface PeerView {
   backfill: { received: number; announced: number; percent: number | null } | null;
   /** Shared changes this device holds that the peer has not acknowledged (null: not reported). */
   lag: number | null;
+  /** When it stops holding the peer log back unless heard from again: last seen + the horizon (null: no horizon, or not reported). */
+  holdsLogUntil: number | null;
+  /**
+   * Whether the log is still kept for it: true while online or within the
+   * horizon, false once it has been away longer (its entries may be pruned;
+   * it gets a snapshot when it returns); null: not reported.
+   */
+  holdsLog: boolean | null;
   paused: boolean;
 }
 
@@ -300,6 +315,8 @@ export interface StatusSnapshot {
     origins: { device: string; name: string; pruned: number }[];
     prunedAt: number | null;
     prunedEntries: number | null;
+    /** How long a partner may go unheard before it stops holding the log back (ms); 'none': no horizon; null: not reported. */
+    pruneAbsentAfterMs: number | 'none' | null;
   };
   peers: Section<PeerView> & { source: 'peers' | 'status' | null };
   received: Section<ChangeInput>;
@@ -413,6 +430,16 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     origins: Array.isArray(l?.origins) ? l!.origins.map((o) => ({ device: o.device, name: o.name ?? shortId(o.device), pruned: o.pruned })) : [],
     prunedAt: isFinite(l?.prunedAt) ? l!.prunedAt : null,
     prunedEntries: isFinite(l?.prunedEntries) ? l!.prunedEntries : null,
+    pruneAbsentAfterMs: isFinite(lib?.pruneAbsentAfterMs) ? lib!.pruneAbsentAfterMs : lib?.pruneAbsentAfterMs === null ? 'none' : null,
+  };
+  /** What the log keeps for a partner: its unacknowledged entries while online or within the horizon. */
+  const hold = (online: boolean, lag: unknown, until: unknown): Pick<PeerView, 'lag' | 'holdsLogUntil' | 'holdsLog'> => {
+    const holdsLogUntil = isFinite(until) ? until : null;
+    let holdsLog: boolean | null = null;
+    if (online) holdsLog = true;
+    else if (holdsLogUntil !== null) holdsLog = i.now < holdsLogUntil;
+    else if (until === null && log.pruneAbsentAfterMs === 'none') holdsLog = true;
+    return { lag: isFinite(lag) ? lag : null, holdsLogUntil, holdsLog };
   };
 
   let peers: StatusSnapshot['peers'];
@@ -428,7 +455,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         state: p.state ?? (p.online ? (p.ready ? 'ready' : 'connecting') : 'offline'),
         lastSeen: p.lastSeen ?? null,
         backfill: p.backfill ? { ...p.backfill, percent: percentOf(p.backfill.received, p.backfill.announced) } : null,
-        lag: isFinite(p.lag) ? p.lag : null,
+        ...hold(!!p.online, p.lag, p.holdsLogUntil),
         paused: !!p.paused,
       })),
     };
@@ -445,7 +472,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         state: p.online ? (p.ready ? 'ready' : 'connecting') : 'offline',
         lastSeen: p.lastSeen ?? null,
         backfill: null,
-        lag: null,
+        ...hold(!!p.online, p.lag, p.holdsLogUntil),
         paused: false,
       })),
     };

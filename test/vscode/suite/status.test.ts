@@ -108,7 +108,7 @@ describe('status webview', function () {
     assert.equal(r.code, 0, `leaderless status failed: ${r.stderr}`);
     const report = JSON.parse(r.stdout) as {
       service: { running: boolean; network: { state: string } };
-      libraries: { library: string; name: string; state: string; partners: { device: string; online: boolean }[] }[];
+      libraries: { library: string; name: string; state: string; pruneAbsentAfterMs: number | null; partners: { device: string; online: boolean }[] }[];
     };
     assert.equal(report.service.running, true, 'the CLI did not reach the running engine');
     const p = await waitFor(async () => {
@@ -127,6 +127,8 @@ describe('status webview', function () {
       assert.equal(s.library!.state, lib.state);
       assert.equal(s.states.find((x) => x.current)?.state, lib.state);
       assert.deepEqual(s.peers.items.map((x) => x.device).sort(), lib.partners.map((x) => x.device).sort());
+      // The peer log's absence horizon (leaderlessSync.pruneAbsentAfterDays, 30 days unless set).
+      assert.equal(s.log.pruneAbsentAfterMs, lib.pruneAbsentAfterMs ?? 'none');
     }
   });
 

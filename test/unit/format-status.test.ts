@@ -1,0 +1,88 @@
+/** `leaderless status` as text (formatStatus) and the days option of `serve`, without processes. */
+import assert from 'node:assert/strict';
+import { DAY_MS, formatDays, parseDaysOption } from '../../src/cli/days';
+import { formatStatus } from '../../src/cli/format-status';
+import type { LibraryStatus, PartnerStatus, StatusReport } from '../../src/service/status';
+
+const NOW = Date.UTC(2026, 0, 31, 12, 0, 0);
+
+function partner(over: Partial<PartnerStatus>): PartnerStatus {
+  return { device: 'd0000000-0000-4000-8000-000000000000', name: 'laptop', publicKey: 'ab', online: false, ready: false, lastSeen: NOW - DAY_MS, addedAt: 0, lag: 0, holdsLogUntil: null, ...over };
+}
+
+function report(lib: Partial<LibraryStatus>): StatusReport {
+  return {
+    service: { running: true, pid: 42, dataDir: '/data', publicKey: 'ff', network: { state: 'up', announced: true, error: null, bootstrap: null }, problems: [] },
+    libraries: [
+      {
+        library: 'LIB',
+        name: 'Home',
+        device: 'ME',
+        state: 'ready',
+        backfilled: true,
+        backfill: null,
+        partners: [],
+        logSize: 0,
+        pruneAbsentAfterMs: 30 * DAY_MS,
+        parked: 0,
+        counts: { tag: 1 },
+        digest: null,
+        ...lib,
+      },
+    ],
+  };
+}
+
+describe('leaderless status (text)', () => {
+  it('shows per partner how many log entries it holds back and until when, and the log horizon', () => {
+    const text = formatStatus(
+      report({
+        logSize: 12,
+        partners: [
+          partner({ name: 'desktop', online: true, ready: true, lastSeen: NOW, lag: 2, holdsLogUntil: NOW + 30 * DAY_MS }),
+          partner({ name: 'laptop', lastSeen: NOW - 3 * DAY_MS, lag: 12, holdsLogUntil: NOW + 27 * DAY_MS }),
+          partner({ name: 'old', lastSeen: NOW - 40 * DAY_MS, lag: 9, holdsLogUntil: NOW - 10 * DAY_MS }),
+          partner({ name: 'synced', lastSeen: NOW - 3600_000, lag: 0, holdsLogUntil: NOW + 29 * DAY_MS }),
+        ],
+      }),
+      NOW,
+    );
+    const lines = text.split('\n');
+    const line = (name: string) => lines.find((l) => l.startsWith(`    ${name} `)) ?? assert.fail(`no line for ${name}:\n${text}`);
+    assert.match(line('desktop'), /: online, last seen .*, holds back 2 log entries$/);
+    assert.match(line('laptop'), /: offline, last seen 2026-01-28T12:00:00\.000Z \(3 days ago\), holds back 12 log entries until 2026-02-27T12:00:00\.000Z \(in 27 days\)$/);
+    assert.match(line('old'), /: offline, last seen .*\(40 days ago\), away longer than 30 days: no longer holds the log back \(9 log entries unacknowledged; it gets a snapshot when it returns\)$/);
+    assert.match(line('synced'), /: offline, last seen .*\(1 h ago\)$/, 'nothing held back: nothing said');
+    assert.match(text, /\n {2}peer log: 12 entries, parked: 0\n {2}log horizon: a partner not heard from for 30 days stops holding the log back \(it gets a snapshot when it returns\)\n/);
+  });
+
+  it('says when there is no horizon, and reads an older service that reports none of this', () => {
+    const none = formatStatus(report({ pruneAbsentAfterMs: null, partners: [partner({ lag: 1, holdsLogUntil: null })] }), NOW);
+    assert.match(none, /log horizon: none \(a partner holds the log back however long it is away\)/);
+    assert.match(none, /laptop .*, holds back 1 log entry$/m);
+    const older = report({ partners: [partner({})] });
+    const lib = older.libraries[0] as Partial<LibraryStatus>;
+    delete lib.pruneAbsentAfterMs;
+    delete (lib.partners![0] as Partial<PartnerStatus>).lag;
+    delete (lib.partners![0] as Partial<PartnerStatus>).holdsLogUntil;
+    const text = formatStatus(older, NOW);
+    assert.doesNotMatch(text, /log horizon|holds back|undefined/);
+    assert.match(text, /peer log: 0 entries, parked: 0\n {2}counts: tag 1\n/);
+  });
+
+  it('takes --prune-absent-after as a positive number of days; anything else is a usage error', () => {
+    assert.equal(parseDaysOption('prune-absent-after', undefined), undefined);
+    assert.equal(parseDaysOption('prune-absent-after', '30'), 30 * DAY_MS);
+    assert.equal(parseDaysOption('prune-absent-after', '0.5'), DAY_MS / 2);
+    for (const bad of ['0', '-3', 'soon', '', ' ', 'Infinity', 'NaN', '1e400']) {
+      assert.throws(
+        () => parseDaysOption('prune-absent-after', bad),
+        (e: Error & { code?: string }) => e.code === 'ERR_USAGE' && e.message === `--prune-absent-after takes a number of days above 0 (e.g. 30), not "${bad}"`,
+        bad,
+      );
+    }
+    assert.equal(formatDays(30 * DAY_MS), '30 days');
+    assert.equal(formatDays(DAY_MS), '1 day');
+    assert.equal(formatDays(DAY_MS / 2), '0.5 days');
+  });
+});
