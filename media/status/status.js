@@ -125,7 +125,7 @@
     return b;
   }
 
-  const STATE_KIND = { ready: 'ok', backfilling: 'busy', 'catching-up': 'busy', connecting: 'busy', offline: 'off', paused: 'warn', uninitialized: 'off' };
+  const STATE_KIND = { ready: 'ok', backfilling: 'busy', 'catching-up': 'busy', connecting: 'busy', offline: 'off', paused: 'warn', uninitialized: 'off', failed: 'err' };
 
   // ---- skeleton (built once: focus and the library picker survive updates) ----
   const liveState = el('p', { id: 'state-live', className: 'state-live', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
@@ -232,7 +232,8 @@
       ]),
     );
     const cur = (s.states || []).find((x) => x.current);
-    return section('states', 'Sync state', [el('ol', { className: 'states', 'aria-label': 'Sync states' }, items), cur ? note(cur.description) : note(!s.engine.available ? 'Unknown while the engine is not available.' : s.library ? 'State: ' + s.library.state : 'No library yet.')]);
+    const why = s.library && s.library.error ? el('p', { className: 'error-text', role: 'alert', text: s.library.error }) : null;
+    return section('states', 'Sync state', [el('ol', { className: 'states', 'aria-label': 'Sync states' }, items), cur ? note(cur.description) : note(!s.engine.available ? 'Unknown while the engine is not available.' : s.library ? 'State: ' + s.library.state : 'No library yet.'), why]);
   }
 
   function renderNetwork(s) {

@@ -27,7 +27,7 @@ function formatNetwork(n: NetworkStatus): string {
 
 function formatLibrary(lib: LibraryStatus, now: number): string[] {
   const notYet = !lib.backfilled && lib.partners.length > 0 ? ' (not backfilled yet)' : '';
-  const out = [`library "${lib.name}" (${lib.library})`, `  this device: ${lib.device}`, `  sync: ${lib.state}${notYet}`];
+  const out = [`library "${lib.name}" (${lib.library})`, `  this device: ${lib.device}`, `  sync: ${lib.state}${notYet}${lib.error ? ` (${lib.error})` : ''}`];
   const b = lib.backfill;
   if (b) out.push(`  backfill: ${b.received} of ${b.announced} rows${b.done ? ' (done)' : `, ${b.serving} partner(s) serving`}`);
   if (lib.partners.length === 0) out.push('  partners: none');

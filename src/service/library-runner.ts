@@ -55,6 +55,11 @@ export class LibraryRunner {
       library.on('visible', changed), // a partner's change, as soon as it can be read
       library.on('clockDrift', (e) => this.log(`refused a change stamped too far ahead of this device's clock: ${e.message}`)),
       library.on('rejected', (r) => this.log(`rejected ${r.length} invalid record(s) from a partner: ${r[0]?.error.message ?? ''}`)),
+      library.on('failed', (e) => {
+        this.log(`sync stopped: the journal could not be written (${e.message}); nothing more is sent or received until the library is opened again`);
+        this.activity.error(`sync stopped: the journal could not be written (${e.message})`, null, null);
+        this.host.emit('state', { library: this.key, state: 'failed' });
+      }),
     );
   }
 
@@ -136,7 +141,7 @@ export class LibraryRunner {
       library: this.key,
       name: lib.name,
       device: idToString(lib.deviceId),
-      state: sync ? sync.state : opts.idle,
+      state: lib.failed ? 'failed' : sync ? sync.state : opts.idle,
       backfilled: lib.backfilled,
       backfill: sync?.progress ? backfillStatus(sync.progress) : null,
       partners,
@@ -145,6 +150,7 @@ export class LibraryRunner {
       parked: lib.parkedCount(),
       counts: lib.counts(),
       digest: opts.digest ? lib.digest() : null,
+      error: lib.failed ? `this device's journal could not be written (${lib.failed.message}); nothing is sent or received until the library is opened again` : null,
     };
   }
 

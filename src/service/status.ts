@@ -71,6 +71,12 @@ export interface LibraryStatus {
   counts: Record<string, number>;
   /** Canonical digest of every replicated row (null when not asked for). */
   digest: string | null;
+  /**
+   * Why sync stopped for this library (state 'failed'): its journal could
+   * not be written (disk full, I/O error). Nothing more is sent or received
+   * until the library is opened again; null while it works.
+   */
+  error: string | null;
 }
 
 /**

@@ -27,6 +27,7 @@ function report(lib: Partial<LibraryStatus>): StatusReport {
         parked: 0,
         counts: { tag: 1 },
         digest: null,
+        error: null,
         ...lib,
       },
     ],

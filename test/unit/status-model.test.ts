@@ -116,11 +116,19 @@ describe('status view model', () => {
       assert.equal(s.backfill, null);
       assert.deepEqual(s.libraries, []);
       assert.equal(s.states.filter((x) => x.current).length, 0);
-      assert.equal(s.states.length, 6);
+      assert.equal(s.states.length, 7);
       assert.equal(s.peers.available, false);
       assert.equal(s.received.available, false);
       assert.equal(s.received.note, 'Waiting for the engine.');
       JSON.stringify(s);
+    });
+
+    it('shows a library whose journal failed as Failed, with the reason', () => {
+      const status = statusInput();
+      status.libraries = [{ ...status.libraries[0], state: 'failed', error: "this device's journal could not be written (ENOSPC: no space left on device)" }];
+      const s = buildSnapshot(inputs({ status: { ok: true, value: status } }));
+      assert.deepEqual(s.states.filter((x) => x.current).map((x) => x.state), ['failed']);
+      assert.match(String(s.library?.error), /ENOSPC/);
     });
 
     it('gives the reason when the engine is not available', () => {

@@ -44,6 +44,7 @@ function lib(over: Partial<LibraryStatus> = {}): LibraryStatus {
     parked: 0,
     counts: {},
     digest: null,
+    error: null,
     ...over,
   };
 }
@@ -148,6 +149,10 @@ describe('views model', () => {
     assert.equal(s(l, report([l], { state: 'suspended', announced: false, error: null, bootstrap: null })), '$(debug-pause) Sync Paused');
     assert.equal(s(l, report([l], { state: 'unavailable', announced: false, error: 'no addon', bootstrap: null })), '$(debug-disconnect) Offline');
     assert.equal(syncSummary('failed', 'x', null, null, null, NOW).severity, 'error');
+    const failed = lib({ state: 'failed', error: "this device's journal could not be written (ENOSPC)" });
+    const f = syncSummary('owner', null, report([failed]), failed, null, NOW);
+    assert.deepEqual([f.text, f.severity], ['$(error) Sync Failed', 'error']);
+    assert.match(f.tooltip, /ENOSPC/);
   });
 
   it('checks invite codes locally', () => {

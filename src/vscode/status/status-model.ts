@@ -12,7 +12,7 @@ import type { EngineConnectionState } from '../engine-client';
 
 // ---- what the engine answers (only the fields read here; all are JSON) ----
 
-export type SyncStateName = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused';
+export type SyncStateName = 'uninitialized' | 'offline' | 'backfilling' | 'catching-up' | 'ready' | 'paused' | 'failed';
 
 export interface BackfillInput {
   received: number;
@@ -49,6 +49,8 @@ export interface LibraryStatusInput {
   pruneAbsentAfterMs?: number | null;
   parked?: number;
   counts?: Record<string, number>;
+  /** Not in every engine version: why sync stopped (state 'failed'). */
+  error?: string | null;
 }
 
 export interface NetworkInput {
@@ -230,6 +232,7 @@ export const SYNC_STATES: readonly { state: SyncStateName; label: string; descri
   { state: 'catching-up', label: 'Catching up', description: 'Pulling what changed while away.' },
   { state: 'ready', label: 'Ready', description: 'Linked and caught up.' },
   { state: 'paused', label: 'Paused', description: 'Sync is paused.' },
+  { state: 'failed', label: 'Failed', description: 'This device could not write its journal (disk full, I/O error): nothing is sent or received until the library is opened again.' },
 ];
 
 export interface StateView {
@@ -300,6 +303,8 @@ export interface StatusSnapshot {
     backfilled: boolean | null;
     parked: number | null;
     counts: Record<string, number>;
+    /** Why sync stopped for this library (state 'failed'), else null. */
+    error: string | null;
   } | null;
   states: StateView[];
   network: { state: string; announced: boolean | null; error: string | null; bootstrap: string[] | null } | null;
@@ -503,6 +508,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
           backfilled: typeof lib.backfilled === 'boolean' ? lib.backfilled : null,
           parked: isFinite(lib.parked) ? lib.parked : null,
           counts: lib.counts ?? {},
+          error: lib.error ?? null,
         }
       : null,
     states,

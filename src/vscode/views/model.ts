@@ -465,6 +465,7 @@ export function syncSummary(
   const peers = lib.partners.length ? `${online} of ${formatCount(lib.partners.length, 'device')} online` : 'No other device paired yet';
   const lines = [head, peers];
   if (lib.logSize > 0) lines.push(`${formatCount(lib.logSize, 'change')} waiting for acknowledgement`);
+  if (lib.state === 'failed') return { text: '$(error) Sync Failed', tooltip: [head, lib.error ?? "This device's journal could not be written", 'Free disk space, then reload the window (or restart the service)'].join('\n'), severity: 'error' };
   if (net.state === 'suspended' || lib.state === 'paused') return { text: '$(debug-pause) Sync Paused', tooltip: [head, 'Paused: Resume Sync to go online again'].join('\n'), severity: 'warning' };
   if (net.state === 'unavailable') return { text: '$(debug-disconnect) Offline', tooltip: [head, `No network: ${net.error ?? 'unavailable'}`, 'Changes are kept and sync when the network is back'].join('\n'), severity: 'warning' };
   switch (lib.state) {
