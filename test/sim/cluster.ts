@@ -21,7 +21,8 @@ import * as path from 'node:path';
 import { idKey, type Id } from '../../src/core/ids';
 import { Library, libraryDir } from '../../src/engine/library';
 import { digestModel } from '../../src/models/model';
-import type { StoreEvent } from '../../src/store';
+import { StoreClosedError, type StoreEvent } from '../../src/store';
+import { roomLimits } from '../../src/store/livefile';
 import { PeerSync } from '../../src/sync/peer-sync';
 import type { SessionOptions } from '../../src/sync/session';
 import { Random } from '../support/random';
@@ -51,6 +52,36 @@ export interface Node {
   backup: { dir: string; at: number } | null;
 }
 
+/**
+ * A crashed device's process is simulated in this one: its engine is
+ * abandoned, not killed, so callbacks it had already queued still run, and
+ * those that touch its store fail on it (closed) — sometimes where nothing
+ * catches them. A dead process runs nothing: while clusters exist, such
+ * rejections are counted and dropped; any other unhandled rejection is
+ * thrown again as an uncaught exception (a real bug).
+ */
+const abandoned = { clusters: 0, errors: 0 };
+
+/**
+ * While clusters exist, each database gets 1 MiB of room to grow in place
+ * instead of 64 MiB (src/store/livefile.ts): the simulator opens thousands
+ * of small libraries, and reserving (and collecting) 64 MiB buffers for
+ * each was a quarter of its time. Only where the file lives in memory
+ * changes, not what is durable.
+ */
+const SIM_ROOM = { minSlack: 1 << 20, growMargin: 256 << 10 };
+let savedRoom: typeof roomLimits | null = null;
+let liveClusters = 0;
+const onUnhandled = (reason: unknown): void => {
+  if (reason instanceof StoreClosedError) {
+    abandoned.errors++;
+    return;
+  }
+  setImmediate(() => {
+    throw reason;
+  });
+};
+
 /** Lets queued callbacks and I/O run once. */
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -71,6 +102,7 @@ export class Cluster {
   private readonly diskRnd: Random;
   private readonly libraryId: Id;
   private readonly secret = new Uint8Array(32);
+  private closed = false;
   /** Nodes whose downtime ended: settle() opens them again. */
   private readonly reopening: Node[] = [];
 
@@ -91,6 +123,11 @@ export class Cluster {
     this.ids = new Random(seed ^ 0x85ebca6b);
     this.diskRnd = new Random(seed ^ 0x27d4eb2f);
     this.libraryId = this.newId();
+    if (abandoned.clusters++ === 0) process.on('unhandledRejection', onUnhandled);
+    if (liveClusters++ === 0) {
+      savedRoom = { ...roomLimits };
+      Object.assign(roomLimits, SIM_ROOM);
+    }
   }
 
   /** Record ids from the seed, so a run replays exactly. */
@@ -204,19 +241,21 @@ export class Cluster {
    * disk, a timer). Nodes whose downtime ended are opened again here.
    */
   async settle(): Promise<void> {
-    for (let quiet = 0, turns = 0; quiet < 2; turns++) {
+    for (let turns = 0; ; turns++) {
+      // Two turns: a chain of callbacks started before the first has ended by the second
+      // (a chain of microtasks never outlasts a turn; the engines use no other real waits).
+      await turn();
+      await turn();
+      if (this.reopening.length) {
+        for (const n of this.reopening.splice(0)) await this.reopen(n);
+        continue;
+      }
+      if (!this.nodes.some((n) => n.sync?.working && !n.disk.syncing)) return;
       if (turns > MAX_SETTLE_TURNS) {
         const busy = this.nodes.filter((n) => n.sync?.working && !n.disk.syncing).map((n) => n.name);
         throw new Error(`settle: ${busy.join(', ')} still busy after ${MAX_SETTLE_TURNS} turns, waiting for neither the disk nor a timer`);
       }
       await Promise.race([Promise.all(this.nodes.map((n) => n.sync?.idle())), turn()]);
-      await turn();
-      if (this.reopening.length) {
-        for (const n of this.reopening.splice(0)) await this.reopen(n);
-        quiet = 0;
-        continue;
-      }
-      quiet = this.nodes.some((n) => n.sync?.working && !n.disk.syncing) ? 0 : quiet + 1;
     }
   }
 
@@ -274,6 +313,7 @@ export class Cluster {
     // and no asynchronous close: real I/O must not race the virtual clock).
     await this.drive(n.library.store.journalForTesting.drain());
     n.library.store.crashForTesting();
+    n.disk.processEnded();
     this.note(`restart ${n.name}`);
     await this.reopen(n);
   }
@@ -444,6 +484,13 @@ export class Cluster {
 
   /** Stops every node as a power cut would (nothing waited for) and removes its data directory and backup. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (--liveClusters === 0 && savedRoom) Object.assign(roomLimits, savedRoom);
+    // (after a turn: rejections of what is abandoned now surface on the next ones)
+    setTimeout(() => {
+      if (--abandoned.clusters === 0) process.off('unhandledRejection', onUnhandled);
+    }, 100).unref();
     for (const n of this.nodes) {
       n.sync?.stop().catch(() => undefined);
       n.sync = null as never;
@@ -453,6 +500,7 @@ export class Cluster {
         /* already closed */
       }
       this.net.crash(n.library.deviceId);
+      n.disk.processEnded();
       rmSync(n.dataDir, { recursive: true, force: true });
       if (n.backup) rmSync(path.dirname(n.backup.dir), { recursive: true, force: true });
     }

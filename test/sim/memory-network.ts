@@ -137,6 +137,12 @@ export class MemoryNetwork {
     this.reconcile();
   }
 
+  /** Drops the link between two devices (they connect again a moment later, and start over with Hellos). */
+  reconnect(a: Id, b: Id): void {
+    const link = this.links.get(pairKey(a, b));
+    if (link) this.cut(link, 'reconnect');
+  }
+
   /** No frame crosses between the two groups until `heal`. */
   partition(a: readonly Id[], b: readonly Id[]): void {
     for (const x of a) for (const y of b) this.partitions.add(pairKey(x, y));

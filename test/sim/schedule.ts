@@ -22,6 +22,8 @@ import type { Violation } from './ledger';
 export interface ScheduleOptions {
   /** Events before healing. */
   events?: number;
+  /** Event kinds (keys of RATES) not to run: they become idle stretches (for narrowing a failure down). */
+  without?: readonly string[];
 }
 
 export interface ScheduleResult {
@@ -62,6 +64,8 @@ export interface ScheduleResult {
   excusedWrites: number;
   /** Hash of what happened (events, store sequence numbers, final digests): equal for equal seeds. */
   trace: string;
+  /** Set when the schedule broke an invariant: which one. */
+  failed?: string;
 }
 
 export class ScheduleFailure extends Error {
@@ -82,15 +86,15 @@ export class ScheduleFailure extends Error {
 
 /** How each event kind is chosen: cumulative thresholds on one roll. */
 const RATES = {
-  write: 0.48,
-  faults: 0.57,
-  partition: 0.63,
-  heal: 0.7,
-  restart: 0.73,
-  crash: 0.83,
-  diskFull: 0.855,
-  backup: 0.885,
-  restore: 0.915,
+  write: 0.47,
+  faults: 0.55,
+  partition: 0.61,
+  heal: 0.68,
+  restart: 0.71,
+  crash: 0.81,
+  diskFull: 0.835,
+  backup: 0.87,
+  restore: 0.91,
   rejoin: 0.93,
 };
 
@@ -166,6 +170,11 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     result.lateJoin = !!late;
     await cluster.connectAll(late ? [late] : []);
     await cluster.run(20);
+    if (rnd.chance(0.25)) {
+      // an early backup of one device, for a restore later on
+      cluster.backup(rnd.pick(nodes.filter((n) => n.joined)));
+      result.backups++;
+    }
 
     for (let e = 0; e < events; e++) {
       if (e === joinAt) {
@@ -173,9 +182,14 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
         cluster.note(`join ${late!.name}`);
       }
       const joined = nodes.filter((n) => n.joined);
-      const roll = rnd.next();
+      let roll = rnd.next();
+      if (opts.without?.length) {
+        const kind = (Object.keys(RATES) as (keyof typeof RATES)[]).find((k) => roll < RATES[k]);
+        if (kind && opts.without.includes(kind)) roll = 1; // idle instead
+      }
       let runMs = 10 + rnd.int(60);
       let event = 'idle';
+      let slowDisk: Node | null = null;
       if (roll < RATES.write) {
         const n = rnd.pick(nodes);
         const k = 1 + rnd.int(3);
@@ -216,7 +230,13 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
           cluster.clock.setTimeout(() => powerLoss(n, { torn, downMs }), at);
           event = `crash ${n.name} +${at}ms after a write`;
         } else if (how < 0.65) {
-          // right after it sent a catch-up response: while serving a peer
+          // while serving a peer: its disk is slow, it writes, a partner reconnects (and asks to catch up),
+          // and it loses power right after it sent a catch-up response
+          const others = joined.filter((o) => o !== n);
+          if (others.length) cluster.net.reconnect(n.library.deviceId, rnd.pick(others).library.deviceId);
+          n.disk.slowMs = 40;
+          slowDisk = n;
+          write(n);
           const id = idKey(n.library.deviceId);
           cluster.net.onSend = (from, _to, frame) => {
             if (!RESPONSE_CODES.has(frame[0]) || idKey(from) !== id) return;
@@ -275,6 +295,7 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
       }
       await cluster.run(runMs);
       cluster.net.onSend = null;
+      if (slowDisk) slowDisk.disk.slowMs = 0;
       cluster.note(`event ${e} ${event} seqs=${nodes.map((n) => n.library.store.seq).join(',')} frames=${cluster.net.stats.sent}`);
       if (process.env.SIM_TRACE) process.stdout.write(`${e} ${roll.toFixed(4)} ${cluster.clock.now()} ${event} ${cluster.digests().map((d) => d.slice(0, 6)).join(',')} ${JSON.stringify(cluster.net.stats)}\n`);
     }
@@ -322,7 +343,7 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
       );
       f.trace = result.trace;
       f.log = cluster.trace;
-      f.result = result;
+      f.result = { ...result, failed: first.invariant };
       throw f;
     }
     return result;
@@ -331,7 +352,7 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     const f = fail(`${(e as Error).stack ?? e}\n  last events:\n${cluster.trace.slice(-25).map((l) => `    ${l}`).join('\n')}`, 'error');
     f.trace = createHash('sha256').update(cluster.trace.join('\n')).digest('hex').slice(0, 16);
     f.log = cluster.trace;
-    f.result = result;
+    f.result = { ...result, failed: 'error' };
     throw f;
   } finally {
     await cluster.close();
@@ -343,8 +364,9 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
  * own turns of the event loop, so several share a core well; each replays
  * exactly on its own). Resolves after all of them; rejects with the first
  * failure (lowest seed among those that failed), once every running
- * schedule has stopped. With `keepGoing`, runs them all and reports every
- * failure to `onFailure` instead of stopping.
+ * schedule has stopped. With `onFailure`, runs them all and reports every
+ * failure to it instead of stopping. `onResult` gets every schedule that
+ * ran, failed ones included (with `failed` set).
  */
 export async function runSchedules(
   from: number,
@@ -364,6 +386,7 @@ export async function runSchedules(
         const result = await runSchedule(seed, opts);
         onResult?.(result);
       } catch (e) {
+        if (e instanceof ScheduleFailure && e.result) onResult?.(e.result); // its events ran too
         if (onFailure) onFailure(e as Error);
         else failures.push(e as Error);
       }

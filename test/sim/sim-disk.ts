@@ -4,9 +4,11 @@
  * made durable, so that a power loss can undo the rest.
  *
  * - writev writes for real, synchronously, and marks the bytes unsynced;
- * - fdatasync completes after 0..maxSyncDelayMs of virtual time (seeded), so
- *   commits really are pending when a crash lands; on completion the bytes
- *   written before it was issued are durable;
+ * - fdatasync completes after 0..maxSyncDelayMs of virtual time (seeded;
+ *   one in ten is a slow one, up to 8x that; `slowMs` adds up to that much to
+ *   every one, a disk under load), so commits really are pending when a
+ *   crash lands; on completion the bytes written before it was issued are
+ *   durable;
  * - `powerLoss()` zeroes every journal byte that is not durable (or keeps a
  *   random prefix of them: a torn write for the store's recovery), and fails
  *   every fdatasync still in flight: that process is gone;
@@ -15,8 +17,7 @@
  *
  * No real asynchronous I/O happens here: everything is synchronous or on the
  * virtual clock, so a seeded run replays exactly. Preallocation (zero fill)
- * is written at once and not tracked: losing it leaves zeros, which the
- * store reads as the end of the journal anyway. Directory syncs complete at
+ * is not written (see zeroFill). Directory syncs complete at
  * once (a new journal file's entry is not modelled as losable). Snapshot
  * files do not go through JournalIo; the simulator never grows a journal to
  * the snapshot threshold.
@@ -27,10 +28,11 @@ import type { JournalIo } from '../../src/store';
 import type { Random } from '../support/random';
 import type { VirtualClock } from './virtual-clock';
 
-/** Unsynced bytes of one journal file: [from, to). */
+/** Unsynced bytes of one journal file: [from, to), and where each buffer written into them ends (journal records). */
 interface Dirty {
   from: number;
   to: number;
+  ends: number[];
 }
 
 export interface PowerLoss {
@@ -54,6 +56,8 @@ export class SimDisk implements JournalIo {
   instant = false;
   /** Journal writes and syncs fail with ENOSPC. */
   full = false;
+  /** Each fsync takes up to this much longer (a disk under load). */
+  slowMs = 0;
   /** fdatasyncs completed, and failed with ENOSPC, since creation. */
   readonly stats = { syncs: 0, enospc: 0 };
   private readonly dirty = new Map<string, Dirty>();
@@ -91,12 +95,15 @@ export class SimDisk implements JournalIo {
       return;
     }
     if (n > 0) {
-      const file = pathOf(fd);
+      const file = this.pathOf(fd);
+      const ends: number[] = [];
+      for (let i = 0, at = position; i < bufs.length && at < position + n; i++) ends.push((at = Math.min(position + n, at + bufs[i].length)));
       const d = this.dirty.get(file);
       if (d) {
         d.from = Math.min(d.from, position);
         d.to = Math.max(d.to, position + n);
-      } else this.dirty.set(file, { from: position, to: position + n });
+        d.ends.push(...ends);
+      } else this.dirty.set(file, { from: position, to: position + n, ends });
     }
     cb(null, n);
   };
@@ -107,7 +114,7 @@ export class SimDisk implements JournalIo {
       cb(errno('ENOSPC', 'fdatasync'));
       return;
     }
-    const file = pathOf(fd);
+    const file = this.pathOf(fd);
     const upTo = this.dirty.get(file)?.to ?? 0;
     const epoch = this.epoch;
     const done = () => {
@@ -118,7 +125,10 @@ export class SimDisk implements JournalIo {
       const d = this.dirty.get(file);
       if (d) {
         if (d.to <= upTo) this.dirty.delete(file);
-        else d.from = Math.max(d.from, upTo);
+        else {
+          d.from = Math.max(d.from, upTo);
+          d.ends = d.ends.filter((e) => e > upTo);
+        }
       }
       this.stats.syncs++;
       cb(null);
@@ -131,45 +141,76 @@ export class SimDisk implements JournalIo {
     this.clock.setTimeout(() => {
       this.inflight--;
       done();
-    }, this.rnd.int(this.maxSyncDelayMs + 1));
+    }, this.delay());
   };
 
-  zeroFill = (fd: number, position: number, length: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void): void => {
+  private delay(): number {
+    const max = this.maxSyncDelayMs;
+    const base = this.rnd.chance(0.1) ? max + this.rnd.int(7 * max) : this.rnd.int(max + 1);
+    return base + (this.slowMs > 0 ? this.rnd.int(this.slowMs + 1) : 0);
+  }
+
+  /**
+   * Preallocation is not modelled: the zeros are reported written but the
+   * file is not extended, so a journal file ends where its records end. The
+   * journal reads the end of a file as it reads zeros (a clean end), and
+   * each open of a simulated device then reads kilobytes, not megabytes.
+   */
+  zeroFill = (_fd: number, _position: number, length: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void): void => {
     if (this.full) {
       this.stats.enospc++;
       cb(errno('ENOSPC', 'write'), 0);
       return;
     }
-    let n: number;
-    try {
-      n = fs.writeSync(fd, ZEROS, 0, Math.min(length, ZEROS.length), position);
-    } catch (e) {
-      cb(e as NodeJS.ErrnoException, 0);
-      return;
-    }
-    cb(null, n);
+    cb(null, Math.min(length, 1024 * 1024));
   };
 
   syncDir = (_dir: string, cb: (err: NodeJS.ErrnoException | null) => void): void => cb(null);
 
   /**
    * The machine loses power: every unsynced journal byte is zeroed, or, with
-   * `torn`, a random prefix of them is kept (the rest zeroed), as a write cut
-   * short would leave them. Syncs in flight fail. Call after the process
-   * stopped writing (Store.crashForTesting).
+   * `torn`, some of them are kept (the rest zeroed), as a write cut short
+   * leaves them: a random number of whole records, and half the time part
+   * of the next one. Syncs in flight fail. Call after the process stopped
+   * writing (Store.crashForTesting).
    */
   powerLoss(torn: Random | null = null): PowerLoss {
-    this.epoch++;
+    this.processEnded();
     const out: PowerLoss = { files: 0, lostBytes: 0, keptBytes: 0 };
     for (const [file, d] of this.dirty) {
-      const keep = torn ? torn.int(d.to - d.from) : 0;
-      zeroRange(file, d.from + keep, d.to);
+      let cut = d.from;
+      if (torn) {
+        const ends = d.ends.filter((e) => e > d.from && e <= d.to);
+        const whole = torn.int(ends.length + 1);
+        cut = whole ? ends[whole - 1] : d.from;
+        const next = whole < ends.length ? ends[whole] : d.to;
+        if (next > cut && torn.chance(0.5)) cut += torn.int(next - cut);
+      }
+      zeroRange(file, cut, d.to);
       out.files++;
-      out.lostBytes += d.to - d.from - keep;
-      out.keptBytes += keep;
+      out.lostBytes += d.to - cut;
+      out.keptBytes += cut - d.from;
     }
     this.dirty.clear();
     return out;
+  }
+
+  /** The process using this disk ended (its file descriptors are closed; syncs it had in flight never complete). */
+  processEnded(): void {
+    this.epoch++;
+    this.paths.clear();
+  }
+
+  private readonly paths = new Map<number, string>();
+
+  /** The file an fd is open on (Linux), cached until the process ends. */
+  private pathOf(fd: number): string {
+    let p = this.paths.get(fd);
+    if (p === undefined) {
+      p = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      this.paths.set(fd, p);
+    }
+    return p;
   }
 
   /**
@@ -189,11 +230,6 @@ export class SimDisk implements JournalIo {
 }
 
 const ZEROS = Buffer.alloc(1024 * 1024);
-
-/** The file an fd is open on (Linux). */
-function pathOf(fd: number): string {
-  return fs.readlinkSync(`/proc/self/fd/${fd}`);
-}
 
 function zeroRange(file: string, from: number, to: number): void {
   if (to <= from) return;

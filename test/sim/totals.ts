@@ -4,6 +4,7 @@ import type { ScheduleResult } from './schedule';
 export function eventTotals() {
   const t = {
     schedules: 0,
+    failed: 0,
     nodes: 0,
     writes: 0,
     restarts: 0,
@@ -28,6 +29,7 @@ export function eventTotals() {
     pruned: 0,
     add(r: ScheduleResult): void {
       t.schedules++;
+      if (r.failed) t.failed++;
       t.nodes += r.nodes;
       t.writes += r.writes;
       t.restarts += r.restarts;

@@ -56,5 +56,6 @@ describe(`simulation: ${SCHEDULES} random schedules`, function () {
       console.log(`      simulation: ${formatTotals(totals)}`);
     }
     assert.equal(totals.schedules, SCHEDULES, 'every schedule ran to its checks');
+    assert.equal(totals.failed, 0);
   });
 });
