@@ -346,8 +346,8 @@ export class Cluster {
     return loss;
   }
 
-  /** Opens a node's library from its disk (after a restart or a crash) and syncs again if it had joined. */
-  private async reopen(n: Node): Promise<void> {
+  /** Opens a node's library from its disk (after a restart or a crash) and (unless `start` is false) syncs again if it had joined. */
+  private async reopen(n: Node, start = true): Promise<void> {
     try {
       n.library = await Library.open({ dataDir: n.dataDir, libraryId: this.libraryId, now: n.now, newId: this.newId, journalIo: n.disk, onStoreEvent: this.onStoreEvent });
     } catch (e) {
@@ -358,7 +358,7 @@ export class Cluster {
     this.watch(n);
     const fate = this.ledger.reopened(n.name, n.library);
     this.note(`open ${n.name} survived=${fate.survived} lost=${fate.lost} seq=${n.library.store.seq}`);
-    if (n.joined) this.startSync(n);
+    if (start && n.joined) this.startSync(n);
   }
 
   /** Keeps a copy of the node's data directory as a power loss now would leave it (its backup, or a VM snapshot). */
@@ -381,8 +381,9 @@ export class Cluster {
     const dir = this.libDir(n);
     rmSync(dir, { recursive: true, force: true });
     fs.cpSync(n.backup.dir, dir, { recursive: true });
-    await this.reopen(n);
+    await this.reopen(n, false);
     const excused = await this.excuse(n, `the restore of ${n.name} (backup from t=${n.backup.at}) at t=${this.clock.now()}`);
+    if (n.joined) this.startSync(n);
     return { excused };
   }
 

@@ -52,7 +52,7 @@ export interface Item {
 }
 
 export interface Violation {
-  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'write-failed';
+  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'author' | 'write-failed';
   node: string;
   detail: string;
 }
@@ -63,7 +63,11 @@ export interface Holder {
   library: Library;
 }
 
-/** Who wrote a shared change: its author device when the change says so, else its stamp's device (origin and author were one). */
+/**
+ * Who wrote a shared change: its author device when the change says so,
+ * else its stamp's device (origin and author were one). A stamp's device
+ * may be a per-run origin id, not a device id: never compare it with one.
+ */
 export function authorOf(change: SharedChange): Id {
   return (change as SharedChange & { device?: Id }).device ?? change.hlc.device;
 }
@@ -253,6 +257,13 @@ export class Ledger {
     const out: Violation[] = [];
     const counted = this.counted();
     const byDevice = new Map(nodes.map((n) => [idKey(n.library.deviceId), n]));
+
+    // A shared change that names its author names the device that wrote it.
+    for (const it of this.items) {
+      if (it.op.kind !== 'shared' || !(it.op.change as { device?: Id }).device) continue;
+      const author = byDevice.get(idKey(authorOf(it.op.change)));
+      if (author?.name !== it.node) out.push({ invariant: 'author', node: it.node, detail: `${describeItem(it)} names ${author?.name ?? idKey(authorOf(it.op.change)).slice(0, 8)} as its author` });
+    }
 
     // Phantoms: a write its author never made durable is held by no device.
     for (const it of this.items) {

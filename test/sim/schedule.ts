@@ -24,6 +24,8 @@ export interface ScheduleOptions {
   events?: number;
   /** Event kinds (keys of RATES) not to run: they become idle stretches (for narrowing a failure down). */
   without?: readonly string[];
+  /** Most virtual time an fsync takes (default FSYNC_DELAY_MS); 0: every commit is durable at once (a control: nothing is ever pending). */
+  fsyncDelayMs?: number;
 }
 
 export interface ScheduleResult {
@@ -106,7 +108,7 @@ const RESPONSE_CODES = new Set([MESSAGE_CODES['state-response'], MESSAGE_CODES['
 export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Promise<ScheduleResult> {
   const rnd = new Random(seed);
   const count = 2 + rnd.int(4);
-  const cluster = new Cluster(seed, { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000, pruneIntervalMs: 300 }, FSYNC_DELAY_MS);
+  const cluster = new Cluster(seed, { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000, pruneIntervalMs: 300 }, opts.fsyncDelayMs ?? FSYNC_DELAY_MS);
   const result: ScheduleResult = {
     seed,
     nodes: count,
