@@ -409,7 +409,8 @@ export class Cluster {
   /**
    * After `n`'s directory was replaced: excuses every counted write that no
    * device holds durably now. Devices whose disk has unsynced journal bytes
-   * are read from a durable image of their directory.
+   * (or whose journal failed) are read from a durable image of their
+   * directory, as a power loss now would leave it.
    */
   private async excuse(n: Node, reason: string): Promise<number> {
     const holders: Library[] = [n.library];
@@ -417,7 +418,9 @@ export class Cluster {
     try {
       for (const o of this.nodes) {
         if (o === n) continue;
-        if (o.disk.clean) {
+        // Its memory is its durable state when every journal byte is synced and its journal has not
+        // failed (a failed journal leaves commits in memory that never reach the disk).
+        if (o.disk.clean && !o.library.store.journalForTesting.failure) {
           holders.push(o.library);
           continue;
         }
