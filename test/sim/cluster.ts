@@ -229,7 +229,9 @@ export class Cluster {
   private startSync(n: Node): void {
     const sync = new PeerSync(n.library, this.net.transport(n.library.deviceId), { scheduler: this.clock, ...this.syncOptions });
     n.sync = sync;
-    sync.on('error', (e) => n.errors.push(e.error));
+    sync.on('error', (e) => {
+      if (n.sync === sync) n.errors.push(e.error); // not what an abandoned engine still reports
+    });
     sync.on('snapshot', () => this.stats.snapshots++);
     sync.on('pruned', (e) => (this.stats.pruned += e.entries));
     sync.start();
