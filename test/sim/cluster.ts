@@ -365,11 +365,16 @@ export class Cluster {
 
   /** Keeps a copy of the node's data directory as a power loss now would leave it (its backup, or a VM snapshot). */
   backup(n: Node): void {
-    if (n.backup) rmSync(n.backup.dir, { recursive: true, force: true });
+    this.dropBackup(n);
     const dir = path.join(tempDir('lls-backup-'), 'lib');
     n.disk.durableImage(this.libDir(n), dir);
     n.backup = { dir, at: this.clock.now() };
     this.note(`backup ${n.name}`);
+  }
+
+  private dropBackup(n: Node): void {
+    if (n.backup) rmSync(path.dirname(n.backup.dir), { recursive: true, force: true });
+    n.backup = null;
   }
 
   /**
@@ -398,6 +403,7 @@ export class Cluster {
     const deviceId = n.library.deviceId;
     this.crash(n, { reopen: false, why: 'rejoin' });
     rmSync(this.libDir(n), { recursive: true, force: true });
+    this.dropBackup(n); // a wiped machine: its old backups are gone too
     await this.create(n, deviceId);
     n.down = false;
     this.ledger.reopened(n.name, n.library); // everything it had pending is gone
@@ -508,7 +514,7 @@ export class Cluster {
       this.net.crash(n.library.deviceId);
       n.disk.processEnded();
       rmSync(n.dataDir, { recursive: true, force: true });
-      if (n.backup) rmSync(path.dirname(n.backup.dir), { recursive: true, force: true });
+      this.dropBackup(n);
     }
   }
 }

@@ -290,7 +290,6 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
       } else if (roll < RATES.rejoin) {
         const n = rnd.pick(joined);
         const r = await cluster.rejoin(n);
-        n.backup = null; // a wiped machine: its old backups are gone too
         result.rejoins++;
         result.excusedWrites += r.excused;
         event = `rejoin ${n.name} excused=${r.excused}`;
