@@ -15,7 +15,6 @@
  * real I/O, but only while every other engine is settled. So a seed
  * replays exactly.
  */
-import { rmSync } from 'node:fs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { idKey, type Id } from '../../src/core/ids';
@@ -53,16 +52,6 @@ export interface Node {
 }
 
 /**
- * A crashed device's process is simulated in this one: its engine is
- * abandoned, not killed, so callbacks it had already queued still run, and
- * those that touch its store fail on it (closed) — sometimes where nothing
- * catches them. A dead process runs nothing: while clusters exist, such
- * rejections are counted and dropped; any other unhandled rejection is
- * thrown again as an uncaught exception (a real bug).
- */
-const abandoned = { clusters: 0, errors: 0 };
-
-/**
  * While clusters exist, each database gets 1 MiB of room to grow in place
  * instead of 64 MiB (src/store/livefile.ts): the simulator opens thousands
  * of small libraries, and reserving (and collecting) 64 MiB buffers for
@@ -72,6 +61,16 @@ const abandoned = { clusters: 0, errors: 0 };
 const SIM_ROOM = { minSlack: 1 << 20, growMargin: 256 << 10 };
 let savedRoom: typeof roomLimits | null = null;
 let liveClusters = 0;
+
+/**
+ * A crashed device's process is simulated in this one: its engine is
+ * abandoned, not killed, so callbacks it had already queued still run, and
+ * those that touch its store fail on it (closed) — sometimes where nothing
+ * catches them. A dead process runs nothing: while clusters exist, such
+ * rejections are counted and dropped; any other unhandled rejection is
+ * thrown again as an uncaught exception (a real bug).
+ */
+const abandoned = { clusters: 0, errors: 0 };
 const onUnhandled = (reason: unknown): void => {
   if (reason instanceof StoreClosedError) {
     abandoned.errors++;
@@ -373,7 +372,7 @@ export class Cluster {
   }
 
   private dropBackup(n: Node): void {
-    if (n.backup) rmSync(path.dirname(n.backup.dir), { recursive: true, force: true });
+    if (n.backup) fs.rmSync(path.dirname(n.backup.dir), { recursive: true, force: true });
     n.backup = null;
   }
 
@@ -386,7 +385,7 @@ export class Cluster {
     if (!n.backup) throw new Error(`${n.name} has no backup`);
     this.crash(n, { reopen: false, why: 'restore' });
     const dir = this.libDir(n);
-    rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
     fs.cpSync(n.backup.dir, dir, { recursive: true });
     await this.reopen(n, false);
     const excused = await this.excuse(n, `the restore of ${n.name} (backup from t=${n.backup.at}) at t=${this.clock.now()}`);
@@ -402,7 +401,7 @@ export class Cluster {
   async rejoin(n: Node): Promise<{ excused: number }> {
     const deviceId = n.library.deviceId;
     this.crash(n, { reopen: false, why: 'rejoin' });
-    rmSync(this.libDir(n), { recursive: true, force: true });
+    fs.rmSync(this.libDir(n), { recursive: true, force: true });
     this.dropBackup(n); // a wiped machine: its old backups are gone too
     await this.create(n, deviceId);
     n.down = false;
@@ -446,7 +445,7 @@ export class Cluster {
     } finally {
       for (const im of images) {
         im.lib.store.crashForTesting();
-        rmSync(im.root, { recursive: true, force: true });
+        fs.rmSync(im.root, { recursive: true, force: true });
       }
     }
   }
@@ -513,7 +512,7 @@ export class Cluster {
       }
       this.net.crash(n.library.deviceId);
       n.disk.processEnded();
-      rmSync(n.dataDir, { recursive: true, force: true });
+      fs.rmSync(n.dataDir, { recursive: true, force: true });
       this.dropBackup(n);
     }
   }
