@@ -30,6 +30,10 @@ class MemoryLink extends EventEmitter implements Link {
   open = true;
   inFlight = 0;
   peerEnd!: MemoryLink;
+  /** This end's process died: what it already sent still arrives; closing it does nothing more. */
+  crashed = false;
+  /** When the last frame this end sent arrives (virtual ms). */
+  lastArrival = 0;
 
   constructor(
     private readonly net: MemoryNetwork,
@@ -99,12 +103,44 @@ export class MemoryNetwork {
     return t;
   }
 
-  /** Cuts every link of the device and forgets its transport (the process died). */
+  /**
+   * The device's process died: its transport is forgotten and its ends of
+   * every link close at once. Frames it already put on the wire still
+   * arrive; each partner sees its link close only after the last of them
+   * (as TCP delivers data, then the reset).
+   */
   crash(device: Id): void {
-    const t = this.transports.get(idKey(device));
+    const key = idKey(device);
+    const t = this.transports.get(key);
     if (t) t.closed = true;
-    this.transports.delete(idKey(device));
+    this.transports.delete(key);
+    for (const [k, link] of [...this.links]) {
+      const dead = idKey(link.local) === key ? link : idKey(link.peerEnd.local) === key ? link.peerEnd : null;
+      if (!dead) continue;
+      this.links.delete(k);
+      const alive = dead.peerEnd;
+      dead.crashed = true;
+      if (dead.open) {
+        dead.open = false;
+        dead.emit('close', 'crashed');
+      }
+      this.clock.setTimeout(
+        () => {
+          if (!alive.open) return;
+          alive.open = false;
+          alive.emit('close', 'connection reset');
+          this.clock.setTimeout(() => this.reconcile(), 1);
+        },
+        Math.max(0, dead.lastArrival - this.clock.now()) + 1,
+      );
+    }
     this.reconcile();
+  }
+
+  /** Drops the link between two devices (they connect again a moment later, and start over with Hellos). */
+  reconnect(a: Id, b: Id): void {
+    const link = this.links.get(pairKey(a, b));
+    if (link) this.cut(link, 'reconnect');
   }
 
   /** No frame crosses between the two groups until `heal`. */
@@ -148,8 +184,12 @@ export class MemoryNetwork {
     return a.partners.has(idKey(b.device)) && b.partners.has(idKey(a.device)) && !this.partitions.has(pairKey(a.device, b.device));
   }
 
+  /** Called with every frame as it is sent (the simulator arms events on it). */
+  onSend: ((from: Id, to: Id, frame: Uint8Array) => void) | null = null;
+
   carry(from: MemoryLink, frame: Uint8Array): void {
     this.stats.sent++;
+    this.onSend?.(from.local, from.remote, frame);
     if (process.env.SIM_TRACE === '2') process.stdout.write(`send ${this.clock.now()} ${idKey(from.local).slice(0, 4)}>${idKey(from.remote).slice(0, 4)} type ${frame[0]} len ${frame.length}\n`);
     if (this.rnd.chance(this.faults.drop)) {
       this.stats.dropped++;
@@ -161,12 +201,13 @@ export class MemoryNetwork {
     for (let c = 0; c < copies; c++) {
       from.inFlight++;
       const delay = this.faults.delayMs + this.rnd.int(this.faults.jitterMs + 1);
+      from.lastArrival = Math.max(from.lastArrival, this.clock.now() + delay);
       this.clock.setTimeout(() => {
         const wasCongested = from.congested;
         from.inFlight--;
         if (wasCongested && !from.congested && from.open) from.emit('drain');
         const to = from.peerEnd;
-        if (!from.open || !to.open) return; // lost with the link
+        if ((!from.open && !from.crashed) || !to.open) return; // lost with the link (a crashed sender's frames still arrive)
         this.stats.delivered++;
         to.emit('frame', bytes);
       }, delay);
@@ -174,6 +215,7 @@ export class MemoryNetwork {
   }
 
   cut(link: MemoryLink, reason: string): void {
+    if (link.crashed) return; // a dead process closes nothing (its partner's end closes after the frames in flight)
     const other = link.peerEnd;
     for (const [key, l] of this.links) if (l === link || l === other) this.links.delete(key);
     for (const end of [link, other]) {

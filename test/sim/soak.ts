@@ -1,10 +1,13 @@
 /**
- * `npm run soak -- --schedules N [--from SEED] [--events E] [--jobs J]`:
+ * `npm run soak -- --schedules N [--from SEED] [--events E] [--jobs J] [--keep-going]`:
  * runs N random schedules (test/sim/schedule.ts), J at a time, and stops at
  * the first failure, printing its seed (replay it alone with
- * `--schedules 1 --from SEED`).
+ * `--schedules 1 --from SEED`); with --keep-going, runs them all and lists
+ * every failing seed by the invariant it broke. Prints how many of each
+ * event ran.
  */
-import { runSchedules, type ScheduleResult } from './schedule';
+import { runSchedules, ScheduleFailure } from './schedule';
+import { eventTotals, formatTotals } from './totals';
 import { cleanupTempDirs } from '../support/tmp';
 
 async function main(): Promise<void> {
@@ -16,32 +19,41 @@ async function main(): Promise<void> {
   const from = arg('from', 1);
   const events = arg('events', 30);
   const jobs = arg('jobs', 4);
+  const keepGoing = process.argv.includes('--keep-going');
   const t0 = Date.now();
-  const totals = { schedules: 0, nodes: 0, writes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, farAhead: 0, refused: 0, lateJoins: 0, snapshots: 0, pruned: 0 };
-  const add = (r: ScheduleResult) => {
-    totals.schedules++;
-    totals.nodes += r.nodes;
-    totals.writes += r.writes;
-    totals.restarts += r.restarts;
-    totals.partitions += r.partitions;
-    totals.dropped += r.frames.dropped;
-    totals.duplicated += r.frames.duplicated;
-    totals.farAhead += r.farAhead ? 1 : 0;
-    totals.refused += r.refused ?? 0;
-    totals.lateJoins += r.lateJoin ? 1 : 0;
-    totals.snapshots += r.snapshots ?? 0;
-    totals.pruned += r.pruned ?? 0;
-    if (totals.schedules % 100 === 0) process.stdout.write(`${totals.schedules} schedules, ${Math.round((Date.now() - t0) / 1000)} s\n`);
-  };
+  const totals = eventTotals();
+  const failed = new Map<string, number[]>();
+  const onFailure = keepGoing
+    ? (e: Error) => {
+        const f = e as ScheduleFailure;
+        const k = f.invariant ?? 'error';
+        failed.set(k, [...(failed.get(k) ?? []), f.seed]);
+        process.stdout.write(`seed ${f.seed}: ${f.message.split('\n')[0]}\n`);
+      }
+    : undefined;
   try {
-    await runSchedules(from, schedules, jobs, { events }, add);
+    await runSchedules(
+      from,
+      schedules,
+      jobs,
+      { events },
+      (r) => {
+        totals.add(r);
+        if (totals.schedules % 100 === 0) process.stdout.write(`${totals.schedules} schedules, ${Math.round((Date.now() - t0) / 1000)} s\n`);
+      },
+      onFailure,
+    );
   } catch (e) {
     process.stdout.write(`\nFAILED: ${(e as Error).stack}\n`);
     process.exitCode = 1;
   } finally {
     cleanupTempDirs();
   }
-  process.stdout.write(`${process.exitCode ? 'stopped' : 'done'}: ${JSON.stringify(totals)} in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  if (failed.size) {
+    process.exitCode = 1;
+    for (const [k, seeds] of failed) process.stdout.write(`failed (${k}): ${seeds.length} — seeds ${seeds.sort((a, b) => a - b).join(' ')}\n`);
+  }
+  process.stdout.write(`${process.exitCode ? 'stopped' : 'done'}: ${formatTotals(totals)} in ${Math.round((Date.now() - t0) / 1000)} s\n`);
 }
 
 void main();

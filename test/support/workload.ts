@@ -174,6 +174,33 @@ function edit(lib: Library, tx: LocalTx, rnd: Random): void {
   }
 }
 
+/**
+ * Starts one random transaction (1-3 edits) on `lib` without waiting for
+ * it to be durable: `ops` holds what it wrote as soon as this returns (the
+ * transaction runs synchronously; empty if it failed before committing);
+ * `done` settles when it is durable, or fails.
+ */
+export function issueWrite(lib: Library, rnd: Random): { ops: Collected[]; done: Promise<unknown> } {
+  const ops: Collected[] = [];
+  const done = lib.write((inner) => {
+    const rec = <T extends StateRecord | SharedChange>(kind: 'state' | 'shared', model: string, r: T): T => {
+      ops.push(kind === 'state' ? { kind, model, record: r as StateRecord } : { kind, change: r as SharedChange });
+      return r;
+    };
+    const tx: LocalTx = {
+      reader: inner.reader,
+      put: (model, data, uuid) => rec('state', model, inner.put(model, data, uuid)),
+      remove: (model, uuid) => rec('state', model, inner.remove(model, uuid)),
+      create: (model, data, uuid) => rec('shared', model, inner.create(model, data, uuid)),
+      update: (model, uuid, data) => rec('shared', model, inner.update(model, uuid, data)),
+      delete: (model, uuid) => rec('shared', model, inner.delete(model, uuid)),
+    };
+    const n = 1 + rnd.int(3);
+    for (let k = 0; k < n; k++) edit(lib, tx, rnd);
+  });
+  return { ops, done };
+}
+
 /** Runs `steps` random edits (and, unless `pull: false`, occasional direct pulls between replicas). */
 export async function runWorkload(libs: readonly Library[], rnd: Random, steps: number, opts: { pull?: boolean } = {}): Promise<void> {
   for (let i = 0; i < steps; i++) {

@@ -63,4 +63,25 @@ describe('simulator: memory network and virtual clock', () => {
     s.clock.advance(10);
     assert.equal(s.links.get(idKey(s.a))!.filter((l) => l.open && idKey(l.remote) === idKey(s.c)).length, 0);
   });
+
+  it('a crashed device’s frames already on the wire still arrive; its partners see the link close after them', () => {
+    const s = setup();
+    s.net.faults = { drop: 0, duplicate: 0, delayMs: 5, jitterMs: 0 };
+    s.clock.advance(10);
+    const ca = s.linkTo(s.c, s.a);
+    const ac = s.linkTo(s.a, s.c);
+    const events: string[] = [];
+    ac.on('close', () => events.push('close'));
+    ac.on('frame', (f) => events.push(`frame ${f[0]}`));
+    ca.send(Uint8Array.of(7));
+    s.clock.advance(1);
+    s.net.crash(s.c);
+    assert.equal(ca.open, false, 'its own end is gone at once');
+    assert.equal(ca.send(Uint8Array.of(8)), false, 'a dead process sends nothing more');
+    assert.equal(ac.open, true, 'its partner does not know yet');
+    ac.send(Uint8Array.of(9)); // lost: nobody is there
+    s.clock.advance(10);
+    assert.deepEqual(events, ['frame 7', 'close']);
+    assert.equal(s.received.get(idKey(s.c))?.includes(9) ?? false, false);
+  });
 });
