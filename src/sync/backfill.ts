@@ -73,8 +73,8 @@ export class Backfill {
   private resync = false;
   /** `${peer}/${owner}/${model}` → the partner's sum when its whole set was last pulled to reconcile (not again for the same sum). */
   private readonly reconciled = new Map<string, string>();
-  /** Per Hello received: the (owner/model) sets to pull whole from its sender (decided once per Hello). */
-  private whole = new WeakMap<HelloMessage, Set<string>>();
+  /** Per Hello received: the (owner/model) sets to pull whole from its sender, with the sum it reported (decided once per Hello). */
+  private whole = new WeakMap<HelloMessage, Map<string, string>>();
 
   constructor(private readonly host: BackfillHost) {}
 
@@ -230,9 +230,9 @@ export class Backfill {
    * hold rows the other lacks, so the partner's whole set is pulled and
    * merged (once for each sum it reports).
    */
-  private diverged(s: Session, hello: HelloMessage, mine: ReadonlyMap<string, OwnerState>): Set<string> {
+  private diverged(s: Session, hello: HelloMessage, mine: ReadonlyMap<string, OwnerState>): Map<string, string> {
     const lib = this.host.library;
-    const out = new Set<string>();
+    const out = new Map<string, string>();
     for (const w of hello.watermarks) {
       const key = `${idKey(w.owner)}/${w.model}`;
       const held = mine.get(key);
@@ -240,11 +240,9 @@ export class Backfill {
       const own = idEquals(w.owner, lib.deviceId);
       const mark = own ? held.newest : lib.watermark(w.owner, w.model);
       if (!mark || compareBytes(mark, held.newest) < 0) continue; // not complete here: a normal catch-up comes first
-      const seen = `${idKey(s.remote)}/${key}`;
       const sum = toHex(w.sum);
-      if (this.reconciled.get(seen) === sum) continue;
-      this.reconciled.set(seen, sum);
-      out.add(key);
+      if (this.reconciled.get(`${idKey(s.remote)}/${key}`) === sum) continue;
+      out.set(key, sum);
     }
     return out;
   }
@@ -280,6 +278,10 @@ export class Backfill {
       if (!idEquals(a.owner, owner)) continue;
       // Rows refused for clock drift stay unapplied: stop here (later models depend on them) and try again later.
       if (!(await this.pullModel(s, owner, a.model, a.from))) return;
+      // A whole set pulled to reconcile: not again for the same sum from this partner (it did not help, or it did).
+      const key = `${idKey(owner)}/${a.model}`;
+      const sum = s.hello ? this.whole.get(s.hello)?.get(key) : undefined;
+      if (sum !== undefined && a.from === null) this.reconciled.set(`${idKey(s.remote)}/${key}`, sum);
     }
   }
 

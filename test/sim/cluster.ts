@@ -450,23 +450,6 @@ export class Cluster {
     }
   }
 
-  /**
-   * Stops a node cleanly (everything acknowledged is on disk), runs `swap`
-   * on its closed data directory (e.g. to put back an older copy of it, as
-   * a user restoring a backup would), then opens it from disk and starts
-   * it again.
-   */
-  async reopen(n: Node, swap: (dataDir: string) => void = () => undefined): Promise<void> {
-    await n.sync.stop();
-    this.net.crash(n.library.deviceId);
-    const id = n.library.id;
-    await n.library.close();
-    swap(n.dataDir);
-    n.library = await Library.open({ dataDir: n.dataDir, libraryId: id, now: n.now, newId: this.newId });
-    this.startSync(n);
-    await n.library.ready();
-  }
-
   /** Each node's sync state, links, contents and errors (for failure reports). */
   describe(): string {
     return this.nodes
@@ -476,7 +459,7 @@ export class Cluster {
           .newestStamps()
           .map((w) => `${idKey(w.owner).slice(0, 6)}/${w.model}:${Buffer.from(w.hlc).toString('hex').slice(6)}`)
           .join(' ');
-        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync?.state} ready=${n.sync?.readyPeers().length} logSeq=${n.library.ownLogSeq} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors
+        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync?.state} ready=${n.sync?.readyPeers().length} origin=${idKey(n.library.origin).slice(0, 6)} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors
           .slice(-3)
           .map((e) => e.message)
           .join(' | ')}`;

@@ -72,6 +72,15 @@ export function authorOf(change: SharedChange): Id {
   return (change as SharedChange & { device?: Id }).device ?? change.hlc.device;
 }
 
+/** Whether `lib`'s peer log holds change `seq` of `origin`. */
+function heldInLog(lib: Library, origin: Uint8Array, seq: number): boolean {
+  return lib.read((r) => r.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq])) !== undefined;
+}
+
+function changeKey(ch: SharedChange): string {
+  return `${idKey(ch.hlc.device)}:${ch.seq}`;
+}
+
 function stampKey(h: Hlc): string {
   return hlcToString(h);
 }
@@ -241,7 +250,14 @@ export class Ledger {
   excuse(holders: readonly Library[], reason: string): number {
     let n = 0;
     for (const it of this.counted()) {
-      if (holders.some((h) => covers(h, it.op))) continue;
+      // A shared change is held when a holder has it (its vector covers it, or its log has it above a gap),
+      // not merely its effect: a later write may have overwritten that, and the change itself could then
+      // never be delivered again.
+      const held = (h: Library) =>
+        it.op.kind === 'shared'
+          ? (h.vector().get(idKey(it.op.change.hlc.device))?.seq ?? 0) >= it.op.change.seq || heldInLog(h, it.op.change.hlc.device, it.op.change.seq)
+          : covers(h, it.op);
+      if (holders.some(held)) continue;
       it.excused = reason;
       n++;
     }
@@ -288,14 +304,27 @@ export class Ledger {
       });
     }
 
-    // Every counted write is held by every device (or a later write changed it); shared ones are in the version vector.
+    // Every counted write is held by every device (or a later write changed it); shared ones are in the
+    // version vector, or held in the peer log above a gap that can never close (the changes before it
+    // were lost with the disk of the device that wrote them: wiped or restored before they left).
+    const lostSeqs = new Set(this.items.filter((it) => (it.fate === 'lost' || it.excused) && it.op.kind === 'shared').map((it) => changeKey((it.op as { change: SharedChange }).change)));
     for (const n of nodes) {
       const vector = n.library.vector();
       for (const it of counted) {
         if (!covers(n.library, it.op)) out.push({ invariant: 'acked-lost', node: n.name, detail: `lacks ${describeItem(it)}` });
         else if (it.op.kind === 'shared') {
-          const v = vector.get(idKey(it.op.change.hlc.device));
-          if (!v || v.seq < it.op.change.seq) out.push({ invariant: 'acked-lost', node: n.name, detail: `its vector (${v?.seq ?? 0}) does not cover ${describeItem(it)}` });
+          const ch = it.op.change;
+          const v = vector.get(idKey(ch.hlc.device));
+          const held = v?.seq ?? 0;
+          const gapLost = () => {
+            for (let s = held + 1; s < ch.seq; s++) if (!lostSeqs.has(`${idKey(ch.hlc.device)}:${s}`) && !heldInLog(n.library, ch.hlc.device, s)) return false;
+            return heldInLog(n.library, ch.hlc.device, ch.seq);
+          };
+          if (held < ch.seq && !gapLost()) {
+            const o = idKey(ch.hlc.device);
+            const fates = this.items.filter((x) => x.op.kind === 'shared' && idKey(x.op.change.hlc.device) === o).map((x) => `${(x.op as { change: SharedChange }).change.seq}:${x.fate}${x.excused ? '/excused' : ''}${heldInLog(n.library, ch.hlc.device, (x.op as { change: SharedChange }).change.seq) ? '/inlog' : ''}`);
+            out.push({ invariant: 'acked-lost', node: n.name, detail: `its vector (${held}) does not cover ${describeItem(it)} [seqs of its origin: ${fates.join(' ')}]` });
+          }
         }
       }
     }

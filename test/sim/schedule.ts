@@ -303,6 +303,12 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
 
     cluster.net.faults = { drop: 0, duplicate: 0, delayMs: 1, jitterMs: 0 };
     cluster.net.heal();
+    // A device whose journal failed (its disk filled up again while it came back) says "sync failed" and
+    // waits to be opened again: the user does that once the disk has room.
+    for (const n of nodes) {
+      n.disk.full = false;
+      if (!n.down && n.library.failed) powerLoss(n, { downMs: 0, why: 'reopen-after-failed-journal' });
+    }
     await cluster.run(3000);
     if (farAhead >= 0) {
       // Its stamps were refused and surfaced; once real time catches up with them they flow.

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { idKey, newId, type Id } from '../../src/core/ids';
 import { encodeHlcTime } from '../../src/core/hlc';
@@ -13,7 +12,7 @@ import { MemoryHub } from '../../src/engine/memory-transport';
 import { ENTRY_KIND } from '../../src/models/entry';
 import type { JournalIo } from '../../src/store';
 import { PeerSync } from '../../src/sync/peer-sync';
-import { Cluster, type Node } from '../sim/cluster';
+import { Cluster } from '../sim/cluster';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
 const tagData = (name: string) => ({ name, color: null, icon: null, description: null, namespace: null });
@@ -25,21 +24,6 @@ async function until(what: string, done: () => boolean, ms = 5000): Promise<void
     if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
     await sleep(5);
   }
-}
-
-/** A copy of a node's data directory as it is now (everything acknowledged is in its journal). */
-function backup(n: Node): string {
-  const dir = tempDir('lls-backup-');
-  cpSync(n.dataDir, dir, { recursive: true, filter: (src) => path.basename(src) !== 'LOCK' });
-  return dir;
-}
-
-/** Puts `copy` back in place of the node's data, as a user restoring a backup (or a VM snapshot) does, and starts it. */
-async function restore(c: Cluster, n: Node, copy: string): Promise<void> {
-  await c.reopen(n, (dir) => {
-    for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { recursive: true, force: true });
-    cpSync(copy, dir, { recursive: true });
-  });
 }
 
 function sameEverywhere(c: Cluster, what: string): void {
@@ -80,11 +64,11 @@ describe('exact logs (issue 11 regressions)', function () {
       await c.connectAll();
       const [tag] = await a.library.commitShared([{ model: 'tag', op: 'create', data: tagData('review') }]);
       await c.run(200);
-      const copy = backup(r);
+      c.backup(r);
       for (let i = 1; i <= 5; i++) await r.library.commitShared([{ model: 'tag_assignment', op: 'create', data: { tag: tag.uuid, workspace_key: 'ws', path: `before/${i}.ts` } }]);
       await c.run(500);
       assert.equal(assignments(a.library, 'before/').length, 5, 'the five tags reached the others before the restore');
-      await restore(c, r, copy);
+      await c.restore(r);
       assert.equal(assignments(r.library, 'before/').length, 0, 'the restored copy predates them');
       await c.run(2000);
       assert.equal(assignments(r.library, 'before/').length, 5, 'it caught its own five tags up from the others');
@@ -110,13 +94,7 @@ describe('exact logs (issue 11 regressions)', function () {
       await b.library.commitShared([{ model: 'tag', op: 'create', data: tagData('old') }]);
       await c.run(500);
       // b leaves and joins again: a new copy of the library under the same device id.
-      await b.sync.stop();
-      c.net.crash(b.library.deviceId);
-      await b.library.close();
-      rmSync(b.dataDir, { recursive: true, force: true });
-      b.library = await Library.create({ dataDir: b.dataDir, name: 'sim', libraryId: a.library.id, secret: a.library.secret, deviceId: b.library.deviceId, now: b.now, deviceName: 'b', newId: c.newId });
-      await b.library.addPartner(a.library.deviceId, 'a');
-      await c.reopen(b);
+      await c.rejoin(b);
       await c.run(2000);
       assert.equal(b.library.counts().tag, 1, 'its old tag came back from the others');
       await b.library.commitShared([{ model: 'tag', op: 'create', data: tagData('new') }]);
