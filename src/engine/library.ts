@@ -22,6 +22,7 @@ import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from '../core/hlc';
 import { idEquals, idKey, idToString, INCARNATION_BYTES, newId, originId, toHex, type Id } from '../core/ids';
 import { readOwnerStates, rebuildOwnerStates, type OwnerState } from '../models/owner-state';
+import { readSharedStates, type SharedState } from '../models/shared-state';
 import { deletePartner, memberId, readMembers, reconcilePartners, writePartner, type Member } from './members';
 import { Parking } from './parking';
 import { PeerLog, type LogRead, type VersionVector } from './peer-log';
@@ -257,6 +258,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
         // A library from before owner states were kept (or incarnations): computed once from its rows.
         await store.transaction((w) => {
           rebuildOwnerStates(w, registry.deviceOwned);
+          w.run('DELETE FROM shared_state');
+          for (const m of registry.shared) {
+            const st = m.computeState(w);
+            if (st.rows) w.run('INSERT INTO shared_state (model, rows, sum) VALUES (?, ?, ?)', [st.model, st.rows, st.sum]);
+          }
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_state', 1)");
           lib.parking.upgrade(w);
         });
@@ -672,6 +678,22 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return justBefore(parked);
   }
 
+  /**
+   * `owner` says the newest of its own `model` rows is `newest` (null: it
+   * has none): if every one of them up to there is here, its records still
+   * waiting here for a row of that model wait for one its owner no longer
+   * has (it went back to an older copy of its data after they left it), and
+   * are dropped: those stamped up to `asOf`, the newest stamp of the
+   * owner's statement (a later one may wait for a row made after it).
+   * Returns how many.
+   */
+  async dropOrphans(owner: Id, model: string, newest: Uint8Array | null, asOf: Uint8Array): Promise<number> {
+    if (idEquals(owner, this.deviceId) || this.parkedCount() === 0) return 0;
+    const mark = this.watermark(owner, model);
+    if (newest && (!mark || compareBytes(mark, newest) < 0)) return 0;
+    return this.store.transaction((w) => this.parking.dropOrphans(w, owner, model, asOf));
+  }
+
   /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */
   async setWatermark(owner: Id, model: string, hlc: Uint8Array): Promise<void> {
     registry.deviceOwnedModel(model);
@@ -718,6 +740,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Per (owner, device-owned model): the newest stamp held here. */
   newestStamps(): { owner: Id; model: string; hlc: Uint8Array }[] {
     return this.ownerStates().flatMap((s) => (s.newest ? [{ owner: s.owner, model: s.model, hlc: s.newest }] : []));
+  }
+
+  /** Per shared model held here: rows and their sum (models/shared-state.ts). */
+  sharedStates(): SharedState[] {
+    return this.store.read((r) => readSharedStates(r));
   }
 
   /** Per (owner, device-owned model) held here: rows, newest stamp and their sum (models/owner-state.ts). */

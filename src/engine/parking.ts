@@ -54,6 +54,25 @@ export class Parking {
     this.count++;
   }
 
+  /**
+   * Drops `owner`'s device-owned records that wait for a row of its
+   * `parentModel` that is not here, when every row of that model its owner
+   * has is here (the caller knows): that parent does not exist in its
+   * owner's data any more. Returns how many were dropped.
+   */
+  dropOrphans(w: Writer, owner: Id, parentModel: string, asOf: Uint8Array): number {
+    if (this.size(w) === 0) return 0;
+    const table = this.registry.get(parentModel).table;
+    let dropped = 0;
+    for (const [id, parent] of w.rows('SELECT id, parent_uuid FROM parked WHERE owner = ? AND parent_model = ? AND stamp <= ?', [owner, parentModel, asOf])) {
+      if (w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent as Uint8Array]) !== undefined) continue;
+      w.run('DELETE FROM parked WHERE id = ?', [id as number]);
+      this.count--;
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** The oldest stamp (8-byte time) of `owner`'s `model` rows parked here, or null. */
   oldestStamp(r: Reader, owner: Id, model: string): Uint8Array | null {
     if (this.size(r) === 0) return null;

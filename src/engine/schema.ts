@@ -57,6 +57,8 @@ export const MIGRATIONS: Migration[] = [
       // Per (owner, device-owned model): rows held, live rows, newest stamp, sum (models/owner-state.ts); filled on open.
       'CREATE TABLE owner_state (owner BLOB NOT NULL, model TEXT NOT NULL, rows INTEGER NOT NULL, live INTEGER NOT NULL, newest BLOB, sum BLOB NOT NULL, ' +
         'PRIMARY KEY (owner, model)) WITHOUT ROWID',
+      // Per shared model: rows held and their sum (models/shared-state.ts); filled on open.
+      'CREATE TABLE shared_state (model TEXT PRIMARY KEY, rows INTEGER NOT NULL, sum BLOB NOT NULL) WITHOUT ROWID',
       // A relay never vouches past a parked row of an owner (Library.completeThrough).
       'ALTER TABLE parked ADD COLUMN owner BLOB',
       'ALTER TABLE parked ADD COLUMN stamp BLOB',

@@ -7,6 +7,7 @@ import { canonical } from './sql';
 import type { Hlc } from '../core/hlc';
 import type { Id } from '../core/ids';
 import type { DataCodec, FieldSpec, RecordData } from './fields';
+import type { SharedState } from './shared-state';
 
 export type ModelKind = 'device-owned' | 'shared';
 
@@ -143,6 +144,8 @@ export interface SharedModel extends ModelBase {
   rows(r: Reader, after: Id | null, limit: number): SharedRow[];
   /** Installs a row from a snapshot, merging per field like applyChange. */
   mergeRow(w: Writer, row: SharedRow): boolean;
+  /** Rows held and their sum, computed from the rows (shared-state.ts). */
+  computeState(r: Reader): SharedState;
 }
 
 export type Model = DeviceOwnedModel | SharedModel;

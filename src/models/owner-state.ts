@@ -225,6 +225,13 @@ function toState(row: SqlValue[]): OwnerState {
   };
 }
 
+/** Adds (sign 1) or subtracts (sign -1) the hash of some bytes (at least 16: a digest) to the lanes. */
+export function addDigest(lanes: Int32Array, digest: Uint8Array, sign: 1 | -1): void {
+  for (let k = 0; k < 4; k++) lanes[k] = (lanes[k] + sign * word(digest, 4 * k)) | 0;
+}
+
+export { bytesOf as sumBytes, lanesOf as sumLanes };
+
 /** Whether two sums are the same. */
 export function sameSum(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

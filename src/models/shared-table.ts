@@ -18,6 +18,7 @@ import { derivedId, type Id } from '../core/ids';
 import { dataCodec, fromSql, RecordFormatError, toSql, type FieldSpec, type RecordData } from './fields';
 import { digestRows, type ModelName, type ParentRef, type SharedChange, type SharedModel, type SharedRow } from './model';
 import { bytesOrNull, columnType, stamp, stampOrNull } from './sql';
+import { computeSharedState, updateSharedState, type SharedState } from './shared-state';
 
 export interface SharedTableSpec {
   name: ModelName;
@@ -180,8 +181,19 @@ export class SharedTable implements SharedModel {
     if (!changed) return false;
     const hlc = newer(cur?.hlc ?? null, inc.hlc)!;
     const live = !!createdHlc && (!deletedHlc || compareHlc(createdHlc, deletedHlc) > 0);
+    const before = cur ? this.rawRow(w, uuid) : null;
     w.run(this.writeSql, [uuid, encodeHlc(hlc), bytesOrNull(createdHlc), bytesOrNull(deletedHlc), live ? 1 : 0, ...values]);
+    updateSharedState(w, this.name, before, this.rawRow(w, uuid));
     return true;
+  }
+
+  private rawRow(r: Reader, uuid: Id): SqlValue[] | null {
+    return r.rows(`${this.selectSql} WHERE uuid = ?`, [uuid])[0] ?? null;
+  }
+
+  /** The model's state (shared-state.ts) computed from its rows. */
+  computeState(r: Reader): SharedState {
+    return computeSharedState(r, this.name, this.selectSql);
   }
 
   count(r: Reader): number {

@@ -33,6 +33,7 @@ import type {
   MessageType,
   OriginSeq,
   SharedSnapshotPage,
+  SharedSum,
   SnapshotCursor,
   Watermark,
 } from './messages';
@@ -83,6 +84,8 @@ const WITH_REQUEST_ID: ReadonlySet<MessageType> = new Set<MessageType>([
 ]);
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** Models a registry may hold, at most (far above the real ones). */
+const MAX_MODELS = 64;
 const requestId = boundedUint('requestId', 1, MAX_REQUEST_ID);
 const limit = boundedUint('limit', 1, MAX_RECORDS);
 const seq = boundedUint('seq', 0, MAX_SAFE);
@@ -105,6 +108,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
     sum: fixedBytes('sum', SUM_BYTES),
     complete: bool,
   });
+  const sharedSum = struct<SharedSum>('shared sum', { model: models.sharedName, rows: boundedUint('rows', 0, MAX_SAFE), sum: fixedBytes('sum', SUM_BYTES) });
   const snapshot = struct<SharedSnapshotPage>('snapshot', {
     model: models.sharedName,
     rows: (p) => models.sharedRows(p.model),
@@ -124,6 +128,8 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
         minItemBytes: 16 + 2 + 8 + 1 + SUM_BYTES + 1,
         uniqueBy: (w) => idKeyOf(w.owner) + '\0' + w.model,
       }),
+      shared: boundedArray('shared sums', sharedSum, { max: MAX_MODELS, minItemBytes: 2 + 1 + SUM_BYTES, uniqueBy: (x) => x.model }),
+      settled: bool,
     }),
     'state-change': message('state-change', {
       model: models.deviceOwnedName,

@@ -38,6 +38,17 @@ export interface HelloMessage {
   readonly vector: readonly OriginSeq[];
   /** Device-owned data: per (owner, model), the newest stamp held. */
   readonly watermarks: readonly Watermark[];
+  /** Shared data: per model, the rows held and their sum (models/shared-state.ts). */
+  readonly shared: readonly SharedSum[];
+  /** Nothing waits here for a parent: every change the vector counts is applied. */
+  readonly settled: boolean;
+}
+
+/** What the sender holds of one shared model. */
+export interface SharedSum {
+  readonly model: ModelName;
+  readonly rows: number;
+  readonly sum: Uint8Array;
 }
 
 /** One live device-owned row state (device-owned models only). */

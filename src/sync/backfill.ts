@@ -125,9 +125,29 @@ export class Backfill {
     this.loops.set(s, loop);
     try {
       await loop;
+      await this.dropOrphans(s);
     } finally {
       this.loops.delete(s);
       this.finishRound();
+    }
+  }
+
+  /**
+   * The partner is the owner of rows it reports in its Hello: where this
+   * device holds all of them, records of it still waiting for one of them
+   * wait for a row it no longer has (Library.dropOrphans).
+   */
+  private async dropOrphans(s: Session): Promise<void> {
+    const lib = this.host.library;
+    const hello = s.hello;
+    if (!hello || lib.parkedCount() === 0) return;
+    const own = hello.watermarks.filter((w) => idEquals(w.owner, s.remote));
+    if (own.length === 0) return;
+    const asOf = own.reduce((a, w) => (compareBytes(w.hlc, a) > 0 ? w.hlc : a), own[0].hlc);
+    for (const model of lib.registry.deviceOwned) {
+      const newest = own.find((w) => w.model === model.name)?.hlc ?? null;
+      const dropped = await this.host.exclusive(() => lib.dropOrphans(s.remote, model.name, newest, asOf));
+      if (dropped) s.fail(new Error(`dropped ${dropped} record(s) of this partner that waited for a ${model.name} it no longer has (it went back to an older copy of its data)`));
     }
   }
 

@@ -112,6 +112,8 @@ export class Session {
   private released: Promise<void> = Promise.resolve();
   /** Per origin (idKey): the seq last acknowledged to the partner (acks carry only what moved). */
   private readonly ackedToPeer = new Map<string, number>();
+  /** Shared models (`model/sum`) whose rows were merged from the partner to reconcile (not again for the same sum). */
+  readonly reconciledShared = new Set<string>();
   private again = false;
   private overflowed = false;
   /** Live changes were left out while the link was congested. */
@@ -237,6 +239,8 @@ export class Session {
         const mark = idEquals(o.owner, lib.deviceId) ? o.newest : lib.watermark(o.owner, o.model);
         return [{ owner: o.owner, model: o.model as never, hlc: o.newest, rows: o.rows, sum: o.sum, complete: !!mark && compareBytes(mark, o.newest) >= 0 }];
       }),
+      shared: lib.sharedStates().map((x) => ({ model: x.model as never, rows: x.rows, sum: x.sum })),
+      settled: lib.parkedCount() === 0,
     };
   }
 

@@ -5,7 +5,9 @@
  * rows instead, with per-field stamps and tombstones; the rows are merged like
  * changes, and the vector moves to what the snapshot reflects.
  */
-import { idKey } from '../core/ids';
+import { idKey, toHex } from '../core/ids';
+import { sameSum } from '../models/owner-state';
+import type { SharedModel } from '../models/model';
 import type { OriginSeq } from '../protocol';
 import type { Session } from './session';
 
@@ -40,7 +42,7 @@ export async function catchUpShared(s: Session): Promise<void> {
       continue;
     }
     if (resp.changes.length) await s.apply(() => lib.applyShared(resp.changes));
-    if (!resp.hasMore || resp.changes.length === 0) return;
+    if (!resp.hasMore || resp.changes.length === 0) return reconcileShared(s);
     // An origin that did not move forward would come back the same: leave it out from now on.
     const after = seqs(lib.have());
     for (const ch of resp.changes) {
@@ -48,6 +50,39 @@ export async function catchUpShared(s: Session): Promise<void> {
       if ((after.get(k)?.seq ?? 0) <= (before.get(k)?.seq ?? 0)) stuck.set(k, { origin: ch.hlc.device, seq: SKIP });
     }
   }
+}
+
+/**
+ * With the partner caught up to the same vector and nothing waiting on
+ * either side, both must hold the same shared rows. Where a model's sum
+ * differs, one holds effects the other lacks (merged from a snapshot whose
+ * base it could not adopt, say, when every device whose log had them is
+ * gone): its rows of that model are merged here (and the partner does the
+ * same with this device's when it compares): once per sum it reports.
+ */
+async function reconcileShared(s: Session): Promise<void> {
+  const lib = s.host.library;
+  const hello = s.hello;
+  if (!hello || !hello.settled || lib.parkedCount() > 0 || !sameVector(lib.have(), hello.vector)) return;
+  const mine = new Map(lib.sharedStates().map((x) => [x.model, x]));
+  const models: SharedModel[] = [];
+  for (const theirs of hello.shared) {
+    const held = mine.get(theirs.model);
+    if (theirs.rows === 0 || (held && held.rows === theirs.rows && sameSum(held.sum, theirs.sum))) continue;
+    const mark = `${theirs.model}/${toHex(theirs.sum)}`;
+    if (s.reconciledShared.has(mark)) continue;
+    s.reconciledShared.add(mark);
+    models.push(lib.registry.sharedModel(theirs.model));
+  }
+  if (models.length) await pullSnapshot(s, models);
+}
+
+function sameVector(a: readonly OriginSeq[], b: readonly OriginSeq[]): boolean {
+  const x = seqs(a.filter((e) => e.seq > 0));
+  const y = seqs(b.filter((e) => e.seq > 0));
+  if (x.size !== y.size) return false;
+  for (const [k, v] of x) if (y.get(k)?.seq !== v.seq) return false;
+  return true;
 }
 
 function seqs(v: readonly OriginSeq[]): Map<string, OriginSeq> {
@@ -59,12 +94,15 @@ function seqs(v: readonly OriginSeq[]): Map<string, OriginSeq> {
  * order (tags and albums before what points at them), then adopts the
  * vector the first page said the rows reflect. False if a stamp was refused
  * (clock drift): nothing is adopted and a later catch-up tries again.
+ * With `only`, just those models, and nothing is adopted (the other models'
+ * rows are not merged, so the base does not hold here).
  */
-async function pullSnapshot(s: Session): Promise<boolean> {
+async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<boolean> {
   const { library: lib, options } = s.host;
   let base: readonly OriginSeq[] | null = null;
   let rows = 0;
   for (const model of lib.registry.shared) {
+    if (only && !only.includes(model)) continue;
     let after: Uint8Array | null = null;
     for (;;) {
       const resp = await s.requestShared([], options.pageSize, { model: model.name, after });
@@ -81,7 +119,7 @@ async function pullSnapshot(s: Session): Promise<boolean> {
       after = page.after;
     }
   }
-  await s.host.exclusive(() => lib.adoptSnapshot(base ?? []));
+  if (!only) await s.host.exclusive(() => lib.adoptSnapshot(base ?? []));
   s.host.report({ type: 'snapshot', peer: s.remote, rows });
   return true;
 }

@@ -77,6 +77,11 @@ describe('convergence (property)', function () {
           // What each replica keeps of every owner's rows (counts, newest, sum) is what its rows say, and the same on both.
           for (const lib of [inOrder, shuffled]) assert.deepEqual(ownerStates(lib), ownerStates(lib, true), `seed ${seed}: kept owner states drifted from the rows`);
           assert.deepEqual(ownerStates(shuffled), ownerStates(inOrder), `seed ${seed}: owner states differ between replicas`);
+          for (const lib of [inOrder, shuffled]) {
+            const computed = lib.read((r) => lib.registry.shared.map((m) => m.computeState(r)).filter((st) => st.rows > 0));
+            assert.deepEqual(lib.sharedStates(), computed.sort((a, b) => (a.model < b.model ? -1 : 1)), `seed ${seed}: kept shared states drifted from the rows`);
+          }
+          assert.deepEqual(shuffled.sharedStates(), inOrder.sharedStates(), `seed ${seed}: shared states differ between replicas`);
 
           // No resurrection, and deletes hold: liveness is exactly what the op set implies.
           let checked = 0;

@@ -100,6 +100,7 @@ describe('Library', () => {
         w.run('ALTER TABLE parked DROP COLUMN owner');
         w.run('ALTER TABLE parked DROP COLUMN stamp');
         w.run('DROP TABLE owner_state');
+        w.run('DROP TABLE shared_state');
         w.run('DROP TABLE origin');
         w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
         w.run('DELETE FROM _migrations WHERE version = 4');

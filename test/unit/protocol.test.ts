@@ -145,6 +145,11 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
       maxLength: 6,
       selector: (w) => Buffer.from(w.owner).toString('hex') + w.model,
     }),
+    shared: fc.uniqueArray(record({ model: sharedArb.map((m) => m.name), rows: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), sum: fc.uint8Array({ minLength: 16, maxLength: 16 }) }), {
+      maxLength: 4,
+      selector: (x) => x.model,
+    }),
+    settled: fc.boolean(),
   }),
   'state-change': deviceOwnedArb.chain((m) => record({ type: fc.constant('state-change'), model: fc.constant(m.name), record: stateRecordArb(m) })),
   'state-batch': deviceOwnedArb.chain((m) =>
@@ -356,7 +361,7 @@ describe('protocol: message codecs', () => {
     expectProtocolError(enc({ type: 'state-request', requestId: 0, model: 'entry', owner: id(1), after: null, limit: 10 }), 'bad-record');
     expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: null, limit: MAX_RECORDS + 1 }), 'bad-record');
     expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: new Uint8Array(7), limit: 1 }), 'bad-record');
-    expectProtocolError(enc({ type: 'hello', protocolVersion: PROTOCOL_VERSION + 1, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [] }), 'version');
+    expectProtocolError(enc({ type: 'hello', protocolVersion: PROTOCOL_VERSION + 1, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [], shared: [], settled: true }), 'version');
     expectProtocolError(enc({ type: 'ack', vector: [{ origin: id(1), seq: 1 }, { origin: id(1), seq: 2 }] }), 'bad-record');
     expectProtocolError(enc({ type: 'ack', vector: Array.from({ length: MAX_VECTOR_ENTRIES + 1 }, () => ({ origin: id(1), seq: 1 })) }), 'too-large');
     expectProtocolError(enc({ type: 'error', requestId: 0, code: 'oops', message: '' }), 'bad-record');
@@ -398,7 +403,7 @@ describe('protocol: message codecs', () => {
   });
 
   it('refuses a Hello of another protocol version', () => {
-    const hello: Message = { type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [] };
+    const hello: Message = { type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [], shared: [], settled: true };
     const bytes = encodeMessage(hello);
     assert.equal(bytes[1], PROTOCOL_VERSION, 'the version follows the type');
     const err = expectProtocolError(() => decodeMessage(concat(type('hello'), uint(PROTOCOL_VERSION + 1), bytes.subarray(2))), 'version');

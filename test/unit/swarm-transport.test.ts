@@ -386,7 +386,7 @@ describe('Hyperswarm transport (local testnet)', function () {
 
     const rand = new Random(7);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand.int(256));
-    const hello = encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: m.deviceId, vector: [], watermarks: [] });
+    const hello = encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true });
     const valid = [encodeMessage({ type: 'heartbeat', nowMs: Date.now() }), encodeMessage({ type: 'shared-change-request', requestId: 1, have: [], limit: 100, snapshot: null })];
     // m looks alive between attacks: a Hello on every new link, then heartbeats.
     const greeted = new Set<Link>();
@@ -432,8 +432,8 @@ describe('Hyperswarm transport (local testnet)', function () {
     }
     // Hellos that lie: another library, another device's name. Each ends the link at once.
     for (const lie of [
-      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: newId(), deviceId: m.deviceId, vector: [], watermarks: [] }),
-      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: a.deviceId, vector: [], watermarks: [] }),
+      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: newId(), deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true }),
+      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: a.deviceId, vector: [], watermarks: [], shared: [], settled: true }),
     ]) {
       await waitFor('a reopens the link to m', () => linkToA().some((l) => l.open), 20_000);
       const before = tm.closes.length;
