@@ -611,7 +611,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Current shared rows (with per-field stamps and tombstones), for a snapshot when the log was pruned. */
   sharedRows(model: string, after: Id | null, limit: number): SharedRow[] {
     const m = registry.sharedModel(model);
-    return this.store.read((r) => m.rows(r, after, limit));
+    // Only the fields some change set (a row known from an update or a delete alone has no value for the others).
+    return this.store.read((r) => m.rows(r, after, limit)).map(stampedOnly);
   }
 
   /**
@@ -906,6 +907,18 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.closed = true;
     await (this.snapshotOnClose ? this.store.close() : this.store.closeWithoutSnapshot());
   }
+}
+
+/** A snapshot row with only the fields that carry a stamp. */
+function stampedOnly(row: SharedRow): SharedRow {
+  const data: RecordData = {};
+  const fieldHlcs: Record<string, Hlc | null> = {};
+  for (const [k, h] of Object.entries(row.fieldHlcs)) {
+    if (!h) continue;
+    fieldHlcs[k] = h;
+    data[k] = row.data[k] ?? null;
+  }
+  return { ...row, data, fieldHlcs };
 }
 
 /** The 8-byte stamp just before `t` (null before the first). */

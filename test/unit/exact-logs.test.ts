@@ -12,6 +12,7 @@ import { MemoryHub } from '../../src/engine/memory-transport';
 import { ENTRY_KIND } from '../../src/models/entry';
 import type { JournalIo } from '../../src/store';
 import { PeerSync } from '../../src/sync/peer-sync';
+import { decodeMessage, encodeMessage } from '../../src/protocol';
 import { Cluster } from '../sim/cluster';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
@@ -219,6 +220,33 @@ describe('exact logs (issue 11 regressions)', function () {
       } finally {
         await c.close();
       }
+    }
+  });
+
+  it('a row known only from an update or a delete still goes out in a snapshot (it stalled catch-up for good)', async () => {
+    const dir = tempDir();
+    const a = await Library.create({ dataDir: path.join(dir, 'a'), name: 't' });
+    const b = await Library.create({ dataDir: path.join(dir, 'b'), name: 't', libraryId: a.id, secret: a.secret });
+    const c = await Library.create({ dataDir: path.join(dir, 'c'), name: 't', libraryId: a.id, secret: a.secret });
+    try {
+      const [t] = await a.commitShared([{ model: 'tag', op: 'create', data: tagData('todo') }]);
+      const [u] = await a.commitShared([{ model: 'tag', op: 'update', uuid: t.uuid, data: { color: 'red' } }]);
+      const [d] = await a.commitShared([{ model: 'tag', op: 'delete', uuid: t.uuid }]);
+      await b.applyShared([u]); // its create never arrived (lost with a device, or still on its way)
+      await c.applyShared([d]);
+      for (const lib of [b, c]) {
+        const rows = lib.sharedRows('tag', null, 10);
+        const bytes = encodeMessage({ type: 'shared-change-response', requestId: 1, changes: [], hasMore: false, snapshot: { model: 'tag', rows, after: null, hasMore: false, base: [] }, pruned: [] });
+        const back = decodeMessage(bytes);
+        assert.equal(back.type === 'shared-change-response' ? back.snapshot?.rows.length : 0, 1);
+        const merged = await Library.create({ dataDir: tempDir(), name: 't', libraryId: a.id, secret: a.secret });
+        await merged.applySnapshotRows('tag', rows);
+        const tagState = (l: Library) => l.sharedStates().find((x) => x.model === 'tag');
+        assert.deepEqual(tagState(merged), tagState(lib), 'the row merged from the snapshot is the row');
+        await merged.close();
+      }
+    } finally {
+      for (const l of [a, b, c]) await l.close();
     }
   });
 
