@@ -66,6 +66,9 @@ describe('file modes and the data directory', function () {
       assert.equal(mode(path.join(fresh, DEVICE_KEY_FILE)), 0o600);
       assert.equal(mode(path.join(fresh, LOCK_FILE)), 0o600);
       assert.equal(mode(path.join(fresh, 'libraries')), 0o700);
+      const [libDir] = fs.readdirSync(path.join(fresh, 'libraries'));
+      assert.equal(mode(path.join(fresh, 'libraries', libDir)), 0o700);
+      assert.equal(mode(path.join(fresh, 'libraries', libDir, 'library.json')), 0o600);
     } finally {
       await s.close();
     }
