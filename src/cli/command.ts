@@ -31,6 +31,12 @@ export interface CommandContext {
   /** The option's value (the last one given). */
   option(name: string): string | undefined;
   /**
+   * One line from stdin (read-line.ts): asked for with `prompt` on stderr
+   * when stdin is a terminal, else the first line piped in; null if there
+   * is none.
+   */
+  readLine(prompt: string): Promise<string | null>;
+  /**
    * The engine of the data directory: the running service through its
    * control socket if one answers, else the libraries opened here. Closed
    * by main after `run`. `create`: make the data directory if missing;

@@ -12,10 +12,12 @@
  *      every indexed folder
  *   5  pairing failed: the code was refused, expired or not answered; the invite ended unused;
  *      pairing was asked for without the network
+ *   6  unsafe: the data directory (or the control socket's folder, or the socket in it) belongs
+ *      to another user or other users can write to it; nothing was read from it or written
  */
 import { errorCode } from '../service/errors';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, inUse: 3, notFound: 4, pairing: 5 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, inUse: 3, notFound: 4, pairing: 5, unsafe: 6 } as const;
 
 /** A mistake in how the command was called. */
 export class UsageError extends Error {
@@ -42,6 +44,8 @@ const BY_CODE: Readonly<Record<string, number>> = {
   ERR_INVITE_CODE: EXIT.usage,
   ERR_PAIRING: EXIT.pairing,
   ERR_NETWORK: EXIT.pairing,
+  ERR_UNSAFE_DIR: EXIT.unsafe,
+  ERR_UNSAFE_ENDPOINT: EXIT.unsafe,
 };
 
 export function exitCodeFor(e: unknown): number {

@@ -3,7 +3,10 @@ import type { OptionSpec } from './args';
 import type { Command } from './command';
 import { GLOBAL_OPTIONS } from './global-options';
 
-const EXIT_CODES = 'Exit codes: 0 ok, 1 error, 2 usage, 3 in use (a service already runs, or a library is locked), 4 not found.';
+const EXIT_CODES = [
+  'Exit codes: 0 ok, 1 error, 2 usage, 3 in use (a service already runs, or a library is locked), 4 not found,',
+  '5 pairing failed, 6 unsafe (the data directory or the control socket belongs to another user or others can write to it).',
+].join('\n');
 
 export function generalHelp(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => synopsis(c).length)) + 2;

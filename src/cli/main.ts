@@ -21,14 +21,17 @@ import { openEngine, type EngineAccess } from './engine-access';
 import { EXIT, exitCodeFor, UsageError } from './exit-codes';
 import { GLOBAL_OPTIONS, resolveGlobals } from './global-options';
 import { commandHelp, generalHelp } from './help-text';
+import { readOneLine, type LineInput } from './read-line';
 
 export interface Io {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Where a command reads what it should not take as an argument (default: stdin). */
+  in?: LineInput;
 }
 
-export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr, env: process.env }): Promise<number> {
+export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr, env: process.env, in: process.stdin }): Promise<number> {
   let engine: Promise<EngineAccess> | null = null;
   let commandName: string | null = null;
   try {
@@ -57,6 +60,7 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
       err: io.err,
       flag: (name) => args.options.has(name),
       option: (name) => args.options.get(name)?.at(-1),
+      readLine: (prompt) => readOneLine(io.in ?? process.stdin, { prompt, promptTo: io.err }),
       engine: (opts) => (engine ??= openEngine(globals.dataDir, { create: opts?.create, network: opts?.network, bootstrap: globals.bootstrap, log: opts?.network && process.env.LEADERLESS_LOG ? (line) => process.stderr.write(`${line}\n`) : undefined })),
     };
     return (await command.run(ctx)) ?? EXIT.ok;

@@ -13,12 +13,14 @@
  * A matched directory is skipped with everything under it.
  */
 
+import { ANY, CHAR, Glob, GLOBSTAR, REST, STAR, type GlobToken } from './glob-match';
+
 /** Skipped unless `includeDefaults` is false: never worth indexing, and huge. */
 export const DEFAULT_EXCLUDES: readonly string[] = ['.git', 'node_modules'];
 
 interface Rule {
   pattern: string;
-  re: RegExp;
+  glob: Glob;
   /** Matched against the whole relative path (else the name). */
   anchored: boolean;
   dirOnly: boolean;
@@ -46,7 +48,7 @@ export class Excludes {
     const name = slash < 0 ? relPath : relPath.slice(slash + 1);
     for (const r of this.rules) {
       if (r.dirOnly && !isDir) continue;
-      if (r.re.test(r.anchored ? relPath : name)) return true;
+      if (r.glob.test(r.anchored ? relPath : name)) return true;
     }
     return false;
   }
@@ -60,32 +62,31 @@ function compile(pattern: string): Rule {
   const anchored = p.includes('/');
   p = p.replace(/^\/+/, '');
   if (p === '' || p === '**') throw new ExcludeError(`The exclude pattern ${JSON.stringify(pattern)} would exclude everything`);
-  return { pattern, re: globToRegExp(p), anchored, dirOnly };
+  return { pattern, glob: compileExcludeGlob(p), anchored, dirOnly };
 }
 
-/** `*` and `?` within one name, `**` across folders; everything else literal. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
+/** `*` and `?` within one name, `**` across folders; everything else literal. Matched without backtracking blow-ups (glob-match.ts). */
+export function compileExcludeGlob(glob: string): Glob {
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i];
     if (ch === '*' && glob[i + 1] === '*') {
       const before = i === 0 || glob[i - 1] === '/';
-      const after = glob[i + 2] === '/' || i + 2 === glob.length;
       if (before && glob[i + 2] === '/') {
-        re += '(?:[^/]*/)*'; // `**/`: zero or more folders
+        tokens.push(GLOBSTAR); // `**/`: zero or more folders
         i += 2;
         continue;
       }
-      if (before && after) {
-        re += '.*'; // a trailing `/**`: everything below
+      if (before && i + 2 === glob.length) {
+        tokens.push(REST); // a trailing `/**`: everything below
         i += 1;
         continue;
       }
-      re += '[^/]*';
+      tokens.push(STAR);
       i += 1;
-    } else if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    } else if (ch === '*') tokens.push(STAR);
+    else if (ch === '?') tokens.push(ANY);
+    else tokens.push(CHAR(ch));
   }
-  return new RegExp(`^${re}$`);
+  return Glob.compile(tokens);
 }

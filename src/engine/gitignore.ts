@@ -17,12 +17,19 @@
  * The last pattern that matches decides. The repository's own
  * `.git/info/exclude` (same grammar, relative to the root) is read too, as
  * git does, and weighs least: any .gitignore pattern overrides it.
+ *
+ * These files come with the folder, so they are read as untrusted input
+ * (small-file.ts: a symbolic link is not followed, as git does not; only a
+ * regular file of at most 1 MiB; otherwise a warning), and patterns match
+ * without backtracking blow-ups (glob-match.ts). A `[...]` class never
+ * matches `/`.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { CHAR, classToken, Glob, GLOBSTAR, REST, STAR, ANY, type GlobToken } from './glob-match';
+import { readSmallTextFile } from './small-file';
 
 interface Rule {
-  re: RegExp;
+  glob: Glob;
   negate: boolean;
   dirOnly: boolean;
   anchored: boolean;
@@ -39,10 +46,30 @@ export class GitIgnore {
   /** `.git/info/exclude` of the root: checked before the root's .gitignore, so it weighs least. */
   private repoRules: Rule[] = [];
 
+  /** Why ignore files were not read (a link, not a regular file, too big), one line each, in the order met. */
+  readonly warnings: string[] = [];
+
   /** Reads `<root>/.git/info/exclude` if there is one (a folder that is not a repository has none). */
   async loadRepoExclude(root: string): Promise<void> {
-    const text = await fsp.readFile(path.join(root, REPO_EXCLUDE_FILE), 'utf8').catch(() => null);
+    const text = await this.read(root, REPO_EXCLUDE_FILE.split(path.sep).join('/'));
     this.repoRules = text === null ? [] : parseGitIgnore(text);
+  }
+
+  /** Reads the .gitignore of folder `baseRel` under `root`, if it has one. */
+  async load(root: string, baseRel: string): Promise<void> {
+    const text = await this.read(root, baseRel === '' ? GITIGNORE_FILE : `${baseRel}/${GITIGNORE_FILE}`);
+    if (text !== null) this.add(baseRel, text);
+  }
+
+  /** The text of `rel` under `root`; null (with a warning unless it is simply not there) if it cannot be used. */
+  private async read(root: string, rel: string): Promise<string | null> {
+    const r = await readSmallTextFile(path.join(root, ...rel.split('/')));
+    if (r === null) return null;
+    if ('skipped' in r) {
+      this.warnings.push(`Skipped ${rel}: ${r.skipped}`);
+      return null;
+    }
+    return r.text;
   }
 
   /** Adds the contents of the .gitignore file in folder `baseRel` ('/'-separated, '' for the root). */
@@ -65,7 +92,7 @@ export class GitIgnore {
     const apply = (rules: readonly Rule[], sub: string) => {
       for (const r of rules) {
         if (r.dirOnly && !isDir) continue;
-        if (r.re.test(r.anchored ? sub : name)) verdict = !r.negate;
+        if (r.glob.test(r.anchored ? sub : name)) verdict = !r.negate;
       }
     };
     apply(this.repoRules, relPath);
@@ -95,44 +122,37 @@ export function parseGitIgnore(text: string): Rule[] {
     const anchored = line.includes('/');
     line = line.replace(/^\/+/, '');
     if (line === '') continue;
-    const re = gitGlob(line);
-    if (re) rules.push({ re, negate, dirOnly, anchored });
+    const glob = gitGlob(line);
+    if (glob) rules.push({ glob, negate, dirOnly, anchored });
   }
   return rules;
 }
 
-/** A gitignore glob as a regular expression over a '/'-separated path (null if it cannot be read). */
-function gitGlob(glob: string): RegExp | null {
-  let re = '';
+/** A gitignore glob as a matcher over a '/'-separated path (see glob-match.ts); null if it cannot be read. */
+function gitGlob(glob: string): Glob | null {
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i];
     if (ch === '*' && glob[i + 1] === '*' && (i === 0 || glob[i - 1] === '/') && (i + 2 === glob.length || glob[i + 2] === '/')) {
-      if (i + 2 === glob.length) re += '.*'; // `x/**`: everything inside
-      else re += '(?:[^/]*/)*'; // `**/`: zero or more folders
+      tokens.push(i + 2 === glob.length ? REST : GLOBSTAR); // `x/**`: everything inside; `**/`: zero or more folders
       i += 2;
-    } else if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
+    } else if (ch === '*') tokens.push(STAR);
+    else if (ch === '?') tokens.push(ANY);
     else if (ch === '[') {
       const end = glob.indexOf(']', i + 2);
       if (end < 0) {
-        re += '\\[';
+        tokens.push(CHAR('['));
         continue;
       }
       let body = glob.slice(i + 1, end);
       const neg = body.startsWith('!') || body.startsWith('^');
       if (neg) body = body.slice(1);
-      re += `[${neg ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
+      const set = classToken(body, neg);
+      if (!set) return null;
+      tokens.push(set);
       i = end;
-    } else if (ch === '\\' && i + 1 < glob.length) re += escape(glob[++i]);
-    else re += escape(ch);
+    } else if (ch === '\\' && i + 1 < glob.length) tokens.push(CHAR(glob[++i]));
+    else tokens.push(CHAR(ch));
   }
-  try {
-    return new RegExp(`^${re}$`);
-  } catch {
-    return null;
-  }
-}
-
-function escape(ch: string): string {
-  return ch.replace(/[.+^${}()|[\]\\/*?]/g, '\\$&');
+  return Glob.compile(tokens);
 }

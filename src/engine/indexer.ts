@@ -217,6 +217,7 @@ class Scan {
     this.loadKnown();
     await this.gitignore?.loadRepoExclude(this.root);
     await this.walk();
+    if (this.gitignore) this.warnings.push(...this.gitignore.warnings);
     // Complete walk: what was not seen has vanished (unless it is under a directory that could not be read).
     let keptEntries = 0;
     let keptBytes = 0;
@@ -296,8 +297,7 @@ class Scan {
       }
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       if (this.gitignore && names.some((n) => n.name === GITIGNORE_FILE && !n.isDir)) {
-        const text = await fsp.readFile(path.join(dir.abs, GITIGNORE_FILE), 'utf8').catch(() => null);
-        if (text !== null) this.gitignore.add(dir.rel, text);
+        await this.gitignore.load(this.root, dir.rel);
       }
       const children: { name: string; rel: string }[] = [];
       for (const n of names) {

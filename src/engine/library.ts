@@ -219,7 +219,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         set('created_at', now);
       });
       const info: LibraryInfo = { id: idToString(id), name: opts.name, createdAt: now };
-      await fsp.writeFile(path.join(dir, 'library.json'), JSON.stringify(info, null, 2) + '\n');
+      await fsp.writeFile(path.join(dir, 'library.json'), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
     } catch (e) {
       await store.close();
       throw e;

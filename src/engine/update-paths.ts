@@ -17,7 +17,7 @@ import { ENTRY_KIND } from '../models/entry';
 import { NotFoundError } from './errors';
 import { DEFAULT_EXCLUDES, Excludes } from './excludes';
 import { claimFolder, refuseIfRemoving } from './folder-claims';
-import { GITIGNORE_FILE, GitIgnore } from './gitignore';
+import { GitIgnore } from './gitignore';
 import type { Id } from '../core/ids';
 import { DEFAULT_BATCH_SIZE, findLocation, throwIfAborted } from './indexer';
 import type { Library } from './library';
@@ -42,6 +42,8 @@ export interface UpdatePathsResult {
   deleted: number;
   /** Paths left alone: outside the folder, excluded, or unreadable. */
   skipped: number;
+  /** Ignore files that were not read, and why (see gitignore.ts). */
+  warnings: string[];
 }
 
 interface Known {
@@ -63,7 +65,7 @@ export async function updatePaths(lib: Library, folderPath: string, changes: { c
   try {
     const u = new PathUpdate(lib, root, location, opts, claim.signal);
     await u.run(changes.changed, changes.deleted);
-    return { location, written: u.written, deleted: u.deleted, skipped: u.skipped };
+    return { location, written: u.written, deleted: u.deleted, skipped: u.skipped, warnings: u.warnings };
   } finally {
     claim.release();
   }
@@ -73,6 +75,9 @@ class PathUpdate {
   written = 0;
   deleted = 0;
   skipped = 0;
+  get warnings(): string[] {
+    return this.gitignore ? [...this.gitignore.warnings] : [];
+  }
   private readonly excludes: Excludes;
   private readonly gitignore: GitIgnore | null;
   /** Folders whose entry was brought up to date by this update. */
@@ -280,8 +285,7 @@ class PathUpdate {
   private async loadGitIgnore(dirRel: string): Promise<void> {
     if (!this.gitignore || this.gitignoreRead.has(dirRel)) return;
     this.gitignoreRead.add(dirRel);
-    const text = await fsp.readFile(path.join(this.root, dirRel, GITIGNORE_FILE), 'utf8').catch(() => null);
-    if (text !== null) this.gitignore.add(dirRel, text);
+    await this.gitignore.load(this.root, dirRel);
   }
 
   private async push(uuid: Id, data: RecordData | null): Promise<void> {

@@ -9,10 +9,20 @@
  * `.git/config` is read directly (no git binary): a checkout, a worktree or
  * a submodule (`.git` as a `gitdir:` file) all work. Only the folder itself
  * is looked at, not its parents: a subfolder of a repository is keyed by its
- * own name.
+ * own name. These files come with the folder: each must be a regular file
+ * of at most 1 MiB (small-file.ts; links are followed, as git follows
+ * them), anything else counts as no remote.
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { readSmallTextFile } from './small-file';
+
+/** The text of a git file; throws if it is missing or not a small regular file (callers treat that as "no remote"). */
+async function readGitFile(file: string): Promise<string> {
+  const r = await readSmallTextFile(file, { followSymlinks: true });
+  if (r === null || 'skipped' in r) throw new Error(`${file}: ${r === null ? 'missing' : r.skipped}`);
+  return r.text;
+}
 
 /** The longest workspace key the location model stores. */
 export const MAX_WORKSPACE_KEY = 1024;
@@ -153,14 +163,14 @@ async function gitDirOf(folder: string): Promise<string | null> {
   }
   if (st.isDirectory()) return dotGit;
   if (!st.isFile()) return null;
-  const m = /^gitdir:\s*(.+?)\s*$/m.exec(await fsp.readFile(dotGit, 'utf8'));
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(await readGitFile(dotGit));
   return m ? path.resolve(folder, m[1]) : null;
 }
 
 /** The config file of a git directory (a worktree's is its main repository's, named by `commondir`). */
 async function configOf(gitDir: string): Promise<string> {
   try {
-    const common = (await fsp.readFile(path.join(gitDir, 'commondir'), 'utf8')).trim();
+    const common = (await readGitFile(path.join(gitDir, 'commondir'))).trim();
     if (common) return path.join(path.resolve(gitDir, common), 'config');
   } catch {
     // not a worktree
@@ -173,7 +183,7 @@ export async function readGitRemote(folder: string): Promise<string | null> {
   try {
     const gitDir = await gitDirOf(folder);
     if (!gitDir) return null;
-    const remotes = parseGitRemotes(await fsp.readFile(await configOf(gitDir), 'utf8'));
+    const remotes = parseGitRemotes(await readGitFile(await configOf(gitDir)));
     return (remotes.find((r) => r.name === 'origin') ?? remotes[0])?.url ?? null;
   } catch {
     return null; // best effort: an unreadable config is no remote

@@ -54,6 +54,11 @@ export function loadOrCreateDeviceKeyPair(file: string): KeyPair {
   return createKeyFile(file);
 }
 
+/** This device's key pair from an existing `file` (never creates one); KeyFileError, or ENOENT if there is none. */
+export function readDeviceKeyFile(file: string): KeyPair {
+  return readKeyFile(file);
+}
+
 function readKeyFile(file: string): KeyPair {
   let fd: number;
   try {

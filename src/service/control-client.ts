@@ -8,6 +8,7 @@
  */
 import * as net from 'node:net';
 import { TypedEmitter } from '../engine/events';
+import { checkEndpoint } from './endpoint-trust';
 import { encodeLine, LineSplitter, MAX_ANSWER_LINE_BYTES, parseServerLine, PROTOCOL_ERROR, type ControlAnswer } from './control-protocol';
 import { ControlError, ServiceNotRunningError } from './errors';
 
@@ -46,10 +47,17 @@ export class ControlClient extends TypedEmitter<ControlClientEvents> {
 
   /**
    * Connects to the service at `endpoint`. Rejects with ServiceNotRunningError
-   * if nothing listens there (no socket file, or one left by a dead process).
+   * if nothing listens there (no socket file, or one left by a dead process),
+   * and with UnsafeEndpointError, without connecting, if whatever is there
+   * may not be this user's own service (endpoint-trust.ts).
    */
   static connect(endpoint: string, opts: { timeoutMs?: number } = {}): Promise<ControlClient> {
     return new Promise((resolve, reject) => {
+      try {
+        if (!checkEndpoint(endpoint)) return reject(new ServiceNotRunningError(endpoint, new Error('no socket there')));
+      } catch (e) {
+        return reject(e);
+      }
       const socket = net.connect(endpoint);
       const timer = setTimeout(() => {
         socket.destroy();

@@ -4,11 +4,17 @@
  * - Unix: `<dataDir>/control.sock`. A socket path is limited to about 104
  *   bytes (macOS) or 108 (Linux); a data directory too deep for that (VS
  *   Code's global storage under a long home path can be) gets a socket in
- *   `$XDG_RUNTIME_DIR` (per user, mode 0700) or the temp directory instead,
- *   named by a hash of the data directory, so every process derives the
- *   same path.
+ *   a folder of this user's own: `$XDG_RUNTIME_DIR/leaderless-sync/` (the
+ *   runtime directory is per user already), else
+ *   `<temp dir>/leaderless-sync-<uid>/`; the socket is named by a hash of
+ *   the data directory, so every process derives the same path. Either
+ *   way the folder must be this user's alone (endpoint-trust.ts): the
+ *   server creates it 0700, and a client checks it and the socket's owner
+ *   before connecting, so another user who guesses the path can neither
+ *   listen in our place nor answer our clients.
  * - Windows: a named pipe `\\.\pipe\leaderless-sync-<hash>` derived from
- *   the data directory's full path (case-insensitive there).
+ *   the data directory's full path (case-insensitive there). See
+ *   endpoint-trust.ts for what protects it.
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
@@ -18,13 +24,18 @@ export const CONTROL_SOCKET_NAME = 'control.sock';
 /** Safe on every Unix (macOS's sun_path is 104 bytes including the terminating NUL). */
 const MAX_SOCKET_PATH_BYTES = 100;
 
-export function controlEndpoint(dataDir: string, platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
+export function controlEndpoint(
+  dataDir: string,
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number = process.getuid?.() ?? 0,
+): string {
   const abs = path.resolve(dataDir);
   if (platform === 'win32') return `\\\\.\\pipe\\leaderless-sync-${hash(abs.toLowerCase())}`;
   const inDir = path.join(abs, CONTROL_SOCKET_NAME);
   if (Buffer.byteLength(inDir) <= MAX_SOCKET_PATH_BYTES) return inDir;
-  const base = env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR) ? env.XDG_RUNTIME_DIR : os.tmpdir();
-  return path.join(base, `leaderless-sync-${hash(abs)}.sock`);
+  const folder = env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR) ? path.join(env.XDG_RUNTIME_DIR, 'leaderless-sync') : path.join(os.tmpdir(), `leaderless-sync-${uid}`);
+  return path.join(folder, `${hash(abs)}.sock`);
 }
 
 /** True if the endpoint is a file in the file system (Unix sockets), which may be left behind by a dead process. */

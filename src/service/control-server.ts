@@ -6,9 +6,11 @@
  * - Bad input never drops the server or even the connection: a line that is
  *   not JSON, not a request, names an unknown method, or is longer than the
  *   bound gets an error answer (id null when there is no id to echo).
- * - The socket file is created with mode 0600 (umask while binding, chmod
- *   after as well: worker threads cannot change the umask), so only this
- *   user can connect.
+ * - The socket lives in a folder only this user can enter (created 0700;
+ *   one that another user owns or can write to is refused; see
+ *   endpoint-trust.ts), and the socket file is created with mode 0600
+ *   (umask while binding, chmod after as well: worker threads cannot
+ *   change the umask), so only this user can connect.
  * - A socket file left by a dead process is detected (nothing answers on
  *   it) and replaced; a live one is refused. Only sockets are ever
  *   removed: a regular file in the way is an error.
@@ -19,6 +21,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { errCode } from '../store/fsutil';
 import { endpointIsFile } from './control-endpoint';
+import { prepareEndpointFolder } from './endpoint-trust';
 import { encodeLine, LineSplitter, MAX_REQUEST_LINE_BYTES, parseRequest, PROTOCOL_ERROR, type ControlAnswer } from './control-protocol';
 import { ControlError } from './errors';
 import { invokeMethod, type ControlConnection, type MethodTable } from './method-table';
@@ -88,6 +91,7 @@ export class ControlServer {
 
   private async bind(): Promise<void> {
     const { endpoint } = this.options;
+    prepareEndpointFolder(endpoint, this.log);
     try {
       await this.tryListen();
     } catch (e) {

@@ -3,6 +3,9 @@
  * object, for the CLI's `serve`, a one-shot CLI command, and (later) the
  * VS Code window that owns the data directory.
  *
+ * - The data directory is this user's alone: created 0700, an existing one
+ *   made 0700, one that another user owns or can write to refused before
+ *   anything in it is read (store/private-dir.ts).
  * - Holds the data directory's lock for its lifetime: a second service on
  *   the same directory is refused with the pid that runs the first.
  * - This device's network key pair: handed in, or `<dataDir>/device.key`
@@ -24,7 +27,6 @@
  * Log lines go to the injected `log` and out as 'log' events; none holds a
  * library secret.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { TypedEmitter } from '../engine/events';
 import { NotFoundError } from '../engine/errors';
@@ -35,6 +37,7 @@ import type { PeerSync } from '../sync/peer-sync';
 import type { SessionOptions } from '../sync/session';
 import { StoreLockedError } from '../store';
 import type { DirLock } from '../store/lock';
+import { ensurePrivateDir } from '../store/private-dir';
 import type { KeyPair } from '../net/hyperswarm-types';
 import { loadOrCreateDeviceKeyPair } from '../net/keys';
 import { SwarmHost, type SwarmHostOptions } from '../net/swarm-host';
@@ -131,7 +134,8 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     const absent = options.pruneAbsentAfterMs;
     if (absent !== undefined && !(typeof absent === 'number' && absent > 0)) throw new InvalidParamsError(`pruneAbsentAfterMs must be a number of milliseconds above 0, not ${String(absent)}`);
     const log = options.log ?? (() => undefined);
-    await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Before anything is read from it or written into it: this user's alone (see private-dir.ts).
+    ensurePrivateDir(dataDir, { what: 'the data directory', log });
     const lock = await lockDataDir(dataDir, log);
     let service: EngineService | null = null;
     try {

@@ -43,6 +43,22 @@ export class ServiceNotRunningError extends Error {
   }
 }
 
+/**
+ * Something other than this user's own service could be answering on the
+ * control endpoint (see endpoint-trust.ts): the client refuses to connect.
+ */
+export class UnsafeEndpointError extends Error {
+  readonly code = 'ERR_UNSAFE_ENDPOINT';
+  constructor(
+    readonly endpoint: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`Refusing to connect to ${endpoint}: ${problem}. ${fix}`);
+    this.name = 'UnsafeEndpointError';
+  }
+}
+
 /** The data directory holds no library (yet). */
 export class NoLibraryError extends Error {
   readonly code = 'ERR_NO_LIBRARY';

@@ -1,6 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** Every folder a library creates is this user's alone; so is every file (a journal holds the library's secret). */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
 /** fsync a directory so that renames/creations/deletions in it are durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return; // directories cannot be fsynced there; NTFS journals metadata
@@ -24,7 +28,7 @@ export function fsyncDirSync(dir: string): void {
 
 /** Writes `data` to a new file (must not exist), fsyncs it, and fsyncs the directory. */
 export function writeFileDurableSync(file: string, data: Uint8Array): void {
-  const fd = fs.openSync(file, 'wx');
+  const fd = fs.openSync(file, 'wx', PRIVATE_FILE_MODE);
   try {
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FRAME_MAGIC, checkFrame } from './codec';
 import { StoreCorruptError } from './errors';
-import { fsyncDir } from './fsutil';
+import { fsyncDir, PRIVATE_FILE_MODE } from './fsutil';
 
 const JOURNAL_RE = /^journal-(\d+)\.log$/;
 
@@ -206,7 +206,7 @@ export class JournalWriter {
   /** Opens (creating if needed) a generation whose records end at `end`. */
   static openGeneration(dir: string, gen: number, end: number): JournalFile {
     const p = path.join(dir, journalFileName(gen));
-    const fd = fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    const fd = fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_CREAT, PRIVATE_FILE_MODE);
     let allocated: number;
     try {
       allocated = fs.fstatSync(fd).size;

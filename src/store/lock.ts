@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StoreLockedError } from './errors';
-import { errCode, randomSuffix } from './fsutil';
+import { errCode, PRIVATE_FILE_MODE, randomSuffix } from './fsutil';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -76,7 +76,7 @@ function liveness(lockPath: string, info: LockInfo): Liveness {
 
 function tryCreate(lockPath: string, content: Buffer): boolean {
   const tmp = `${lockPath}.tmp-${randomSuffix()}`;
-  fs.writeFileSync(tmp, content, { flag: 'wx' });
+  fs.writeFileSync(tmp, content, { flag: 'wx', mode: PRIVATE_FILE_MODE });
   try {
     fs.linkSync(tmp, lockPath);
     return true;
@@ -94,7 +94,7 @@ function tryCreate(lockPath: string, content: Buffer): boolean {
   // File system without hard links: O_EXCL create, then write.
   let fd: number;
   try {
-    fd = fs.openSync(lockPath, 'wx');
+    fd = fs.openSync(lockPath, 'wx', PRIVATE_FILE_MODE);
   } catch (e) {
     if (errCode(e) === 'EEXIST') return false;
     throw e;

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { collectGarbage } from './memory';
 import { StoreCorruptError, StoreVersionError } from './errors';
-import { randomSuffix } from './fsutil';
+import { PRIVATE_FILE_MODE, randomSuffix } from './fsutil';
 import { allocateRoom, roomCapacity } from './livefile';
 import * as path from 'node:path';
 
@@ -134,7 +134,7 @@ export async function writeSnapshotTemp(
   opts: SnapshotWriteOptions = {},
 ): Promise<{ tmp: string; bytes: number }> {
   const tmp = path.join(dir, SNAPSHOT_TMP_PREFIX + randomSuffix());
-  const fd = fs.openSync(tmp, 'wx');
+  const fd = fs.openSync(tmp, 'wx', PRIVATE_FILE_MODE);
   let ok = false;
   let bytes = 0;
   try {

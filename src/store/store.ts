@@ -9,6 +9,9 @@
  *   snapshot.db              header + SQLite bytes as of some seq
  *   journal-NNNNNNNN.log     journal generations; records with seq > the snapshot's are replayed
  *   journal-*.log.torn-at-*  bytes of an interrupted last write, kept aside on recovery
+ *
+ * The folder is created 0700 and every file in it 0600: this user's alone
+ * (the database holds the library's secret).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,7 +25,7 @@ import {
   StoreVersionError,
   TransactionError,
 } from './errors';
-import { asError, fsyncDir, writeFileDurableSync } from './fsutil';
+import { asError, fsyncDir, PRIVATE_DIR_MODE, writeFileDurableSync } from './fsutil';
 import { JournalWriter, defaultJournalIo, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo, type JournalIo } from './journal';
 import { DirLock } from './lock';
 import { LiveFile, allocateRoom, asBuffer, fileView, roomCapacity, type CanaryTarget } from './livefile';
@@ -611,7 +614,7 @@ export class Store {
     const threshold = opts.snapshotJournalBytes ?? DEFAULT_SNAPSHOT_JOURNAL_BYTES;
     if (!(threshold > 0)) throw new TypeError('snapshotJournalBytes must be positive');
 
-    await fs.promises.mkdir(opts.dir, { recursive: true });
+    await fs.promises.mkdir(opts.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const dir = fs.realpathSync(path.resolve(opts.dir));
     const lock = await DirLock.acquire(dir, (e) => emit({ type: 'stale-lock', ...e }));
     let eng: Engine | undefined;

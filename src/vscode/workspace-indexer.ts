@@ -272,7 +272,8 @@ export class WorkspaceIndexer implements vscode.Disposable {
   /** Sends one watcher batch; false if the folder is busy (try again later). */
   async update(f: FolderIndex, library: string, changed: string[], deleted: string[]): Promise<boolean> {
     try {
-      const r = await this.client.call<{ written: number; deleted: number }>('updatePaths', { library, path: f.path, changed, deleted, exclude: f.excludes(), gitignore: true, batchSize: this.batchSize() });
+      const r = await this.client.call<{ written: number; deleted: number; warnings?: string[] }>('updatePaths', { library, path: f.path, changed, deleted, exclude: f.excludes(), gitignore: true, batchSize: this.batchSize() });
+      for (const w of (r.warnings ?? []).slice(0, 20)) this.log.warn(`updating ${f.path}: ${w}`);
       if (r.written || r.deleted) this.log.debug(`${f.path}: ${r.written} written, ${r.deleted} deleted from ${changed.length + deleted.length} watcher event(s)`);
       return true;
     } catch (e) {

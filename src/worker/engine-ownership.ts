@@ -19,11 +19,15 @@
  * - `call` waits (bounded) while the engine is starting or another window is
  *   taking over, and retries once when the connection broke under it, so a
  *   write made during a takeover is not lost.
+ * - A window only talks to a socket this user made, in a folder only this
+ *   user can write to (service/endpoint-trust.ts); anything else leaves it
+ *   'failed' with the reason (and retrying slowly), without starting an
+ *   engine of its own.
  */
 import { TypedEmitter } from '../engine/events';
 import { ControlClient } from '../service/control-client';
 import { controlEndpoint } from '../service/control-endpoint';
-import { ControlError, errorMessage } from '../service/errors';
+import { ControlError, errorMessage, UnsafeEndpointError } from '../service/errors';
 import { EngineThread } from './engine-thread';
 import type { EngineWorkerData } from './worker-protocol';
 
@@ -354,7 +358,8 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
   }
 
   private async reconnectOwn(epoch: number): Promise<void> {
-    const c = await tryConnect(this.endpoint);
+    // Our own socket turned untrustworthy (its folder changed under us): establish() reports it.
+    const c = await tryConnect(this.endpoint).catch(() => null);
     if (this.epoch !== epoch || !this.wanted) return void (await c?.close());
     if (c) await this.attach(c, 'owner', epoch).catch((e: unknown) => this.log(`reconnecting failed: ${errorMessage(e)}`));
     else this.establish(POLL_MS);
@@ -377,11 +382,16 @@ export class EngineOwnership extends TypedEmitter<OwnershipEvents> {
   }
 }
 
-/** A connection to `endpoint`, or null if nothing answers there. */
+/**
+ * A connection to `endpoint`, or null if nothing answers there. An endpoint
+ * that someone other than this user could have made (endpoint-trust.ts) is
+ * an error: no engine is started either, its socket could not be trusted.
+ */
 async function tryConnect(endpoint: string): Promise<ControlClient | null> {
   try {
     return await ControlClient.connect(endpoint, { timeoutMs: CONNECT_TIMEOUT_MS });
-  } catch {
+  } catch (e) {
+    if (e instanceof UnsafeEndpointError) throw e;
     return null;
   }
 }

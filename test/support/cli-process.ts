@@ -27,8 +27,14 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  cwd?: string;
+  /** Written to the command's stdin, which is then closed (default: no stdin at all, as from /dev/null). */
+  input?: string;
+}
+
 /** Runs one command to completion (in `cwd`, default this process's). */
-export function runCli(cli: string, args: readonly string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+export function runCli(cli: string, args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   return new CliProcess(cli, args, opts).exited;
 }
 
@@ -40,8 +46,9 @@ export class CliProcess {
   readonly exited: Promise<CliResult>;
   private readonly watchers = new Set<() => void>();
 
-  constructor(cli: string, args: readonly string[], opts: { cwd?: string } = {}) {
-    this.child = spawn(process.execPath, [cli, ...args], { env: env(), cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(cli: string, args: readonly string[], opts: CliOptions = {}) {
+    this.child = spawn(process.execPath, [cli, ...args], { env: env(), cwd: opts.cwd, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (opts.input !== undefined) this.child.stdin!.end(opts.input);
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => ((this.stdout += d), this.notify()));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => ((this.stderr += d), this.notify()));
     this.exited = new Promise((resolve) => {

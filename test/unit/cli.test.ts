@@ -241,6 +241,29 @@ describe('leaderless CLI (child processes)', function () {
     assert.match(local, /leaderless: \/definitely\/not\/indexed is not inside any indexed folder/);
   });
 
+  it('join reads the code from stdin when it is not on the command line (where other users see it), and says so in --help', async () => {
+    const help = await run('join', '--help');
+    assert.match(help.stdout, /^Usage: leaderless join \[CODE\]/);
+    assert.match(help.stdout, /Without CODE, the code is read from stdin[^]*process list/);
+    const none = await runCli(cli, ['join', '--data-dir', tempDir('lls-cli-j-')], { input: '\n' });
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /^leaderless: No invite code: give it as CODE, type it when asked, or send it on stdin/);
+
+    const [dirA, dirB] = [tempDir('lls-cli-ja-'), tempDir('lls-cli-jb-')];
+    assert.equal((await run('init', '--name', 'Home', '--data-dir', dirA)).code, 0);
+    const a = serve(dirA);
+    await a.waitForStderr(/serving/);
+    const invite = await run('invite', '--no-wait', '--json', '--data-dir', dirA);
+    assert.equal(invite.code, 0, invite.stderr);
+    const { code } = JSON.parse(invite.stdout) as { code: string };
+    const joined = await runCli(cli, ['join', '--no-wait', '--json', '--data-dir', dirB, '--bootstrap', bootstrap], { input: `  ${code.toLowerCase()}  \nanything after the first line is not read\n` });
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.equal((JSON.parse(joined.stdout) as { name: string }).name, 'Home');
+    assert.doesNotMatch(joined.stderr, /kept the process running/, 'reading stdin leaves nothing running');
+    const members = await run('members', '--json', '--data-dir', dirA);
+    assert.equal((JSON.parse(members.stdout) as unknown[]).length, 2);
+  });
+
   it('two serve processes whose libraries list each other converge; SIGTERM stops both', async () => {
     const [dirA, dirB] = [tempDir('lls-cli-a-'), tempDir('lls-cli-b-')];
     // What pairing will do, done by hand: same library id and secret, each lists the other with its key.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlClient } from '../../src/service/control-client';
 import { controlEndpoint } from '../../src/service/control-endpoint';
@@ -108,13 +109,17 @@ describe('control protocol: line splitting', () => {
 });
 
 describe('control protocol: endpoint', () => {
-  it('is control.sock in the data directory, a hashed socket elsewhere when that path is too long, a named pipe on Windows', () => {
+  it('is control.sock in the data directory, a hashed socket in a per-user folder when that path is too long, a named pipe on Windows', () => {
     assert.equal(controlEndpoint('/home/me/.leaderless-sync', 'linux'), '/home/me/.leaderless-sync/control.sock');
     const deep = '/home/me/' + 'x'.repeat(120);
-    const a = controlEndpoint(deep, 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' });
-    assert.match(a, /^\/run\/user\/1000\/leaderless-sync-[0-9a-f]{24}\.sock$/);
-    assert.equal(controlEndpoint(deep, 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' }), a, 'every process derives the same path');
-    assert.notEqual(controlEndpoint(deep + 'y', 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' }), a);
+    const a = controlEndpoint(deep, 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' }, 1000);
+    assert.match(a, /^\/run\/user\/1000\/leaderless-sync\/[0-9a-f]{24}\.sock$/);
+    assert.equal(controlEndpoint(deep, 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' }, 1000), a, 'every process derives the same path');
+    assert.notEqual(controlEndpoint(deep + 'y', 'linux', { XDG_RUNTIME_DIR: '/run/user/1000' }, 1000), a);
+    // No runtime directory: the shared temp folder, in a folder of this user's own (named by uid, so users do not collide).
+    const t = controlEndpoint(deep, 'linux', {}, 1000);
+    assert.equal(path.dirname(t), path.join(os.tmpdir(), 'leaderless-sync-1000'));
+    assert.notEqual(path.dirname(controlEndpoint(deep, 'linux', {}, 1001)), path.dirname(t));
     const pipe = controlEndpoint('C:\\Users\\Me\\data', 'win32');
     assert.match(pipe, /^\\\\\.\\pipe\\leaderless-sync-[0-9a-f]{24}$/);
     assert.equal(controlEndpoint('C:\\Users\\me\\DATA', 'win32'), pipe, 'case-insensitive on Windows');
@@ -256,6 +261,107 @@ describe('control channel: server and client', () => {
     fs.writeFileSync(other, 'precious');
     await assert.rejects(ControlServer.listen({ endpoint: other, methods }), /is not a socket/);
     assert.equal(fs.readFileSync(other, 'utf8'), 'precious');
+  });
+
+  describe('who may listen: a folder only this user can use, a socket only this user made', () => {
+    const isRoot = unix && process.getuid!() === 0;
+    const OTHER_UID = 65534;
+    /** An endpoint outside the data directory (the data directory's path is too long), under a runtime folder of the test's. */
+    function longEndpoint(): { runtime: string; endpoint: string } {
+      const runtime = tempDir();
+      return { runtime, endpoint: controlEndpoint(path.join(tempDir(), 'x'.repeat(120)), process.platform, { XDG_RUNTIME_DIR: runtime }) };
+    }
+    /** Something listening at `endpoint` that is not our service; counts who connects to it. */
+    async function impostor(endpoint: string): Promise<{ connections: number; close(): Promise<void> }> {
+      const state = { connections: 0, close: () => new Promise<void>((r) => server.close(() => r())) };
+      const server = net.createServer((s) => {
+        state.connections++;
+        s.end('{"id":1,"result":"whatever you like"}\n');
+      });
+      await new Promise<void>((r) => server.listen(endpoint, r));
+      return state;
+    }
+
+    it('the server puts a socket whose data directory path is too long in a 0700 folder of its own, tightening one others could enter', async function () {
+      if (!unix) this.skip();
+      const { runtime, endpoint } = longEndpoint();
+      const folder = path.dirname(endpoint);
+      assert.equal(path.dirname(folder), runtime);
+      const s = await ControlServer.listen({ endpoint, methods });
+      servers.push(s);
+      const st = fs.statSync(folder);
+      assert.equal(st.mode & 0o777, 0o700);
+      assert.equal(st.uid, process.getuid!());
+      assert.equal(fs.statSync(endpoint).mode & 0o777, 0o600);
+      await s.close();
+      fs.chmodSync(folder, 0o755);
+      const logged: string[] = [];
+      servers.push(await ControlServer.listen({ endpoint, methods, log: (l) => logged.push(l) }));
+      assert.equal(fs.statSync(folder).mode & 0o777, 0o700);
+      assert.ok(logged.some((l) => /made the control socket's folder .* private/.test(l)), logged.join('\n'));
+    });
+
+    it('the server refuses a socket folder others can write to, or that is another user\'s, and leaves it as it is', async function () {
+      if (!unix) this.skip();
+      const { endpoint } = longEndpoint();
+      const folder = path.dirname(endpoint);
+      fs.mkdirSync(folder, { mode: 0o777 });
+      fs.chmodSync(folder, 0o777);
+      await assert.rejects(ControlServer.listen({ endpoint, methods }), (e: unknown) => (e as { code?: string }).code === 'ERR_UNSAFE_DIR' && /other users can write to the control socket's folder \(mode 777\)/.test(String(e)));
+      assert.equal(fs.statSync(folder).mode & 0o777, 0o777);
+      assert.deepEqual(fs.readdirSync(folder), []);
+      if (!isRoot) return;
+      fs.chmodSync(folder, 0o700);
+      fs.chownSync(folder, OTHER_UID, OTHER_UID);
+      await assert.rejects(ControlServer.listen({ endpoint, methods }), /the control socket's folder belongs to another user \(uid 65534/);
+    });
+
+    it('a client does not talk to whatever listens in a folder others can write to', async function () {
+      if (!unix) this.skip();
+      // The old fallback: a predictable name in a folder every user can write to (like /tmp).
+      const shared = tempDir();
+      fs.chmodSync(shared, 0o1777);
+      const endpoint = path.join(shared, 'leaderless-sync-0123456789abcdef01234567.sock');
+      const fake = await impostor(endpoint);
+      try {
+        await assert.rejects(ControlClient.connect(endpoint), (e: unknown) => {
+          assert.equal((e as { code?: string }).code, 'ERR_UNSAFE_ENDPOINT', String(e));
+          assert.match(String(e), /Refusing to connect to .*: other users can write to the control socket's folder \(mode 1777\)/);
+          return true;
+        });
+        assert.equal(fake.connections, 0, 'not even connected');
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it("a client does not talk to a socket another user made, or one in another user's folder", async function () {
+      if (!isRoot) this.skip(); // only root can give a file to another user
+      const dir = tempDir();
+      const endpoint = controlEndpoint(dir);
+      const fake = await impostor(endpoint);
+      try {
+        fs.lchownSync(endpoint, OTHER_UID, OTHER_UID);
+        await assert.rejects(ControlClient.connect(endpoint), /Refusing to connect to .*: the socket belongs to another user \(uid 65534/);
+        fs.lchownSync(endpoint, 0, 0);
+        fs.chownSync(dir, OTHER_UID, OTHER_UID);
+        await assert.rejects(ControlClient.connect(endpoint), /Refusing to connect to .*: the control socket's folder belongs to another user \(uid 65534/);
+        assert.equal(fake.connections, 0);
+      } finally {
+        await fake.close();
+      }
+    });
+
+    it('a client finds no service (and does not wait for one to appear) when the folder or the socket is missing', async function () {
+      if (!unix) this.skip();
+      const { endpoint } = longEndpoint();
+      await assert.rejects(ControlClient.connect(endpoint), ServiceNotRunningError);
+      fs.mkdirSync(path.dirname(endpoint), { mode: 0o700 });
+      await assert.rejects(ControlClient.connect(endpoint), ServiceNotRunningError);
+      const file = path.join(tempDir(), 'control.sock');
+      fs.writeFileSync(file, 'not a socket');
+      await assert.rejects(ControlClient.connect(file), /Refusing to connect to .*: it is not a socket/);
+    });
   });
 
   it('rejects pending calls when the server goes away', async () => {

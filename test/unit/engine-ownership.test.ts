@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { EngineOwnership } from '../../src/worker/engine-ownership';
 import { bundleWindow, WindowProcess, type WindowBundle } from '../support/window-process';
@@ -151,6 +152,37 @@ describe('engine ownership in one window', function () {
       assert.equal(own.error, null);
     } finally {
       await own.stop();
+    }
+  });
+
+  it('never talks to a socket another user could have put there: reported failed with the reason, nothing started', async function () {
+    if (process.platform === 'win32') this.skip();
+    // A data directory too deep for a socket path: its socket goes in a folder under the runtime directory.
+    const runtime = tempDir();
+    const dataDir = path.join(tempDir(), 'x'.repeat(120));
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = runtime;
+    // Someone made that folder writable by everyone and listens in it.
+    const folder = path.join(runtime, 'leaderless-sync');
+    fs.mkdirSync(folder);
+    fs.chmodSync(folder, 0o777);
+    let connections = 0;
+    const impostor = net.createServer((s) => (connections++, s.destroy()));
+    const lines: string[] = [];
+    const own = make(dataDir, lines);
+    try {
+      await new Promise<void>((r) => impostor.listen(own.endpoint, r));
+      assert.equal(path.dirname(own.endpoint), folder);
+      own.start();
+      await new Promise<void>((resolve) => own.on('connection', (s) => s === 'failed' && resolve()));
+      assert.match(own.error ?? '', /Refusing to connect to .*: other users can write to the control socket's folder \(mode 777\)/);
+      assert.equal(connections, 0);
+      assert.equal(fs.existsSync(dataDir), false, 'no engine was started for it');
+    } finally {
+      await own.stop();
+      await new Promise<void>((r) => impostor.close(() => r()));
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
     }
   });
 

@@ -10,11 +10,14 @@ import { resolveTargets, targetOf } from '../../src/vscode/commands/targets';
 import type { LibraryStatus, StatusReport } from '../../src/vscode/views/engine-types';
 import { LibraryState } from '../../src/vscode/views/library-state';
 import {
+  albumItemNode,
+  albumNode,
   deviceNode,
   entryNode,
   formatAgo,
   inviteCodeProblem,
   itemParamsOf,
+  locationNode,
   markDecoration,
   normalizeInviteCode,
   peerNode,
@@ -26,6 +29,22 @@ import {
 } from '../../src/vscode/views/model';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+/** A CommonMark renderer (markdown-it, which @vscode/vsce brings), HTML on: what a tooltip would turn into at worst. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const markdown = new (require('markdown-it') as new (o: object) => { render(s: string): string })({ html: true, linkify: false });
+
+/** The text a reader sees in rendered HTML. */
+function textOf(html: string): string {
+  return html
+    .replace(/<[^>]*>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\n/g, ' ');
+}
 
 const selfLoc = { id: 'L1', device: 'D1', deviceName: 'laptop', self: true, name: 'app', workspaceKey: 'github.com/me/app', path: '/home/me/app', entries: 10 };
 const otherLoc = { ...selfLoc, id: 'L2', device: 'D2', deviceName: 'desktop', self: false, path: 'C:\\src\\app' };
@@ -128,6 +147,39 @@ describe('views model', () => {
     assert.equal(off.description, 'Offline · seen 3 h ago');
     assert.equal(off.contextValue, 'peer offline running');
     assert.equal(peerNode({ ...base, paused: true }, NOW).contextValue, 'peer online paused');
+  });
+
+  it('puts peer-supplied text into tooltips as text: no links, images, HTML or headings, whatever it holds', () => {
+    // Names, workspace keys, paths and tag descriptions come from other devices.
+    const evil = 'x](https://evil.example/a) ![t](https://evil.example/t.png) <img src="https://evil.example/i.png"> *b* _i_ [r]: https://evil.example/r\n\n# big\n[r] https://evil.example/b www.evil.example me@evil.example &lt; \\`x`';
+    const key = 'k` ![t](https://evil.example/k.png) [l](https://evil.example/l) ``x` ';
+    const loc = { ...otherLoc, name: evil, deviceName: evil, workspaceKey: key, path: evil, scanState: `error: ${evil}` };
+    const tag = { id: 'T1', name: evil, color: evil, description: evil, count: 1 };
+    const item = { workspaceKey: key, path: evil, localPath: null, devices: [{ device: 'D9', name: evil }] };
+    const nodes = [
+      deviceNode({ device: key, name: evil, self: false, online: false, lastSeen: null, locations: 1 }, NOW),
+      locationNode(loc),
+      entryNode(loc, { name: evil, path: evil, kind: 'file', size: 1, modifiedAt: NOW, tags: [{ id: 'T1', name: evil, color: null }], note: true, favorite: false, localPath: evil }),
+      tagNode(tag),
+      taggedItemNode(tag, item),
+      albumNode({ id: 'A1', name: evil, description: evil, count: 1 }),
+      albumItemNode({ id: 'A1', name: evil, description: null, count: 1 }, item),
+      peerNode({ device: key, name: evil, publicKey: null, online: true, ready: true, state: 'ready', lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false }, NOW),
+    ];
+    const flat = (s: string) => s.replace(/[\n\r]/g, ' ');
+    for (const n of nodes) {
+      const tooltip = n.tooltip!;
+      const html = markdown.render(tooltip);
+      assert.doesNotMatch(html, /<(a|img|h\d|em|ul|ol|pre|blockquote)\b/, `${n.id}: ${tooltip}\n→ ${html}`);
+      // GitHub-flavoured autolinks (VS Code's renderer makes links of bare URLs and addresses) start only on unescaped text outside code spans.
+      const prose = tooltip.replace(/(`+) .*? \1|`[^`]*`/g, '');
+      assert.doesNotMatch(prose, /(?<!\\)(?:https?|ftp):|(?<![\\\w])www\.|(?<!\\)@/, `${n.id}: ${tooltip}`);
+      // And it still reads as given (on one line).
+      const text = textOf(html);
+      assert.ok(text.includes(flat(evil)) || n.data.kind === 'device' || n.data.kind === 'peer', `${n.id}: ${text}`);
+    }
+    assert.ok(textOf(markdown.render(locationNode(loc).tooltip!)).includes(`Workspace key: ${key}`));
+    assert.ok(textOf(markdown.render(peerNode({ device: key, name: evil, publicKey: null, online: true, ready: true, state: 'ready', lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false }, NOW).tooltip!)).includes(flat(evil)));
   });
 
   it('badges marks', () => {

@@ -75,8 +75,8 @@ function describeEnd(i: InviteInfo): string {
 
 export const join: Command = {
   name: 'join',
-  args: 'CODE',
-  arity: { min: 1, max: 1 },
+  args: '[CODE]',
+  arity: { min: 0, max: 1 },
   summary: 'Join a library with an invite code from another device',
   description: [
     'Finds the inviting device, proves the code, and creates this device\'s copy of the',
@@ -84,6 +84,9 @@ export const join: Command = {
     'unless --no-wait. A mistyped code is refused before any attempt is spent (exit 2);',
     'a refused, expired or unanswered code exits 5. Without a running service, the backfill',
     'continues the next time "leaderless serve" runs.',
+    'Without CODE, the code is read from stdin: asked for when stdin is a terminal, else',
+    'the first line (e.g. `leaderless join < code.txt`). Prefer that on a machine other',
+    'people use: a command\'s arguments show in the process list, to every user.',
     '--json prints {"library", "name", "partners"}.',
   ].join('\n'),
   options: [
@@ -92,8 +95,11 @@ export const join: Command = {
     { name: 'json', help: 'print JSON' },
   ],
   async run(ctx) {
+    // Read before the engine opens, so a slow typist does not hold the data directory.
+    const code = ctx.args.positional[0] ?? (await ctx.readLine('Invite code (shown by "leaderless invite" on the other device): '))?.trim();
+    if (!code) throw new UsageError('No invite code: give it as CODE, type it when asked, or send it on stdin');
     const engine = await ctx.engine({ create: true, network: true });
-    const joined = await engine.call<JoinResult>('join', { code: ctx.args.positional[0], timeoutSeconds: ctx.option('timeout') });
+    const joined = await engine.call<JoinResult>('join', { code, timeoutSeconds: ctx.option('timeout') });
     if (ctx.flag('json')) ctx.out.write(JSON.stringify(joined) + '\n');
     else ctx.out.write(`Joined "${joined.name}" (${joined.library}); syncing with ${joined.partners.map((p) => p.name || p.device).join(', ')}\n`);
     if (!ctx.flag('no-wait')) await followBackfill(ctx, (p) => engine.call<StatusReport>('status', p), joined.library);

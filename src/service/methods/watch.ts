@@ -4,7 +4,7 @@
  *
  *   updatePaths  {library?, path | location, changed: string[], deleted: string[],
  *                 exclude?: string[], gitignore?: boolean, batchSize?: number}
- *                → {location, written, deleted, skipped}
+ *                → {location, written, deleted, skipped, warnings}
  *
  * `path` is the folder of a location of this device (absolute); or
  * `location`, its id. Changed and deleted paths are absolute, at most 1000
@@ -38,7 +38,7 @@ export function watchMethods(service: EngineService): MethodTable {
         gitignore: p.boolean('gitignore', false),
         batchSize: p.optionalPositive('batchSize', MAX_BATCH_SIZE),
       });
-      return { location: idToString(r.location), written: r.written, deleted: r.deleted, skipped: r.skipped };
+      return { location: idToString(r.location), written: r.written, deleted: r.deleted, skipped: r.skipped, warnings: r.warnings };
     },
   };
 }

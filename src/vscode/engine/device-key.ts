@@ -12,13 +12,22 @@
  * - SecretStorage not working: no key is handed over and the engine uses
  *   the 0600 device.key file in its data directory.
  *
+ * Once SecretStorage holds the key (read back after storing), the window
+ * that owns the engine deletes device.key: a secret in the keychain should
+ * not also lie on disk. Only that window (the others may still be reading
+ * the file), only if the file holds that very key (a different one is
+ * never deleted), and never when storing failed: the key must not be lost.
+ * The file is unlinked, not overwritten first: on journaling, copy-on-write
+ * and flash storage an overwrite does not reach the old blocks anyway, and
+ * the file was 0600 in a 0700 folder all along.
+ *
  * The secret goes only to the engine worker; it is never logged.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { keyPairFromSeed, loadOrCreateDeviceKeyPair } from '../../net/keys';
+import { keyPairFromSeed, readDeviceKeyFile } from '../../net/keys';
 import type { OwnerConfig } from '../../worker/engine-ownership';
 
 export const DEVICE_KEY_SECRET = 'leaderlessSync.deviceKey';
@@ -29,7 +38,7 @@ type HexKeyPair = NonNullable<OwnerConfig['data']['keyPair']>;
 
 export interface DeviceKeyChoice {
   keyPair?: HexKeyPair;
-  /** Store the key once this window owns the engine (a new or migrated key). */
+  /** Once this window owns the engine: store the key (a new or migrated one) and delete device.key if SecretStorage then holds its key. */
   onOwner?: () => Promise<void>;
   /** Where the key comes from, for the log (no secret in it). */
   source: string;
@@ -45,26 +54,39 @@ export async function deviceKey(secrets: vscode.SecretStorage, dataDir: string):
   }
   if (stored !== undefined) {
     const pair = fromSecretHex(stored);
-    if (pair) return { keyPair: pair, source: 'SecretStorage' };
-    return { source: `the key file ${keyFile} (the key in SecretStorage is not valid; it was left as it is)` };
+    if (!pair) return { source: `the key file ${keyFile} (the key in SecretStorage is not valid; it was left as it is)` };
+    // A key file left beside it (an earlier version kept it after moving the key): gone once we own the engine.
+    return fs.existsSync(keyFile) ? { keyPair: pair, onOwner: () => removeKeyFileHolding(secrets, keyFile, pair), source: 'SecretStorage' } : { keyPair: pair, source: 'SecretStorage' };
   }
-  const store = (pair: HexKeyPair) => async () => {
+  const store = (pair: HexKeyPair, file: string | null) => async () => {
     try {
       if ((await secrets.get(DEVICE_KEY_SECRET)) === undefined) await secrets.store(DEVICE_KEY_SECRET, pair.secretKey);
     } catch {
-      /* the key still works for this run; the next one tries again */
+      return; // the key still works for this run (and stays in its file); the next one tries again
     }
+    if (file) await removeKeyFileHolding(secrets, file, pair);
   };
   if (fs.existsSync(keyFile)) {
     try {
-      const pair = toHex(loadOrCreateDeviceKeyPair(keyFile));
-      return { keyPair: pair, onOwner: store(pair), source: `the key file ${keyFile}, moving into SecretStorage` };
+      const pair = toHex(readDeviceKeyFile(keyFile));
+      return { keyPair: pair, onOwner: store(pair, keyFile), source: `the key file ${keyFile}, moving into SecretStorage` };
     } catch (e) {
       return { source: `the key file ${keyFile} (${(e as Error).message})` };
     }
   }
   const pair = toHex(keyPairFromSeed(randomBytes(32)));
-  return { keyPair: pair, onOwner: store(pair), source: 'SecretStorage (new key)' };
+  return { keyPair: pair, onOwner: store(pair, null), source: 'SecretStorage (new key)' };
+}
+
+/** Deletes `file` if it holds `pair` and SecretStorage holds it too (read back now); anything else leaves it. */
+async function removeKeyFileHolding(secrets: vscode.SecretStorage, file: string, pair: HexKeyPair): Promise<void> {
+  try {
+    if ((await secrets.get(DEVICE_KEY_SECRET)) !== pair.secretKey) return;
+    if (Buffer.from(readDeviceKeyFile(file).secretKey).toString('hex') !== pair.secretKey) return;
+    fs.unlinkSync(file);
+  } catch {
+    /* unreadable, gone already, or SecretStorage failed: leave things as they are */
+  }
 }
 
 /** A 64-byte Ed25519 secret key (seed ‖ public key) in hex, checked: the public half must match the seed. */

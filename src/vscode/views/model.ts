@@ -117,9 +117,41 @@ function dirName(p: string): string {
   return i > 0 ? p.slice(0, i) : '';
 }
 
-/** Escapes text for a Markdown tooltip. */
+/*
+ * Tooltips are Markdown, and most of what they show comes from other
+ * devices (names, workspace keys, paths, tag descriptions): a name like
+ * `x](https://…) ![](https://…/pixel.png)` must not become a link or a
+ * remote image. So every piece of such text goes in through md() or
+ * code(), never as it is.
+ */
+
+/** Line breaks and other control characters, which could start a heading, list or code block: shown as a space. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text for a Markdown tooltip, shown as it is: every ASCII punctuation
+ * character backslash-escaped (CommonMark allows that for all of them), so
+ * nothing in it is markup: no link, image, HTML, emphasis, and no bare URL
+ * or address a GitHub-flavoured renderer would make a link of (`https\:`,
+ * `www\.`, `\@` do not start one); on one line.
+ */
 export function md(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+  return text.replace(CONTROL, ' ').replace(/[!-/:-@[-`{-~]/g, '\\$&');
+}
+
+/**
+ * Text as inline code (ids, workspace keys): fenced with more backticks
+ * than any run inside it, so it cannot close the span early, and padded
+ * with a space where it starts or ends with a backtick (renderers take one
+ * space off each end). Nothing inside a code span is markup.
+ */
+export function code(text: string): string {
+  const flat = text.replace(CONTROL, ' ');
+  if (flat === '') return '';
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = /^[` ]|[` ]$/.test(flat) ? ' ' : '';
+  return `${fence}${pad}${flat}${pad}${fence}`;
 }
 
 // ---------------------------------------------------------------- colors
@@ -229,7 +261,7 @@ export function deviceNode(d: DeviceJson, now: number): NodeSpec {
     id: `device/${d.device}`,
     label: d.name || shortId(d.device),
     description: state,
-    tooltip: `**${md(d.name || shortId(d.device))}**${d.self ? ' (this device)' : ''}\n\n${d.self ? 'This device' : d.online ? 'Online' : `Offline, last seen ${formatAgo(d.lastSeen, now)}`} · ${formatCount(d.locations, 'location')}\n\n\`${d.device}\``,
+    tooltip: `**${md(d.name || shortId(d.device))}**${d.self ? ' (this device)' : ''}\n\n${d.self ? 'This device' : d.online ? 'Online' : `Offline, last seen ${formatAgo(d.lastSeen, now)}`} · ${formatCount(d.locations, 'location')}\n\n${code(d.device)}`,
     icon: d.self ? { id: 'device-desktop', color: 'charts.blue' } : d.online ? { id: 'vm-active', color: 'charts.green' } : { id: 'vm-outline', color: 'disabledForeground' },
     contextValue: d.self ? 'device self' : `device ${d.online ? 'online' : 'offline'}`,
     collapsible: d.locations > 0 ? (d.self ? 'expanded' : 'collapsed') : 'none',
@@ -244,7 +276,7 @@ export function locationNode(l: LocationJson): NodeSpec {
     id: `location/${l.id}`,
     label: l.name,
     description: desc,
-    tooltip: `**${md(l.name)}** on ${md(l.deviceName)}\n\n${md(l.path)}\n\nWorkspace key: \`${l.workspaceKey}\`${l.scanState?.startsWith('error') ? `\n\nIndexing failed: ${md(l.scanState.slice(6).trim())}` : ''}`,
+    tooltip: `**${md(l.name)}** on ${md(l.deviceName)}\n\n${md(l.path)}\n\nWorkspace key: ${code(l.workspaceKey)}${l.scanState?.startsWith('error') ? `\n\nIndexing failed: ${md(l.scanState.slice(6).trim())}` : ''}`,
     icon: { id: 'root-folder' },
     contextValue: `location ${l.self ? 'local' : 'remote'}`,
     collapsible: l.entries > 0 || l.scanState === 'scanning' ? 'collapsed' : 'none',
@@ -320,7 +352,7 @@ function collectedItemNode(idPrefix: string, item: ItemJson, data: NodeData, ctx
     description: [dir, where].filter(Boolean).join(' · ') || undefined,
     tooltip: [
       `**${md(item.path || item.workspaceKey)}**`,
-      `Workspace: \`${item.workspaceKey}\``,
+      `Workspace: ${code(item.workspaceKey)}`,
       local ? `On this device: ${md(local)}` : devices.length ? `Not on this device; on ${md(devices.join(', '))}` : 'No device has it now',
     ].join('\n\n'),
     icon: { id: 'file' },
@@ -393,7 +425,7 @@ export function peerNode(p: PeerJson, now: number): NodeSpec {
   ];
   if (p.backfill) lines.push(`Backfill: ${formatNumber(p.backfill.received)} of ${formatNumber(p.backfill.announced)} records`);
   lines.push(p.lag > 0 ? `Not yet acknowledged by it: ${formatCount(p.lag, 'change')}` : 'Has every change of this device');
-  lines.push(`\`${p.device}\``);
+  lines.push(code(p.device));
   return {
     id: `peer/${p.device}`,
     label: name,
