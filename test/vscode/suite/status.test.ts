@@ -69,7 +69,7 @@ describe('status webview', function () {
     // The script ran under the CSP (it said ready) and so did the stylesheet.
     assert.equal(p.lastRendered?.styled, true, 'status.css did not apply');
     assert.ok(p.lastRendered?.sections.includes('states'));
-    assert.equal(p.snapshot.states.length, 6);
+    assert.equal(p.snapshot.states.length, 7);
     assert.deepEqual(
       p.snapshot.states.map((s) => s.state),
       ['uninitialized', 'offline', 'backfilling', 'catching-up', 'ready', 'paused'],
