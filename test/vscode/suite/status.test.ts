@@ -72,7 +72,7 @@ describe('status webview', function () {
     assert.equal(p.snapshot.states.length, 7);
     assert.deepEqual(
       p.snapshot.states.map((s) => s.state),
-      ['uninitialized', 'offline', 'backfilling', 'catching-up', 'ready', 'paused'],
+      ['uninitialized', 'offline', 'backfilling', 'catching-up', 'ready', 'paused', 'failed'],
     );
   });
 
