@@ -248,6 +248,8 @@ interface LiveResult {
   commitMs: number[];
   hopMs: number[];
   commits: number;
+  /** Sends (live changes, acks, Hellos) that waited for this device's journal to be durable: how many, and the wait in all. */
+  held: { count: number; ms: number };
 }
 
 async function live(libraryId: Id, secret: Uint8Array): Promise<LiveResult> {
@@ -337,9 +339,14 @@ async function live(libraryId: Id, secret: Uint8Array): Promise<LiveResult> {
   }
   await until('the 5 peers to converge', 5000, () => new Set(libs.map((lib) => lib.digest())).size === 1);
 
+  const held = { count: 0, ms: 0 };
+  for (const s of syncs) {
+    held.count += s.held.count;
+    held.ms += s.held.ms;
+  }
   for (const s of syncs) await s.stop();
   for (const lib of libs) await lib.close();
-  return { latencies, byKind, commitMs, hopMs: await transportHop(), commits: LIVE_COMMITS };
+  return { latencies, byKind, commitMs, hopMs: await transportHop(), commits: LIVE_COMMITS, held };
 }
 
 function locationData(device: Id, i: number) {
@@ -405,6 +412,11 @@ async function main(): Promise<void> {
       `plus one transport hop P50 ${ms2(percentile(hop, 0.5))} ms / P99 ${ms2(percentile(hop, 0.99))} ms, plus the receiver's durable apply`,
   );
 
+  say(
+    `  held back until durable (nothing leaves a device before its journal has it): ${l.held.count} messages (live changes, acks, handshakes, pages) waited, ` +
+      `${ms2(l.held.count ? l.held.ms / l.held.count : 0)} ms each on average (${ms2(l.held.ms)} ms in all)`,
+  );
+
   const rawInsertRowsPerSec = baselineRaw();
   say(`raw sql.js prepared inserts of the same rows (baseline, separate process) ${fmt(rawInsertRowsPerSec)} rows/s`);
   const b = await backfillAcrossThreads(libraryId, secret);
@@ -441,6 +453,8 @@ async function main(): Promise<void> {
       hopP50Ms: r3(percentile(hop, 0.5)),
       hopP99Ms: r3(percentile(hop, 0.99)),
       peakRssMB: Math.round(peakRssMB),
+      liveHeldSends: l.held.count,
+      liveHeldMeanMs: r3(l.held.count ? l.held.ms / l.held.count : 0),
     }) + '\n',
   );
 }
