@@ -21,6 +21,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Library } from '../src/engine/library';
+import { loadOrCreateDeviceKeyPair } from '../src/net/keys';
+import { DEVICE_KEY_FILE } from '../src/service/engine-service';
 import { repoRoot } from '../test/vscode/harness/code-server';
 import { runBounded, timeoutFromEnv } from '../test/vscode/harness/run-bounded';
 import { startSession } from '../test/vscode/harness/session';
@@ -59,7 +61,8 @@ runBounded('bench:ext', timeoutFromEnv(1800), async ({ defer }) => {
 
   const serverDir = path.join(root, 'server');
   const f0 = performance.now();
-  const lib = await Library.create({ dataDir: serverDir, name: 'bench ext', deviceName: 'server' });
+  // The key `serve` will run with: this device's id is derived from it.
+  const lib = await Library.create({ dataDir: serverDir, name: 'bench ext', deviceName: 'server', keyPair: loadOrCreateDeviceKeyPair(path.join(serverDir, DEVICE_KEY_FILE)) });
   await lib.ready();
   await fillRelayedTree(lib, new EntryTree(N));
   await lib.close();

@@ -59,6 +59,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Library } from '../src/engine/library';
+import { loadOrCreateDeviceKeyPair } from '../src/net/keys';
+import { DEVICE_KEY_FILE } from '../src/service/engine-service';
 import { ControlClient } from '../src/service/control-client';
 import { controlEndpoint } from '../src/service/control-endpoint';
 import type { InviteInfo } from '../src/service/pairing-desk';
@@ -422,7 +424,8 @@ async function backfill(): Promise<BackfillResult> {
   const fresh = new Peer('fresh', path.join(root, 'bf-fresh'));
   try {
     const f0 = now();
-    const lib = await Library.create({ dataDir: server.dir, name: 'bench backfill', deviceName: 'server' });
+    // The key `serve` will run with: this device's id is derived from it.
+    const lib = await Library.create({ dataDir: server.dir, name: 'bench backfill', deviceName: 'server', keyPair: loadOrCreateDeviceKeyPair(path.join(server.dir, DEVICE_KEY_FILE)) });
     await lib.ready();
     await fillRelayedTree(lib, new EntryTree(N));
     await lib.close();

@@ -37,6 +37,11 @@ import type { ApplyReport } from '../src/engine/apply';
 import type { Hlc } from '../src/core/hlc';
 import { newId, type Id } from '../src/core/ids';
 import { Library } from '../src/engine/library';
+import { checkSignature } from '../src/engine/apply';
+import { changeSigningBytes } from '../src/engine/records';
+import { registry } from '../src/engine/registry';
+import { deviceKeyPair, sign } from '../src/core/signing';
+import type { SharedChange } from '../src/models/model';
 import { MemoryHub } from '../src/engine/memory-transport';
 import { DEFAULT_SYNC_OPTIONS, PeerSync } from '../src/sync/peer-sync';
 import type { Link, Transport } from '../src/engine/transport';
@@ -386,6 +391,49 @@ function baselineRaw(): number {
   return Number(JSON.parse(out.trim().split('\n').pop()!).rate);
 }
 
+// ---------------------------------------------------------------- signed shared changes
+
+interface SignatureResult {
+  changes: number;
+  signUs: number;
+  verifyUs: number;
+  applyUs: number;
+}
+
+/**
+ * What signatures cost on shared changes: signing and verifying one change
+ * (the real bytes: changeSigningBytes), beside applying one from a peer
+ * (durable, in batches of 500; verification included), in the same run.
+ */
+async function signatures(libraryId: Id, secret: Uint8Array): Promise<SignatureResult> {
+  const M = 5000;
+  const key = deviceKeyPair();
+  const writer = await Library.create({ dataDir: path.join(root, 'sig-writer'), name: 'bench', libraryId, secret, keyPair: key });
+  const changes: SharedChange[] = [];
+  for (let i = 0; i < M; i += 500) {
+    const batch = Array.from({ length: 500 }, (_, j) => ({ model: 'tag', op: 'create' as const, data: { name: `tag ${i + j}`, color: 'red', icon: null, description: null, namespace: null } }));
+    changes.push(...(await writer.commitShared(batch)));
+  }
+  const tag = registry.sharedModel('tag');
+  const bytes = changes.map((ch) => changeSigningBytes(libraryId, tag, ch));
+  let t = performance.now();
+  for (const b of bytes) sign(key, b);
+  const signUs = ((performance.now() - t) * 1000) / M;
+  t = performance.now();
+  for (const ch of changes) checkSignature(libraryId, tag, ch);
+  const verifyUs = ((performance.now() - t) * 1000) / M;
+  const reader = await Library.create({ dataDir: path.join(root, 'sig-reader'), name: 'bench', libraryId, secret });
+  t = performance.now();
+  for (let i = 0; i < M; i += 500) {
+    const r = await reader.applyShared(changes.slice(i, i + 500));
+    if (r.rejected.length) throw new Error(`signed changes refused: ${r.rejected[0].error.message}`);
+  }
+  const applyUs = ((performance.now() - t) * 1000) / M;
+  await writer.close();
+  await reader.close();
+  return { changes: M, signUs, verifyUs, applyUs };
+}
+
 async function main(): Promise<void> {
   say(`bench:sync — ${N.toLocaleString('en-US')} entries, pages of ${PAGE_SIZE}, ${PEERS} live peers, ${os.cpus().length} cores, Node ${process.version}`);
   if (!ENGINE_NODE_FLAGS.every((f) => process.execArgv.includes(f))) say(`warning: run with ${ENGINE_NODE_FLAGS.join(' ')} (npm run bench:sync does) for figures comparable to the engine worker`);
@@ -415,6 +463,12 @@ async function main(): Promise<void> {
   say(
     `  held back until durable (nothing leaves a device before its journal has it): ${l.held.count} messages (live changes, acks, handshakes, pages) waited, ` +
       `${ms2(l.held.count ? l.held.ms / l.held.count : 0)} ms each on average (${ms2(l.held.ms)} ms in all)`,
+  );
+
+  const sig = await signatures(libraryId, secret);
+  say(
+    `signed shared changes (${fmt(sig.changes)} tag creates): sign ${sig.signUs.toFixed(1)} µs, verify ${sig.verifyUs.toFixed(1)} µs per change; ` +
+      `applying one from a peer (durable, batches of 500, verification included) ${sig.applyUs.toFixed(1)} µs: verification is ${((100 * sig.verifyUs) / sig.applyUs).toFixed(0)}% of it`,
   );
 
   const rawInsertRowsPerSec = baselineRaw();
@@ -455,6 +509,9 @@ async function main(): Promise<void> {
       peakRssMB: Math.round(peakRssMB),
       liveHeldSends: l.held.count,
       liveHeldMeanMs: r3(l.held.count ? l.held.ms / l.held.count : 0),
+      signUs: r3(sig.signUs),
+      verifyUs: r3(sig.verifyUs),
+      applySignedChangeUs: r3(sig.applyUs),
     }) + '\n',
   );
 }

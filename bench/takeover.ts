@@ -18,6 +18,8 @@
  */
 import * as path from 'node:path';
 import { Library } from '../src/engine/library';
+import { loadOrCreateDeviceKeyPair } from '../src/net/keys';
+import { DEVICE_KEY_FILE } from '../src/service/engine-service';
 import { bundleWindow, WindowProcess } from '../test/support/window-process';
 import { cleanupTempDirs, tempDir } from '../test/support/tmp';
 import { EntryTree, fillRelayedTree } from './entries';
@@ -34,7 +36,8 @@ async function main(): Promise<void> {
   const bundle = await bundleWindow();
   const dataDir = tempDir('lls-bench-takeover-');
   let t = Date.now();
-  const lib = await Library.create({ dataDir, name: 'Bench' });
+  // The key the windows' engine will run with (the data directory's device.key): this device's id is derived from it.
+  const lib = await Library.create({ dataDir, name: 'Bench', keyPair: loadOrCreateDeviceKeyPair(path.join(dataDir, DEVICE_KEY_FILE)) });
   await fillRelayedTree(lib, new EntryTree(N));
   await lib.close();
   console.log(`library of ${N.toLocaleString()} entries filled in ${Date.now() - t} ms (${path.basename(dataDir)})`);

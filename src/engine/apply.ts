@@ -8,6 +8,9 @@ import type { Writer } from '../store';
 import { ClockDriftError, encodeHlcTime, validateHlc } from '../core/hlc';
 import { idEquals, idToString, INCARNATION_BYTES, isId, originId, type Id } from '../core/ids';
 import { OwnershipError } from '../models/errors';
+import { isDeviceIdOf, SIGNATURE_BYTES, verify } from '../core/signing';
+import { changeSigningBytes } from './records';
+import { checkMemberChange } from './members';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
@@ -85,6 +88,10 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
   if (!idEquals(ch.hlc.device, originId(ch.device, ch.incarnation))) {
     throw new OwnershipError(`${model.name} change ${idToString(ch.uuid)}: its origin is not one of device ${idToString(ch.device)}, which it names as its writer`);
   }
+  if (!(ch.signature instanceof Uint8Array) || ch.signature.length !== SIGNATURE_BYTES) throw new RecordFormatError(`${model.name}: signature must be ${SIGNATURE_BYTES} bytes`);
+  if (!(ch.publicKey instanceof Uint8Array) || !isDeviceIdOf(ch.device, ch.publicKey)) {
+    throw new OwnershipError(`${model.name} change ${idToString(ch.uuid)}: the key it carries is not device ${idToString(ch.device)}'s`);
+  }
   let data: RecordData;
   switch (ch.op) {
     case 'create': {
@@ -109,7 +116,15 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
     default:
       throw new RecordFormatError(`${model.name}: unknown operation ${JSON.stringify(ch.op)}`);
   }
-  return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, device: ch.device, incarnation: ch.incarnation, data };
+  if (model.name === 'member') checkMemberChange(ch.op, ch.uuid, ch.device, data);
+  return { model: model.name, uuid: ch.uuid, hlc: ch.hlc, seq: ch.seq, op: ch.op, device: ch.device, incarnation: ch.incarnation, publicKey: ch.publicKey, signature: ch.signature, data };
+}
+
+/** Throws OwnershipError unless `ch` (already shape-checked) is signed by the key it carries, for this library. */
+export function checkSignature(libraryId: Id, model: SharedModel, ch: SharedChange): void {
+  if (!verify(ch.publicKey, changeSigningBytes(libraryId, model, ch), ch.signature)) {
+    throw new OwnershipError(`${model.name} change ${idToString(ch.uuid)} claims to be written by device ${idToString(ch.device)}, but its signature does not verify`);
+  }
 }
 
 /**

@@ -16,7 +16,9 @@ import { checkData, RecordFormatError, type RecordData } from '../models/fields'
 import { digestModel, type DeviceOwnedModel, type SharedChange, type SharedOp, type SharedRow, type StateRecord } from '../models/model';
 import { OwnershipError } from '../models/errors';
 import { Store, type JournalIo, type Reader, type StoreEvent, type Writer } from '../store';
-import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkStateRecord } from './apply';
+import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkSignature, checkStateRecord } from './apply';
+import { changeSigningBytes } from './records';
+import { deviceIdOf, deviceKeyPair, isDeviceIdOf, isKeyPair, sign, SIGNATURE_BYTES, type DeviceKeyPair } from '../core/signing';
 import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from '../core/hlc';
@@ -47,10 +49,32 @@ export interface LibraryOptions {
   journalIo?: JournalIo;
   /** Records that may wait for their parent at once (default MAX_PARKED); beyond it, more are refused and fetched again later. */
   maxParked?: number;
+  /**
+   * This device's key pair: it signs every shared change this device
+   * writes, and (on create) this device's id is derived from its public key.
+   * Default: a new random one (tests; a library opened without its key
+   * cannot write changes its peers accept).
+   */
+  keyPair?: DeviceKeyPair;
 }
 
 /** Records waiting for their parent, at most (a partner cannot make this device hold more). */
 export const MAX_PARKED = 200_000;
+
+/** Heads (signed proofs of a snapshot base) sent with a snapshot, at most; entries beyond are not adopted by the receiver. */
+export const MAX_SNAPSHOT_HEADS = 5000;
+
+/**
+ * Key pairs this process made for libraries created without one (tests,
+ * simulations), by device id, so that opening such a library again in the
+ * same process signs with the same key. A real device always passes its
+ * key (the engine service's device key).
+ */
+const keysMadeHere = new Map<string, DeviceKeyPair>();
+
+const NO_SIGNATURE = new Uint8Array(0);
+/** Stands in for the signature while a local change's shape is checked (the signature covers the checked change). */
+const PLACEHOLDER_SIGNATURE = new Uint8Array(SIGNATURE_BYTES);
 
 export interface CreateLibraryOptions extends LibraryOptions {
   name: string;
@@ -187,6 +211,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     incarnation: Uint8Array,
     makeId: () => Id,
     maxParked: number,
+    private readonly keyPair: DeviceKeyPair,
   ) {
     super();
     this.makeId = makeId;
@@ -203,11 +228,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const id = opts.libraryId ?? (opts.newId ?? newId)();
     const dir = libraryDir(opts.dataDir, id);
     const store = await openStore(dir, opts);
+    const keyPair = opts.keyPair ?? (opts.deviceId && keysMadeHere.get(idKey(opts.deviceId))) ?? deviceKeyPair();
     try {
       if (store.read((r) => r.value("SELECT value FROM meta WHERE key = 'library_id'")) !== undefined) {
         throw new Error(`A library with id ${idToString(id)} already exists at ${dir}`);
       }
-      const deviceId = opts.deviceId ?? (opts.newId ?? newId)();
+      const deviceId = opts.deviceId ?? deviceIdOf(keyPair.publicKey);
+      if (!opts.keyPair && isDeviceIdOf(deviceId, keyPair.publicKey)) keysMadeHere.set(idKey(deviceId), keyPair);
       const secret = opts.secret ?? randomBytes(32);
       const now = (opts.now ?? Date.now)();
       await store.transaction((w) => {
@@ -224,7 +251,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       await store.close();
       throw e;
     }
-    return Library.fromStore(store, opts);
+    return Library.fromStore(store, { ...opts, keyPair });
   }
 
   static async open(opts: OpenLibraryOptions): Promise<Library> {
@@ -252,7 +279,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const clock = new HlcClock({ device: originId(deviceId, incarnation), now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: lastShared });
       // Libraries from before the own clock: it continues above the one clock they had.
       const ownClock = new HlcClock({ device: deviceId, now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: ownLast instanceof Uint8Array ? decodeHlc(ownLast) : lastShared });
-      const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, opts.maxParked ?? MAX_PARKED);
+      if (opts.keyPair && !isKeyPair(opts.keyPair)) throw new Error("this device's key pair is damaged: its secret key does not sign for its public key");
+      const keyPair = opts.keyPair ?? keysMadeHere.get(idKey(deviceId)) ?? deviceKeyPair();
+      if (!opts.keyPair && isDeviceIdOf(deviceId, keyPair.publicKey)) keysMadeHere.set(idKey(deviceId), keyPair);
+      const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, opts.maxParked ?? MAX_PARKED, keyPair);
       store.onFailure((e) => lib.fail(e));
       if (meta.get('owner_state') !== 1) {
         // A library from before owner states were kept (or incarnations): computed once from its rows.
@@ -421,9 +451,15 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private localChange(w: Writer, modelName: string, uuid: Id, op: SharedOp, data: RecordData, report: ApplyReport, committed: Committed): SharedChange {
     const model = registry.sharedModel(modelName);
     const hlc = this.clock.now();
+    if (!isDeviceIdOf(this.deviceId, this.keyPair.publicKey)) {
+      throw new OwnershipError(`this library was opened without device ${idToString(this.deviceId)}'s key: it cannot write changes other devices accept`);
+    }
     let change: SharedChange;
     try {
-      change = checkSharedChange(model, { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, data });
+      const unsigned = { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, publicKey: this.keyPair.publicKey, signature: NO_SIGNATURE, data };
+      const checkedData = checkSharedChange(model, { ...unsigned, signature: PLACEHOLDER_SIGNATURE }).data;
+      const body = { ...unsigned, data: checkedData };
+      change = { ...body, signature: sign(this.keyPair, changeSigningBytes(this.id, model, body)) };
     } catch (e) {
       throw e instanceof RecordFormatError ? new InvalidChangeError(e.message) : e;
     }
@@ -513,7 +549,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Applies shared changes received from a peer (from any origin), idempotently. */
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
-    const { valid, newest } = this.admit(changes, (ch) => checkSharedChange(registry.sharedModel(ch?.model), ch), (ch) => String(ch?.model), report);
+    const check = (ch: SharedChange) => {
+      const model = registry.sharedModel(ch?.model);
+      const checked = checkSharedChange(model, ch);
+      checkSignature(this.id, model, checked);
+      return checked;
+    };
+    const { valid, newest } = this.admit(changes, check, (ch) => String(ch?.model), report);
     await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
@@ -646,13 +688,50 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * Every page of a snapshot reflecting `base` has been merged: the version
    * vector moves up to it, so catch-up asks the log only for what came after.
    */
-  async adoptSnapshot(base: readonly { origin: Id; seq: number }[]): Promise<void> {
+  async adoptSnapshot(base: readonly { origin: Id; seq: number }[], heads: readonly SharedChange[]): Promise<{ unproven: Id[] }> {
     // This run's own origin is never in another device's base beyond what it numbered (its changes
     // reach others only from here), so adopting a base never touches the numbers it hands out.
+    const { proven, unproven } = this.store.read((r) => this.proveBase(r, base.filter((b) => !idEquals(b.origin, this.origin)), heads));
     await this.store.transaction((w) => {
-      this.log.adopt(w, base.filter((b) => !idEquals(b.origin, this.origin)));
+      this.log.adopt(w, proven.map((p) => ({ origin: p.hlc.device, seq: p.seq })));
+      for (const head of proven) this.log.keepHead(w, head);
       w.run("DELETE FROM meta WHERE key = 'snapshot_wanted'");
     });
+    return { unproven };
+  }
+
+  /**
+   * The signed changes that prove a snapshot base (the change at each
+   * origin's base seq), those this device holds: a base entry moves a
+   * receiver's vector only as far as its origin's own signature shows it
+   * wrote (DESIGN rule 12), so no partner can make another device's next
+   * changes look stale by naming a higher seq.
+   */
+  snapshotHeads(base: readonly { origin: Id; seq: number }[], max = MAX_SNAPSHOT_HEADS): SharedChange[] {
+    return this.store.read((r) => this.log.heads(r, base.filter((b) => b.seq > 0).slice(0, max)));
+  }
+
+  /** Splits a base into entries above what is held here that a valid head proves, and those it does not. */
+  private proveBase(r: Reader, base: readonly { origin: Id; seq: number }[], heads: readonly SharedChange[]): { proven: SharedChange[]; unproven: Id[] } {
+    const byOrigin = new Map<string, SharedChange>();
+    for (const h of heads) if (h?.hlc?.device instanceof Uint8Array) byOrigin.set(idKey(h.hlc.device) + ':' + h.seq, h);
+    const proven: SharedChange[] = [];
+    const unproven: Id[] = [];
+    for (const b of base) {
+      if (b.seq <= this.log.contiguous(r, b.origin)) continue;
+      const head = byOrigin.get(idKey(b.origin) + ':' + b.seq);
+      try {
+        if (!head) throw new OwnershipError('no signed change proves it');
+        const model = registry.sharedModel(head.model);
+        const checked = checkSharedChange(model, head);
+        checkSignature(this.id, model, checked);
+        if (!idEquals(checked.hlc.device, b.origin) || checked.seq !== b.seq) throw new OwnershipError('its proof is another change');
+        proven.push(checked);
+      } catch {
+        unproven.push(b.origin);
+      }
+    }
+    return { proven, unproven };
   }
 
   /** Per (owner, model): the newest owner stamp received with nothing missing below it. */

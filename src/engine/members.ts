@@ -17,7 +17,11 @@
  * in-memory demo do) are left alone.
  */
 import type { Reader, Writer } from '../store';
-import { fromHex, idEquals, idKey, toHex, type Id } from '../core/ids';
+import { fromHex, idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
+import { isDeviceIdOf } from '../core/signing';
+import type { RecordData } from '../models/fields';
+import { OwnershipError } from '../models/errors';
+import type { SharedOp } from '../models/model';
 import { member } from '../models/catalog';
 
 export interface Member {
@@ -27,6 +31,25 @@ export interface Member {
   name: string;
   /** False once unpaired. */
   live: boolean;
+}
+
+/**
+ * What a member change may say, whoever relays it (its author is already
+ * proven by its signature): a member's key is the one its device id is
+ * derived from, so a row can never bind an id to another key; and only the
+ * device itself renames itself, and nothing else of a member changes.
+ * Throws OwnershipError.
+ */
+export function checkMemberChange(op: SharedOp, uuid: Id, author: Id, data: RecordData): void {
+  if (op === 'create') {
+    const key = typeof data.public_key === 'string' && /^[0-9a-f]{64}$/.test(data.public_key) ? fromHex(data.public_key) : null;
+    if (!key || !isDeviceIdOf(data.device as Id, key)) {
+      throw new OwnershipError(`member ${idToString(data.device as Id)}: its key is not the one its device id is made from`);
+    }
+  } else if (op === 'update') {
+    if (!idEquals(uuid, memberId(author))) throw new OwnershipError(`member ${idToString(uuid)}: only that device itself may change its member record`);
+    if (Object.keys(data).some((f) => f !== 'name')) throw new OwnershipError(`member ${idToString(uuid)}: an update may change only the name`);
+  }
 }
 
 /** Every member row, live or unpaired. */
@@ -63,7 +86,7 @@ export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
   for (const m of members) {
     if (idEquals(m.device, self)) continue;
     const cur = current.get(idKey(m.device));
-    const wanted = m.live && !selfRemoved && m.publicKey.length === 32;
+    const wanted = m.live && !selfRemoved && isDeviceIdOf(m.device, m.publicKey);
     if (wanted && (!cur || cur.name !== m.name || !cur.key || toHex(cur.key) !== toHex(m.publicKey))) {
       writePartner(w, m.device, m.name, m.publicKey, now);
       changed = true;

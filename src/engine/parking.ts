@@ -7,7 +7,7 @@ import type { DeviceOwnedModel, Model, ModelName, ParentRef, SharedChange, Share
 import type { Reader, Writer } from '../store';
 import { encodeHlcTime } from '../core/hlc';
 import { idKey, type Id } from '../core/ids';
-import { decodeWith, encodeWith, legacySharedChangeEncoding, sharedChangeEncoding, stateRecordEncoding } from './records';
+import { decodeWith, encodeWith, sharedChangeEncoding, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
 
 export type Parked = { model: DeviceOwnedModel; record: StateRecord } | { model: SharedModel; change: SharedChange };
@@ -113,21 +113,13 @@ export class Parking {
     return out;
   }
 
-  /**
-   * Once, after the upgrade that added them: fills in the owner and stamp of
-   * device-owned records parked before, and rewrites shared changes parked
-   * in the layout from before changes named their writer.
-   */
+  /** Once, after the upgrade that added them: fills in the owner and stamp of device-owned records parked before. */
   upgrade(w: Writer): void {
     for (const [id, name, record] of w.rows('SELECT id, model, record FROM parked WHERE owner IS NULL')) {
       const model = this.registry.get(name as string);
-      if (model.kind === 'device-owned') {
-        const rec = decodeWith(stateRecordEncoding(model), record as Uint8Array, 'parked record');
-        w.run('UPDATE parked SET owner = ?, stamp = ? WHERE id = ?', [rec.hlc.device, encodeHlcTime(rec.hlc), id as number]);
-      } else {
-        const ch = decodeWith(legacySharedChangeEncoding(model), record as Uint8Array, 'parked change');
-        w.run('UPDATE parked SET record = ? WHERE id = ?', [encodeWith(sharedChangeEncoding(model), ch), id as number]);
-      }
+      if (model.kind !== 'device-owned') continue;
+      const rec = decodeWith(stateRecordEncoding(model), record as Uint8Array, 'parked record');
+      w.run('UPDATE parked SET owner = ?, stamp = ? WHERE id = ?', [rec.hlc.device, encodeHlcTime(rec.hlc), id as number]);
     }
   }
 

@@ -57,8 +57,8 @@ export class PeerLog {
     const model = this.registry.sharedModel(ch.model);
     const hlc = encodeHlc(ch.hlc);
     // Which device and run an origin is (checked: the origin is derived from them).
-    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation) VALUES (?, ?, ?)', [origin, ch.device, ch.incarnation]);
-    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [origin, ch.device, ch.incarnation, ch.publicKey]);
+    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       origin,
       ch.seq,
       hlc,
@@ -66,6 +66,7 @@ export class PeerLog {
       ch.uuid,
       opCode(ch.op),
       model.codec.encode(ch.data),
+      ch.signature,
     ]);
     if (ch.seq !== contiguous + 1) return true;
     const top = this.heldFrom(w, origin, ch.seq);
@@ -106,38 +107,91 @@ export class PeerLog {
         continue;
       }
       if (hasMore) continue;
-      const rows = r.rows('SELECT seq, hlc, model, uuid, op, data FROM peer_log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?', [
+      const rows = r.rows('SELECT seq, hlc, model, uuid, op, data, signature FROM peer_log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?', [
         v.origin,
         from,
         limit - changes.length + 1,
       ]);
       if (rows.length === 0) continue;
-      const { device, incarnation } = this.author(r, v.origin);
-      for (const [seq, hlc, model, uuid, op, data] of rows) {
+      const author = this.author(r, v.origin);
+      for (const row of rows) {
         if (changes.length === limit) {
           hasMore = true;
           break;
         }
-        const m = this.registry.sharedModel(model as string);
-        changes.push({
-          model: m.name,
-          uuid: uuid as Uint8Array,
-          hlc: decodeHlc(hlc as Uint8Array),
-          seq: seq as number,
-          op: opFromCode(op as number),
-          device,
-          incarnation,
-          data: m.codec.decode(data as Uint8Array),
-        });
+        const ch = this.change(v.origin, author, row);
+        // Written before changes were signed (an upgraded library): nothing any device would accept; the requester gets a snapshot instead.
+        if (!ch) {
+          pruned.push(v.origin);
+          break;
+        }
+        changes.push(ch);
       }
     }
     return { changes, hasMore, pruned };
   }
 
-  /** The device and run that an origin's changes come from (for an origin written before incarnations: the origin itself). */
-  author(r: Reader, origin: Id): { device: Id; incarnation: Uint8Array } {
-    const row = r.rows('SELECT device, incarnation FROM origin WHERE origin = ?', [origin])[0];
-    return row ? { device: row[0] as Uint8Array, incarnation: row[1] as Uint8Array } : { device: origin, incarnation: new Uint8Array(0) };
+  /**
+   * The changes at (origin, seq) for each `at` that the log holds, signed
+   * (the heads a snapshot base names: proof that each origin really wrote
+   * that far).
+   */
+  heads(r: Reader, at: readonly { origin: Id; seq: number }[]): SharedChange[] {
+    const out: SharedChange[] = [];
+    for (const { origin, seq } of at) {
+      const row = r.rows('SELECT seq, hlc, model, uuid, op, data, signature FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq])[0];
+      const ch = row && this.change(origin, this.author(r, origin), row);
+      if (ch) out.push(ch);
+    }
+    return out;
+  }
+
+  /**
+   * Keeps `ch` (verified: the head of a snapshot base just adopted) in the
+   * log without applying it (the snapshot's rows hold its effect), so that
+   * this device can prove the base to others in turn.
+   */
+  keepHead(w: Writer, ch: SharedChange): void {
+    const origin = ch.hlc.device;
+    const model = this.registry.sharedModel(ch.model);
+    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [origin, ch.device, ch.incarnation, ch.publicKey]);
+    w.run('INSERT OR REPLACE INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      origin,
+      ch.seq,
+      encodeHlc(ch.hlc),
+      ch.model,
+      ch.uuid,
+      opCode(ch.op),
+      model.codec.encode(ch.data),
+      ch.signature,
+    ]);
+  }
+
+  /** A log row as a change (null: written before signatures, or its author's key unknown). */
+  private change(origin: Id, author: { device: Id; incarnation: Uint8Array; publicKey: Uint8Array }, row: readonly unknown[]): SharedChange | null {
+    const [seq, hlc, model, uuid, op, data, signature] = row;
+    if (!(signature instanceof Uint8Array) || signature.byteLength === 0 || author.publicKey.byteLength === 0) return null;
+    const m = this.registry.sharedModel(model as string);
+    return {
+      model: m.name,
+      uuid: uuid as Uint8Array,
+      hlc: decodeHlc(hlc as Uint8Array),
+      seq: seq as number,
+      op: opFromCode(op as number),
+      device: author.device,
+      incarnation: author.incarnation,
+      publicKey: author.publicKey,
+      signature,
+      data: m.codec.decode(data as Uint8Array),
+    };
+  }
+
+  /** The device (and its key) and run that an origin's changes come from (for an origin written before incarnations: the origin itself). */
+  author(r: Reader, origin: Id): { device: Id; incarnation: Uint8Array; publicKey: Uint8Array } {
+    const row = r.rows('SELECT device, incarnation, public_key FROM origin WHERE origin = ?', [origin])[0];
+    return row
+      ? { device: row[0] as Uint8Array, incarnation: row[1] as Uint8Array, publicKey: row[2] as Uint8Array }
+      : { device: origin, incarnation: new Uint8Array(0), publicKey: new Uint8Array(0) };
   }
 
   /**
@@ -181,6 +235,9 @@ export class PeerLog {
         const acked = w.value('SELECT seq FROM log_ack WHERE partner = ? AND origin = ?', [p, v.origin]);
         horizon = Math.min(horizon, typeof acked === 'number' ? acked : 0);
       }
+      // The change a snapshot base would name for this origin stays: it proves the base to whoever gets the snapshot (heads()).
+      const head = Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
+      if (horizon === head) horizon--;
       if (horizon <= v.pruned) continue;
       removed += w.run('DELETE FROM peer_log WHERE origin = ? AND seq <= ?', [v.origin, horizon]);
       w.run('UPDATE log_vector SET pruned = ? WHERE origin = ?', [horizon, v.origin]);
@@ -191,8 +248,9 @@ export class PeerLog {
   /**
    * After a snapshot that reflects `base` (origin → seq): this device now
    * holds the effect of those changes without their log entries. The vector
-   * moves up to `base` (marked pruned there), entries it covers go, and
-   * entries already held above it close the gap where they can.
+   * moves up to `base` (marked pruned below it: the change at `seq`, its
+   * proof, is kept by keepHead), entries it covers go, and entries already
+   * held above it close the gap where they can.
    */
   adopt(w: Writer, base: readonly { origin: Id; seq: number }[]): void {
     for (const { origin, seq } of base) {
@@ -203,7 +261,7 @@ export class PeerLog {
       w.run(
         'INSERT INTO log_vector (origin, seq, hlc, pruned) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = coalesce(excluded.hlc, log_vector.hlc), pruned = excluded.pruned',
-        [origin, top.seq, top.hlc, seq],
+        [origin, top.seq, top.hlc, seq - 1],
       );
     }
   }

@@ -7,6 +7,7 @@ import { RecordFormatError } from '../models/fields';
 import type { DeviceOwnedModel, SharedChange, SharedModel, SharedOp, StateRecord } from '../models/model';
 import { decodeHlc, encodeHlc, encodeHlcTime, HLC_BYTES, HLC_TIME_BYTES, readHlc, type Hlc } from '../core/hlc';
 import { ID_BYTES, INCARNATION_BYTES, readId } from '../core/ids';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../core/signing';
 
 const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
 const id = c.fixed(ID_BYTES);
@@ -49,11 +50,13 @@ function writeHlc(state: c.State, h: Hlc): void {
 
 /**
  * uuid, stamp (whose device is the origin), seq, op, the author device, its
- * incarnation (length byte, then 0 or INCARNATION_BYTES), data.
+ * incarnation (length byte, then 0 or INCARNATION_BYTES), its public key
+ * (32 bytes), data, then the signature (64 bytes) unless `unsigned`.
  */
-export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange> {
-  // A page of changes mostly shares its author: one id object for all of them.
+export function sharedChangeEncoding(model: SharedModel, unsigned = false): c.Encoder<SharedChange> {
+  // A page of changes mostly shares its author: one id (and key) object for all of them.
   let lastDevice: Uint8Array | null = null;
+  let lastKey: Uint8Array | null = null;
   return {
     preencode(state, ch) {
       id.preencode(state, ch.uuid);
@@ -61,8 +64,9 @@ export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange
       c.uint.preencode(state, ch.seq);
       c.uint.preencode(state, OPS.indexOf(ch.op));
       id.preencode(state, ch.device);
-      state.end += 1 + ch.incarnation.byteLength;
+      state.end += 1 + ch.incarnation.byteLength + PUBLIC_KEY_BYTES;
       model.codec.preencode(state, ch.data);
+      if (!unsigned) state.end += SIGNATURE_BYTES;
     },
     encode(state, ch) {
       id.encode(state, ch.uuid);
@@ -73,7 +77,9 @@ export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange
       state.buffer![state.start++] = ch.incarnation.byteLength;
       state.buffer!.set(ch.incarnation, state.start);
       state.start += ch.incarnation.byteLength;
+      putFixed(state, ch.publicKey, PUBLIC_KEY_BYTES, 'public key');
       model.codec.encodeInto(state, ch.data);
+      if (!unsigned) putFixed(state, ch.signature, SIGNATURE_BYTES, 'signature');
     },
     decode(state) {
       const uuid = Uint8Array.from(id.decode(state));
@@ -91,34 +97,55 @@ export function sharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange
       if (state.end - state.start < n) throw new Error('Out of bounds');
       const incarnation = Uint8Array.from(state.buffer!.subarray(state.start, state.start + n));
       state.start += n;
+      if (state.end - state.start < PUBLIC_KEY_BYTES) throw new Error('Out of bounds');
+      const publicKey = lastKey && sameBytes(lastKey, state.buffer!, state.start) ? lastKey : Uint8Array.from(state.buffer!.subarray(state.start, state.start + PUBLIC_KEY_BYTES));
+      lastKey = publicKey;
+      state.start += PUBLIC_KEY_BYTES;
       const data = model.codec.decodeFrom(state);
-      return { model: model.name, uuid, hlc: stamp, seq, op, device, incarnation, data };
+      let signature = EMPTY;
+      if (!unsigned) {
+        if (state.end - state.start < SIGNATURE_BYTES) throw new Error('Out of bounds');
+        signature = Uint8Array.from(state.buffer!.subarray(state.start, state.start + SIGNATURE_BYTES));
+        state.start += SIGNATURE_BYTES;
+      }
+      return { model: model.name, uuid, hlc: stamp, seq, op, device, incarnation, publicKey, signature, data };
     },
   };
 }
 
+const EMPTY = new Uint8Array(0);
+const SIGNING_CONTEXT = Buffer.from('leaderless-sync/shared-change/v1\0', 'utf8');
+
 /**
- * Decodes a shared change in the layout parked before changes named their
- * writer (uuid, stamp, seq, op, data): its origin was its device.
+ * What a shared change's signature covers: a fixed context, the library id
+ * (a change signed for one library is worth nothing in another), the model
+ * name, and the change without its signature.
  */
-export function legacySharedChangeEncoding(model: SharedModel): c.Encoder<SharedChange> {
-  return {
-    preencode() {
-      throw new Error('legacy changes are only read');
-    },
-    encode() {
-      throw new Error('legacy changes are only read');
-    },
-    decode(state) {
-      const uuid = Uint8Array.from(id.decode(state));
-      const stamp = decodeHlc(Uint8Array.from(hlc.decode(state)));
-      const seq = c.uint.decode(state);
-      const op = OPS[c.uint.decode(state)];
-      if (!op) throw new RecordFormatError(`${model.name}: unknown change operation`);
-      const data = model.codec.decodeFrom(state);
-      return { model: model.name, uuid, hlc: stamp, seq, op, device: stamp.device, incarnation: new Uint8Array(0), data };
-    },
-  };
+export function changeSigningBytes(libraryId: Uint8Array, model: SharedModel, ch: SharedChange): Uint8Array {
+  const body = c.encode(sharedChangeEncoding(model, true), ch);
+  const name = Buffer.from(model.name, 'utf8');
+  const out = new Uint8Array(SIGNING_CONTEXT.length + ID_BYTES + 1 + name.length + body.length);
+  let at = 0;
+  out.set(SIGNING_CONTEXT, at);
+  at += SIGNING_CONTEXT.length;
+  out.set(libraryId, at);
+  at += ID_BYTES;
+  out[at++] = name.length;
+  out.set(name, at);
+  at += name.length;
+  out.set(body, at);
+  return out;
+}
+
+function putFixed(state: c.State, bytes: Uint8Array, size: number, what: string): void {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== size) throw new RecordFormatError(`a change's ${what} is ${size} bytes`);
+  state.buffer!.set(bytes, state.start);
+  state.start += size;
+}
+
+function sameBytes(a: Uint8Array, buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[at + i]) return false;
+  return true;
 }
 
 export function opCode(op: SharedOp): number {

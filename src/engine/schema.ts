@@ -65,4 +65,17 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX parked_owner ON parked(model, owner, stamp)',
     ],
   },
+  {
+    version: 5,
+    name: "signed shared changes: each origin's key, each change's signature",
+    statements: [
+      // The writer's public key (its device id is derived from it); empty for origins from before.
+      "ALTER TABLE origin ADD COLUMN public_key BLOB NOT NULL DEFAULT x''",
+      // Each change's signature by its writer, relayed with it (none before signatures).
+      'ALTER TABLE peer_log ADD COLUMN signature BLOB',
+      // Shared changes parked before signatures: in a layout without key and signature, and no device would accept them relayed.
+      // They are let go (their parent never came); the log's unsigned rows are served as pruned (PeerLog.since).
+      "DELETE FROM parked WHERE model IN ('tag', 'album', 'user_metadata', 'tag_assignment', 'album_item', 'member')",
+    ],
+  },
 ];

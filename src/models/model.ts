@@ -47,6 +47,10 @@ export interface SharedChange {
   readonly device: Id;
   /** Which run of that device wrote it (INCARNATION_BYTES random bytes; empty: the device id is the origin). */
   readonly incarnation: Uint8Array;
+  /** The writing device's public key: `device` is derived from it (core/signing.ts). */
+  readonly publicKey: Uint8Array;
+  /** Its Ed25519 signature, by `publicKey`, of everything else in the change and the library id (engine/records.ts changeSigningBytes). */
+  readonly signature: Uint8Array;
   readonly op: SharedOp;
   /** create: the fields it sets (identity fields required); update: changed fields; delete: {}. */
   readonly data: RecordData;

@@ -8,6 +8,7 @@
 import c from 'compact-encoding';
 import { sharedChangeEncoding, stateRecordEncoding } from '../engine/records';
 import { INCARNATION_BYTES, isId } from '../core/ids';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../core/signing';
 import type { Registry } from '../engine/registry';
 import { checkData, type RecordData } from '../models/fields';
 import { compareHlc, HLC_BYTES, type Hlc } from '../core/hlc';
@@ -21,7 +22,7 @@ const OPS: readonly SharedOp[] = ['create', 'update', 'delete'];
 const MIN_NAME_BYTES = 2;
 const MIN_DATA_BYTES = 2; // present and null bitmaps
 const MIN_STATE_RECORD_BYTES = 16 + 24 + 1 + MIN_DATA_BYTES;
-const MIN_SHARED_CHANGE_BYTES = MIN_NAME_BYTES + 16 + 24 + 1 + 1 + 16 + 1 + MIN_DATA_BYTES;
+const MIN_SHARED_CHANGE_BYTES = MIN_NAME_BYTES + 16 + 24 + 1 + 1 + 16 + 1 + PUBLIC_KEY_BYTES + MIN_DATA_BYTES + SIGNATURE_BYTES;
 const MIN_SHARED_ROW_BYTES = 16 + 24 + 1 + 1 + 1 + MIN_DATA_BYTES + 2;
 
 const optionalHlc = optional(hlc);
@@ -133,6 +134,8 @@ export class ModelCodecs {
         if (!isId(ch.device)) fail('bad-record', `${model.name} change device must be a 16-byte id`);
         if (!(ch.incarnation instanceof Uint8Array) || (ch.incarnation.byteLength !== 0 && ch.incarnation.byteLength !== INCARNATION_BYTES))
           fail('bad-record', `${model.name} change incarnation must be ${INCARNATION_BYTES} bytes (or none)`);
+        if (!(ch.publicKey instanceof Uint8Array) || ch.publicKey.byteLength !== PUBLIC_KEY_BYTES) fail('bad-record', `${model.name} change public key must be ${PUBLIC_KEY_BYTES} bytes`);
+        if (!(ch.signature instanceof Uint8Array) || ch.signature.byteLength !== SIGNATURE_BYTES) fail('bad-record', `${model.name} change signature must be ${SIGNATURE_BYTES} bytes`);
         checkData(model.name, model.fields, ch.data, false);
         base(ch.model).preencode(state, ch);
       },

@@ -39,6 +39,7 @@ import { StoreLockedError } from '../store';
 import type { DirLock } from '../store/lock';
 import { ensurePrivateDir } from '../store/private-dir';
 import type { KeyPair } from '../net/hyperswarm-types';
+import { deviceIdOf } from '../core/signing';
 import { loadOrCreateDeviceKeyPair } from '../net/keys';
 import { SwarmHost, type SwarmHostOptions } from '../net/swarm-host';
 import { AmbiguousLibraryError, errorMessage, InvalidParamsError, NoLibraryError, ServiceClosedError } from './errors';
@@ -156,10 +157,9 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     return toHex(this.keyPair.publicKey);
   }
 
-  /** This device's id (shared by its libraries), or null before it has any. */
-  get deviceId(): Id | null {
-    for (const r of this.runners.values()) return r.library.deviceId;
-    return null;
+  /** This device's id in every library it creates or joins: derived from its key (core/signing.ts), so no other key can speak for it. */
+  get deviceId(): Id {
+    return deviceIdOf(this.keyPair.publicKey);
   }
 
   /** The DHT bootstrap nodes the service was given (undefined: Hyperswarm's public ones); e.g. for a pairing swarm. */
@@ -233,7 +233,8 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
         dataDir: this.dataDir,
         name: opts.name,
         deviceName: opts.deviceName ?? this.options.library?.deviceName,
-        deviceId: opts.deviceId ?? this.deviceId ?? undefined,
+        deviceId: opts.deviceId ?? this.deviceId,
+        keyPair: this.keyPair,
         libraryId: opts.libraryId,
         secret: opts.secret,
       });
@@ -252,7 +253,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     return this.queue(async () => {
       const existing = this.runners.get(idToString(id));
       if (existing) return existing.library;
-      const lib = await Library.open({ ...this.options.library, dataDir: this.dataDir, libraryId: id });
+      const lib = await Library.open({ ...this.options.library, dataDir: this.dataDir, libraryId: id, keyPair: this.keyPair });
       await this.adopt(lib);
       return lib;
     });
@@ -385,7 +386,7 @@ export class EngineService extends TypedEmitter<EngineServiceEvents> {
     for (const info of await listLibraries(this.dataDir)) {
       let lib: Library;
       try {
-        lib = await Library.open({ ...this.options.library, dataDir: this.dataDir, libraryId: idFromString(info.id) });
+        lib = await Library.open({ ...this.options.library, dataDir: this.dataDir, libraryId: idFromString(info.id), keyPair: this.keyPair });
       } catch (e) {
         if (e instanceof StoreLockedError) throw e; // another process runs it: this service must not start
         this.problems.set(info.id, errorMessage(e));

@@ -17,7 +17,9 @@
  * error instead of waiting.
  */
 import * as os from 'node:os';
-import { idEquals, idToString, newId, type Id } from '../core/ids';
+import { idEquals, idToString, toHex, type Id } from '../core/ids';
+import { isDeviceIdOf } from '../core/signing';
+import { PairingError } from '../net/errors';
 import type { Library } from '../engine/library';
 import { registry } from '../engine/registry';
 import { DEFAULT_INVITE_TTL_MS, Invite, joinWithCode, type DeviceCard, type InviteState } from '../net/pairing';
@@ -50,8 +52,8 @@ export interface PairingHost {
   networkError(): string | null;
   library(ref?: string): Library;
   hasLibrary(id: Id): boolean;
-  /** This device's id in its libraries (null before it has any). */
-  deviceId(): Id | null;
+  /** This device's id in its libraries (derived from its key). */
+  deviceId(): Id;
   deviceName(): string | undefined;
   createLibrary(opts: { name: string; libraryId: Id; secret: Uint8Array; deviceId: Id }): Promise<Library>;
   /** Admits these network keys before the library that lists them exists (the inviter dials at once). */
@@ -96,6 +98,9 @@ export class PairingDesk {
         self,
         members: () => memberCards(lib, self),
         admit: async (joiner) => {
+          // Identity is a key: the id a joiner announces must be its key's, and an id already live in the library is that device, already paired.
+          if (!isDeviceIdOf(joiner.device, joiner.publicKey)) throw new Error(`the joining device's id ${idToString(joiner.device)} is not the one its key makes`);
+          if (lib.members().some((m) => m.live && idEquals(m.device, joiner.device))) throw new Error(`device ${idToString(joiner.device)} is already a member of this library`);
           if (!lib.members().some((m) => m.live && idEquals(m.device, self.device))) await lib.addMember(self);
           await lib.addMember(joiner);
         },
@@ -156,14 +161,23 @@ export class PairingDesk {
   async join(code: string, opts: { timeoutMs?: number } = {}): Promise<JoinResult> {
     parseInviteCode(code); // a typo fails here, before anything else
     this.needNetwork();
-    const device = this.host.deviceId() ?? newId();
+    const device = this.host.deviceId();
     const joiner: DeviceCard = { device, name: this.host.deviceName() ?? defaultDeviceName(), publicKey: this.host.publicKey };
     const offer = await joinWithCode({ code, joiner, bootstrap: this.host.bootstrap, timeoutMs: opts.timeoutMs, log: (line) => this.host.log(line) });
     if (this.host.hasLibrary(offer.libraryId)) throw new AlreadyJoinedError(offer.name, offer.libraryId);
-    this.host.expectPeers([offer.inviter, ...offer.members].filter((m) => !idEquals(m.device, device)).map((m) => m.publicKey));
+    if (!isDeviceIdOf(offer.inviter.device, offer.inviter.publicKey)) {
+      throw new PairingError('protocol', `the inviting device's id ${idToString(offer.inviter.device)} is not the one its key ${toHex(offer.inviter.publicKey)} makes`);
+    }
+    // A member whose id is not its key's is no device anyone paired: skipped (its own devices would refuse it too).
+    const members = [offer.inviter, ...offer.members].filter((m) => {
+      const ok = isDeviceIdOf(m.device, m.publicKey);
+      if (!ok) this.host.log(`join: skipped member "${m.name}" (${idToString(m.device)}): its id is not its key's`);
+      return ok;
+    });
+    this.host.expectPeers(members.filter((m) => !idEquals(m.device, device)).map((m) => m.publicKey));
     const lib = await this.host.createLibrary({ name: offer.name, libraryId: offer.libraryId, secret: offer.secret, deviceId: device });
     const partners: JoinResult['partners'] = [];
-    for (const m of [offer.inviter, ...offer.members]) {
+    for (const m of members) {
       if (idEquals(m.device, device) || partners.some((p) => p.device === idToString(m.device))) continue;
       await lib.addPartner(m.device, m.name, m.publicKey);
       partners.push({ device: idToString(m.device), name: m.name });

@@ -115,7 +115,11 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     this.options = { ...DEFAULT_SYNC_OPTIONS, ...options };
     this.offCommitted = library.on('committed', (c: Committed) => {
       // Also to partners in an anti-entropy catch-up: they buffer it (a catch-up that started earlier would miss it).
-      for (const s of this.sessions.values()) if (s.caughtUpOnce) s.broadcast(c);
+      // A partner not caught up yet may have read this device's log before this commit: it is told to look again once ready (Session.missedLive).
+      for (const s of this.sessions.values()) {
+        if (s.caughtUpOnce) s.broadcast(c);
+        else s.missedLive = true;
+      }
     });
     transport.on('link', (link: Link) => this.onLink(link));
     this.offFailed = library.on('failed', (e) => this.failed(e));

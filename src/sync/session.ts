@@ -99,6 +99,8 @@ export class Session {
   get caughtUpOnce(): boolean {
     return this.wasReady;
   }
+  /** This device committed while the session was not ready yet (nothing was sent live): set by PeerSync. */
+  missedLive = false;
   private remoteHello: HelloMessage | null = null;
   private nextRequestId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -114,6 +116,8 @@ export class Session {
   private readonly ackedToPeer = new Map<string, number>();
   /** Shared models (`model/sum`) whose rows were merged from the partner to reconcile (not again for the same sum). */
   readonly reconciledShared = new Set<string>();
+  /** Origins whose place in this partner's snapshot base no signed change proved: not asked of this partner again this session. */
+  readonly unprovenOrigins = new Map<string, Id>();
   private again = false;
   private overflowed = false;
   /** Live changes were left out while the link was congested. */
@@ -473,6 +477,13 @@ export class Session {
     for (const m of buffered) await this.applyLive(m);
     this.sendAck();
     this.host.sessionReady(this, !this.wasReady);
+    if (!this.wasReady && this.missedLive) {
+      // Commits made here before this session was ready were not sent live; the partner's catch-up may
+      // have read this device's log before them: a new Hello makes it look again (else it waits for anti-entropy).
+      this.lastHello = this.host.options.scheduler.now();
+      this.sendHello();
+    }
+    this.missedLive = false;
     this.wasReady = true;
   }
 
@@ -580,13 +591,15 @@ export class Session {
     try {
       if (cursor) {
         const base = lib.snapshotBase();
+        // With the first page of a whole snapshot: the signed changes that prove the base (Library.snapshotHeads).
+        const heads = cursor.after === null && cursor.model === lib.registry.shared[0].name ? lib.snapshotHeads(base) : [];
         const rows = lib.sharedRows(cursor.model, cursor.after, max);
         let sent = 0;
         const { bytes } = encodeFitting(rows, (part): Message => {
           sent = part.length;
           const after = part.length ? part[part.length - 1].uuid : cursor.after;
           const snapshot = { model: cursor.model, rows: part, after, hasMore: rows.length === max || part.length < rows.length, base };
-          return { type: 'shared-change-response', requestId, changes: [], hasMore: false, snapshot, pruned: [] };
+          return { type: 'shared-change-response', requestId, changes: heads, hasMore: false, snapshot, pruned: [] };
         });
         this.sendRead(bytes);
         this.reportSent(cursor.model, sent);

@@ -5,9 +5,9 @@
  * rows instead, with per-field stamps and tombstones; the rows are merged like
  * changes, and the vector moves to what the snapshot reflects.
  */
-import { idKey, toHex } from '../core/ids';
+import { idKey, toHex, type Id } from '../core/ids';
 import { sameSum } from '../models/owner-state';
-import type { SharedModel } from '../models/model';
+import type { SharedChange, SharedModel } from '../models/model';
 import type { OriginSeq } from '../protocol';
 import type { Session } from './session';
 
@@ -30,11 +30,12 @@ export async function catchUpShared(s: Session): Promise<void> {
     snapshots++;
     if (!(await pullSnapshot(s))) return;
   }
-  const stuck = new Map<string, OriginSeq>();
+  const stuck = new Map<string, Id>();
   for (;;) {
     const before = seqs(lib.have());
-    const have: OriginSeq[] = [...before.values()].map((v) => (stuck.has(idKey(v.origin)) ? { origin: v.origin, seq: SKIP } : v));
-    for (const [k, v] of stuck) if (!before.has(k)) have.push({ origin: v.origin, seq: SKIP });
+    const skipped = new Map([...stuck, ...s.unprovenOrigins]);
+    const have: OriginSeq[] = [...before.values()].map((v) => (skipped.has(idKey(v.origin)) ? { origin: v.origin, seq: SKIP } : v));
+    for (const [k, o] of skipped) if (!before.has(k)) have.push({ origin: o, seq: SKIP });
     const resp = await s.requestShared(have, options.pageSize);
     if (resp.pruned.length) {
       if (++snapshots > MAX_SNAPSHOTS) throw new Error(`the partner pruned its log below this device ${MAX_SNAPSHOTS} times in one catch-up`);
@@ -47,7 +48,7 @@ export async function catchUpShared(s: Session): Promise<void> {
     const after = seqs(lib.have());
     for (const ch of resp.changes) {
       const k = idKey(ch.hlc.device);
-      if ((after.get(k)?.seq ?? 0) <= (before.get(k)?.seq ?? 0)) stuck.set(k, { origin: ch.hlc.device, seq: SKIP });
+      if ((after.get(k)?.seq ?? 0) <= (before.get(k)?.seq ?? 0)) stuck.set(k, ch.hlc.device);
     }
   }
 }
@@ -100,6 +101,8 @@ function seqs(v: readonly OriginSeq[]): Map<string, OriginSeq> {
 async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<boolean> {
   const { library: lib, options } = s.host;
   let base: readonly OriginSeq[] | null = null;
+  /** The signed changes at the base's seqs (sent with the first page): how far each origin provably wrote. */
+  let heads: readonly SharedChange[] = [];
   let rows = 0;
   for (const model of lib.registry.shared) {
     if (only && !only.includes(model)) continue;
@@ -109,7 +112,10 @@ async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<
       const page = resp.snapshot;
       if (!page || page.model !== model.name) throw new Error(`asked for a snapshot of ${model.name}, got ${page ? `one of ${page.model}` : 'none'}`);
       // Rows only gain changes after this: the first page's base holds for every later page.
-      base ??= page.base;
+      if (base === null) {
+        base = page.base;
+        heads = resp.changes;
+      }
       rows += page.rows.length;
       if (page.rows.length) {
         const report = await s.apply(() => lib.applySnapshotRows(model.name, page.rows));
@@ -119,7 +125,18 @@ async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<
       after = page.after;
     }
   }
-  if (!only) await s.host.exclusive(() => lib.adoptSnapshot(base ?? []));
+  if (!only) {
+    const { unproven } = await s.host.exclusive(() => lib.adoptSnapshot(base ?? [], heads));
+    if (unproven.length) {
+      // Rows merged, vector kept: those origins' changes come through the log, from whoever holds them; not asked of this partner again this session.
+      for (const o of unproven) s.unprovenOrigins.set(idKey(o), o);
+      s.host.report({
+        type: 'error',
+        peer: s.remote,
+        error: new Error(`its snapshot named ${unproven.length} device log position(s) that no signed change proves: not adopted`),
+      });
+    }
+  }
   s.host.report({ type: 'snapshot', peer: s.remote, rows });
   return true;
 }

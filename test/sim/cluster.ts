@@ -25,6 +25,7 @@ import { roomLimits } from '../../src/store/livefile';
 import { PeerSync } from '../../src/sync/peer-sync';
 import type { SessionOptions } from '../../src/sync/session';
 import { Random } from '../support/random';
+import { deviceKeyPair, type DeviceKeyPair } from '../../src/core/signing';
 import { tempDir } from '../support/tmp';
 import { Ledger } from './ledger';
 import { MemoryNetwork } from './memory-network';
@@ -49,6 +50,8 @@ export interface Node {
   incarnation: number;
   /** The latest backup of its data directory (a durable image) and when it was taken. */
   backup: { dir: string; at: number } | null;
+  /** Its device key (from the seed): its id is derived from it, and it signs its changes. */
+  keyPair: DeviceKeyPair;
 }
 
 /**
@@ -99,6 +102,7 @@ export class Cluster {
   readonly trace: string[] = [];
   private readonly ids: Random;
   private readonly diskRnd: Random;
+  private readonly keys: Random;
   private readonly libraryId: Id;
   private readonly secret = new Uint8Array(32);
   private closed = false;
@@ -121,6 +125,7 @@ export class Cluster {
     this.net = new MemoryNetwork(this.clock, new Random(seed ^ 0x9e3779b9));
     this.ids = new Random(seed ^ 0x85ebca6b);
     this.diskRnd = new Random(seed ^ 0x27d4eb2f);
+    this.keys = new Random(seed ^ 0x165667b1);
     this.libraryId = this.newId();
     if (abandoned.clusters++ === 0) process.on('unhandledRejection', onUnhandled);
     if (liveClusters++ === 0) {
@@ -154,7 +159,8 @@ export class Cluster {
     const dataDir = tempDir();
     const now = () => this.clock.now() + skewMs;
     const disk = new SimDisk(this.clock, this.diskRnd, this.fsyncDelayMs);
-    const node: Node = { name, dataDir, disk, library: null as never, sync: null as never, errors: [], now, joined: false, down: false, incarnation: 0, backup: null };
+    const keyPair = deviceKeyPair(this.keys.bytes(32));
+    const node: Node = { name, dataDir, disk, library: null as never, sync: null as never, errors: [], now, joined: false, down: false, incarnation: 0, backup: null, keyPair };
     await this.create(node);
     this.nodes.push(node);
     return node;
@@ -171,6 +177,7 @@ export class Cluster {
         libraryId: this.libraryId,
         secret: this.secret,
         deviceId,
+        keyPair: n.keyPair,
         now: n.now,
         deviceName: n.name,
         newId: this.newId,
@@ -350,7 +357,7 @@ export class Cluster {
   /** Opens a node's library from its disk (after a restart or a crash) and (unless `start` is false) syncs again if it had joined. */
   private async reopen(n: Node, start = true): Promise<void> {
     try {
-      n.library = await Library.open({ dataDir: n.dataDir, libraryId: this.libraryId, now: n.now, newId: this.newId, journalIo: n.disk, onStoreEvent: this.onStoreEvent });
+      n.library = await Library.open({ dataDir: n.dataDir, libraryId: this.libraryId, now: n.now, newId: this.newId, journalIo: n.disk, onStoreEvent: this.onStoreEvent, keyPair: n.keyPair });
     } catch (e) {
       throw new Error(`${n.name} does not open again after losing power: ${(e as Error).message}`, { cause: e });
     }
@@ -435,7 +442,7 @@ export class Cluster {
         o.disk.durableImage(libraryDir(o.dataDir, this.libraryId), libraryDir(root, this.libraryId));
         const disk = new SimDisk(this.clock, new Random(0));
         disk.instant = true;
-        const lib = await Library.open({ dataDir: root, libraryId: this.libraryId, now: o.now, journalIo: disk });
+        const lib = await Library.open({ dataDir: root, libraryId: this.libraryId, now: o.now, journalIo: disk, keyPair: o.keyPair });
         images.push({ lib, root });
         holders.push(lib);
       }

@@ -4,13 +4,17 @@
  * for each tag once `commitShared` has resolved (acknowledged = durable).
  * Args: dataDir libraryId|new
  */
+import * as path from 'node:path';
 import { idFromString, idKey, idToString } from '../../src/core/ids';
+import { loadOrCreateDeviceKeyPair } from '../../src/net/keys';
 import { Library } from '../../src/engine/library';
 import { ENTRY_KIND } from '../../src/models/entry';
 
 async function main(): Promise<void> {
   const [dataDir, id] = process.argv.slice(2);
-  const lib = id === 'new' ? await Library.create({ dataDir, name: 'crash' }) : await Library.open({ dataDir, libraryId: idFromString(id) });
+  // The device's key, kept beside its libraries as a service keeps it: every run signs as the same device.
+  const keyPair = loadOrCreateDeviceKeyPair(path.join(dataDir, 'device.key'));
+  const lib = id === 'new' ? await Library.create({ dataDir, name: 'crash', keyPair }) : await Library.open({ dataDir, libraryId: idFromString(id), keyPair });
   process.stdout.write(`library ${idToString(lib.id)}\nready\n`);
   const [loc] = await lib.commitDeviceOwned('location', [
     { data: { device: lib.deviceId, volume: null, path: `/p-${idKey(lib.origin)}`, name: 'p', workspace_key: 'k', entry_count: 0, total_bytes: 0 } },

@@ -269,8 +269,8 @@ describe('leaderless CLI (child processes)', function () {
     // What pairing will do, done by hand: same library id and secret, each lists the other with its key.
     const keyA = loadOrCreateDeviceKeyPair(path.join(dirA, DEVICE_KEY_FILE));
     const keyB = loadOrCreateDeviceKeyPair(path.join(dirB, DEVICE_KEY_FILE));
-    const la = await Library.create({ dataDir: dirA, name: 'shared', deviceName: 'a' });
-    const lb = await Library.create({ dataDir: dirB, name: 'shared', deviceName: 'b', libraryId: la.id, secret: la.secret });
+    const la = await Library.create({ dataDir: dirA, name: 'shared', deviceName: 'a', keyPair: keyA });
+    const lb = await Library.create({ dataDir: dirB, name: 'shared', deviceName: 'b', libraryId: la.id, secret: la.secret, keyPair: keyB });
     await la.addPartner(lb.deviceId, 'b', keyB.publicKey);
     await lb.addPartner(la.deviceId, 'a', keyA.publicKey);
     await la.commitShared([{ model: 'tag', op: 'create', data: { name: 'from a', color: null, icon: null, description: null, namespace: null } }]);

@@ -14,9 +14,9 @@ import { cleanupTempDirs, tempDir } from '../support/tmp';
 import { expectedFields, expectedLiveness } from '../support/oracle';
 import { collect, runWorkload, type Collected } from '../support/workload';
 
-async function sources(seed: number, steps: number): Promise<Collected[]> {
+async function sources(seed: number, steps: number, libraryId: Uint8Array): Promise<Collected[]> {
   const dir = tempDir();
-  const first = await Library.create({ dataDir: `${dir}/a`, name: 'p' });
+  const first = await Library.create({ dataDir: `${dir}/a`, name: 'p', libraryId });
   const libs = [first];
   for (const n of ['b', 'c']) libs.push(await Library.create({ dataDir: `${dir}/${n}`, name: 'p', libraryId: first.id, secret: first.secret }));
   const out: Collected[] = [];
@@ -62,9 +62,10 @@ describe('convergence (property)', function () {
   it('any permutation and duplication of the changes gives identical replicas', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 10, max: 80 }), async (seed, steps) => {
-        const ops = await sources(seed, steps);
-        const device = newId();
+        // Changes are signed for one library: the replicas are copies of it.
         const libraryId = newId();
+        const ops = await sources(seed, steps, libraryId);
+        const device = newId();
         const inOrder = await replica(device, libraryId);
         const shuffled = await replica(device, libraryId);
         try {

@@ -51,6 +51,8 @@ describe('record codecs', () => {
       op: 'create',
       device: new Uint8Array(16).fill(2),
       incarnation: new Uint8Array(0),
+      publicKey: new Uint8Array(32).fill(3),
+      signature: new Uint8Array(64).fill(4),
       data: { name: 'todo', color: 'red', icon: null, description: 'x'.repeat(50), namespace: null },
     });
     for (let cut = 0; cut < valid.length; cut++) {

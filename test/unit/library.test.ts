@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ClockDriftError, encodeHlcTime } from '../../src/core/hlc';
+import { ClockDriftError, compareBytes, encodeHlcTime } from '../../src/core/hlc';
 import { idEquals, idKey, idToString, newId, originId } from '../../src/core/ids';
 import { computeOwnerStates, type OwnerState } from '../../src/models/owner-state';
 import { Library, listLibraries, type Committed } from '../../src/engine/library';
@@ -75,35 +75,29 @@ describe('Library', () => {
     assert.equal(lib.read((r) => lib.log.size(r)), 1);
   });
 
-  it('opens a library written before incarnations and owner states (0.1.0), keeping everything, parked changes included', async () => {
+  it('opens a library written before owner states were kept: computed from its rows on the first open, parked rows keep their owner', async () => {
     const dataDir = tempDir();
     const [a, b] = await pair();
     try {
       const [loc] = await b.commitDeviceOwned('location', [{ data: locationData(b.deviceId) }]);
-      await b.commitDeviceOwned('entry', [1, 2, 3].map((i) => ({ data: { location: loc.uuid, parent: null, name: `f${i}`, kind: ENTRY_KIND.file, size: i, mtime: 0 } })));
-      await pullAll(b, a);
-      const [tag] = await b.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
-      const [assignment] = await b.commitShared([{ model: 'tag_assignment', op: 'create', data: { tag: tag.uuid, workspace_key: 'ws', path: 'x' } }]);
-      const old = await Library.create({ dataDir, name: 'x', libraryId: a.id, secret: a.secret, deviceId: newId() });
-      await pullAll(a, old);
-      // The assignment arrives before its tag: parked, in the layout 0.1.0 used (its writer was its stamp's device).
-      const legacy = { ...assignment, hlc: { ...assignment.hlc, device: b.deviceId }, device: b.deviceId, incarnation: new Uint8Array(0) };
-      await old.applyShared([legacy]);
-      assert.equal(old.parkedCount(), 1);
+      const entries = await b.commitDeviceOwned('entry', [1, 2, 3].map((i) => ({ data: { location: loc.uuid, parent: null, name: `f${i}`, kind: ENTRY_KIND.file, size: i, mtime: 0 } })));
+      const old = await Library.create({ dataDir, name: 'x', libraryId: a.id, secret: a.secret });
+      await old.applyState('device', b.stateSince('device', b.deviceId, null, 10));
+      // The entries arrive before their location: parked.
+      await old.applyState('entry', entries, { owner: b.deviceId, through: b.completeThrough(b.deviceId, 'entry') });
+      assert.equal(old.parkedCount(), 3);
       const expected = old.ownerStates();
-      // Turn it back into a 0.1.0 library: no owner states, no origins, parked records without owner and stamp, the old record layout.
+      // Take it back to before migration 4: no owner or shared states, no origins, parked rows without owner and stamp.
       await old.store.transaction((w) => {
-        const rec = w.value('SELECT record FROM parked') as Uint8Array;
-        const legacyBytes = Uint8Array.from([...rec.subarray(0, 16 + 24 + 2), ...rec.subarray(16 + 24 + 2 + 16 + 1)]);
-        w.run('UPDATE parked SET record = ?', [legacyBytes]);
         w.run('DROP INDEX parked_owner');
         w.run('ALTER TABLE parked DROP COLUMN owner');
         w.run('ALTER TABLE parked DROP COLUMN stamp');
         w.run('DROP TABLE owner_state');
         w.run('DROP TABLE shared_state');
         w.run('DROP TABLE origin');
+        w.run('ALTER TABLE peer_log DROP COLUMN signature'); // migration 5
         w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
-        w.run('DELETE FROM _migrations WHERE version = 4');
+        w.run('DELETE FROM _migrations WHERE version IN (4, 5)');
       });
       await old.close();
       const reopened = track(await Library.open({ dataDir, libraryId: a.id }));
@@ -113,12 +107,12 @@ describe('Library', () => {
       assert.deepEqual(others(reopened.ownerStates()), others(expected), 'owner states computed from the rows on the first open');
       const computed = reopened.read((r) => computeOwnerStates(r, reopened.registry.deviceOwned));
       assert.deepEqual(canonical(reopened.ownerStates()), canonical(computed), 'and kept exact after (its own device row was written again as it opened)');
-      assert.equal(reopened.parkedCount(), 1, 'the parked change survived the upgrade');
-      await reopened.applyShared([{ ...tag, hlc: { ...tag.hlc, device: b.deviceId }, device: b.deviceId, incarnation: new Uint8Array(0) }]);
-      assert.equal(reopened.parkedCount(), 0, 'and applies once its tag arrives');
-      assert.equal(reopened.counts().tag_assignment, 1);
-      const [next] = await reopened.commitShared([{ model: 'tag', op: 'create', data: tagData }]);
-      assert.equal(next.seq, 1, 'its own changes start a new origin');
+      assert.equal(reopened.parkedCount(), 3, 'the parked rows survived the upgrade');
+      const through = reopened.completeThrough(b.deviceId, 'entry');
+      assert.ok(through && compareBytes(through, encodeHlcTime(entries[0].hlc)) < 0, 'and, knowing their owner again, are not vouched for');
+      await reopened.applyState('location', [loc], { owner: b.deviceId, through: b.completeThrough(b.deviceId, 'location') });
+      assert.equal(reopened.parkedCount(), 0, 'they apply once their location arrives');
+      assert.equal(reopened.counts().entry, 3);
     } finally {
       await a.close();
       await b.close();

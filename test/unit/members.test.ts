@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { idEquals, idKey, newId, toHex } from '../../src/core/ids';
+import { idKey, newId, toHex } from '../../src/core/ids';
 import { Library } from '../../src/engine/library';
 import { pullAll } from '../../src/engine/local-pull';
 import { memberId } from '../../src/engine/members';
@@ -9,7 +8,11 @@ import { Store } from '../../src/store';
 import { MIGRATIONS } from '../../src/engine/schema';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
-const keyOf = () => new Uint8Array(randomBytes(32));
+import { deviceKeyPair, type DeviceKeyPair } from '../../src/core/signing';
+
+/** Each library's device key (its id is derived from it). */
+const keys = new WeakMap<Library, DeviceKeyPair>();
+const keyOf = (lib: Library) => keys.get(lib)!.publicKey;
 const partnerKeys = (lib: Library) => new Map(lib.partners().map((p) => [idKey(p.device), p.publicKey ? toHex(p.publicKey) : null]));
 
 describe('library members (pairing and unpairing through sync)', () => {
@@ -21,16 +24,18 @@ describe('library members (pairing and unpairing through sync)', () => {
 
   async function three(): Promise<[Library, Library, Library]> {
     const dir = tempDir();
-    const a = await Library.create({ dataDir: `${dir}/a`, name: 'lib', deviceName: 'a' });
-    const b = await Library.create({ dataDir: `${dir}/b`, name: 'lib', libraryId: a.id, secret: a.secret, deviceName: 'b' });
-    const c = await Library.create({ dataDir: `${dir}/c`, name: 'lib', libraryId: a.id, secret: a.secret, deviceName: 'c' });
+    const [ka, kb, kc] = [deviceKeyPair(), deviceKeyPair(), deviceKeyPair()];
+    const a = await Library.create({ dataDir: `${dir}/a`, name: 'lib', deviceName: 'a', keyPair: ka });
+    const b = await Library.create({ dataDir: `${dir}/b`, name: 'lib', libraryId: a.id, secret: a.secret, deviceName: 'b', keyPair: kb });
+    const c = await Library.create({ dataDir: `${dir}/c`, name: 'lib', libraryId: a.id, secret: a.secret, deviceName: 'c', keyPair: kc });
+    keys.set(a, ka).set(b, kb).set(c, kc);
     open.push(a, b, c);
     return [a, b, c];
   }
 
   it('a member added on one device becomes a partner, with its key, on every device that syncs it', async () => {
     const [a, b, c] = await three();
-    const [ka, kb, kc] = [keyOf(), keyOf(), keyOf()];
+    const [ka, kb, kc] = [keyOf(a), keyOf(b), keyOf(c)];
     let events = 0;
     a.on('partners', () => events++);
     await a.addMember({ device: a.deviceId, publicKey: ka, name: 'a' });
@@ -57,12 +62,7 @@ describe('library members (pairing and unpairing through sync)', () => {
 
   it('unpairing removes the device from every partner list; its stale updates do not bring it back; a new pairing does', async () => {
     const [a, b, c] = await three();
-    for (const [lib, key] of [
-      [a, keyOf()],
-      [b, keyOf()],
-      [c, keyOf()],
-    ] as const)
-      await a.addMember({ device: lib.deviceId, publicKey: key, name: 'x' });
+    for (const lib of [a, b, c]) await a.addMember({ device: lib.deviceId, publicKey: keyOf(lib), name: 'x' });
     await pullAll(a, b);
     await pullAll(a, c);
     assert.ok(partnerKeys(b).has(idKey(c.deviceId)));
@@ -81,27 +81,30 @@ describe('library members (pairing and unpairing through sync)', () => {
     await pullAll(a, c);
     assert.equal(c.partners().length, 0);
 
-    // Pairing c again (a new key) is a later create: it is back everywhere.
-    const fresh = keyOf();
-    await b.addMember({ device: c.deviceId, publicKey: fresh, name: 'c again' });
+    // Pairing c again is a later create: it is back everywhere, with its key (its id is its key's).
+    await b.addMember({ device: c.deviceId, publicKey: keyOf(c), name: 'c again' });
     await pullAll(b, a);
-    assert.equal(partnerKeys(a).get(idKey(c.deviceId)), toHex(fresh));
+    assert.equal(partnerKeys(a).get(idKey(c.deviceId)), toHex(keyOf(c)));
   });
 
   it('unpairing a device that is not paired is a clear error; a directly added partner is removed', async () => {
     const [a, b] = await three();
     await assert.rejects(a.unpair(newId()), NotFoundError);
-    await a.addPartner(b.deviceId, 'b', keyOf());
+    await a.addPartner(b.deviceId, 'b', keyOf(b));
     await a.unpair(b.deviceId);
     assert.equal(a.partners().length, 0);
   });
 
-  it('a member with a malformed key is never a partner; members need 32-byte keys', async () => {
-    const [a, b] = await three();
+  it("a member with a malformed key, or another device's key, is refused; members need 32-byte keys", async () => {
+    const [a, b, c] = await three();
     await assert.rejects(a.addMember({ device: b.deviceId, publicKey: new Uint8Array(5), name: 'b' }), /32-byte/);
-    await a.write((tx) => tx.create('member', { device: b.deviceId, public_key: 'zz', name: 'b' }));
+    await assert.rejects(
+      a.write((tx) => tx.create('member', { device: b.deviceId, public_key: 'zz', name: 'b' })),
+      /its key is not the one its device id is made from/,
+    );
+    await assert.rejects(a.addMember({ device: b.deviceId, publicKey: keyOf(c), name: 'b' }), /its key is not the one its device id is made from/);
     assert.equal(a.partners().length, 0);
-    assert.ok(idEquals(a.members()[0].device, b.deviceId));
+    assert.deepEqual(a.members(), []);
   });
 
   it('migration 3 adds the member table to a library created before it', async () => {

@@ -150,7 +150,7 @@ describe('real peers: CLI processes on a local testnet', function () {
   it('three peers: the peer serving a fresh one is SIGKILLed mid-backfill of 100k entries; the fresh one completes from the other and after a restart, without duplicates', async () => {
     const N = 100_000;
     const [dirA, dirB, dirC] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-c-')];
-    const lib = await Library.create({ dataDir: dirA, name: 'Big', deviceName: 'a' });
+    const lib = await Library.create({ dataDir: dirA, name: 'Big', deviceName: 'a', keyPair: loadOrCreateDeviceKeyPair(path.join(dirA, DEVICE_KEY_FILE)) });
     await fillRelayedTree(lib, new EntryTree(N));
     await lib.close();
     let a = await serve(dirA);
@@ -199,11 +199,11 @@ describe('real peers: CLI processes on a local testnet', function () {
   it('strangers and unpaired devices are refused; bad codes fail cleanly; a restarted peer reconnects and catches up', async () => {
     const [dirA, dirB, dirD] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-d-')];
     // d has the library's id and secret (say, a stolen copy) and lists a as its partner; a never paired it.
-    const la = await Library.create({ dataDir: dirA, name: 'Private', deviceName: 'a' });
     const keyA = loadOrCreateDeviceKeyPair(path.join(dirA, DEVICE_KEY_FILE));
-    const ld = await Library.create({ dataDir: dirD, name: 'Private', deviceName: 'd', libraryId: la.id, secret: la.secret });
-    await ld.addPartner(la.deviceId, 'a', keyA.publicKey);
+    const la = await Library.create({ dataDir: dirA, name: 'Private', deviceName: 'a', keyPair: keyA });
     const keyD = loadOrCreateDeviceKeyPair(path.join(dirD, DEVICE_KEY_FILE));
+    const ld = await Library.create({ dataDir: dirD, name: 'Private', deviceName: 'd', libraryId: la.id, secret: la.secret, keyPair: keyD });
+    await ld.addPartner(la.deviceId, 'a', keyA.publicKey);
     await la.close();
     await ld.close();
     const a = await serve(dirA);

@@ -85,7 +85,8 @@ describe('peer log', () => {
     // pruning the log does not change any row (rows carry their own stamps)
     const before = a.digest();
     await a.recordAcks(c.deviceId, [{ origin: a.origin, seq: 4 }]);
-    assert.equal(await a.prune(), 2);
+    assert.equal(await a.prune(), 1, 'the newest change of an origin stays: it proves a snapshot base');
+    assert.deepEqual(a.changesSince(new Map([[idKey(a.origin), 3]]), 10).changes.map((ch: SharedChange) => ch.seq), [4]);
     assert.equal(a.digest(), before);
     // an unpaired partner's acks no longer hold pruning back
     await a.commitShared([tag('5')]);
@@ -115,7 +116,12 @@ describe('peer log', () => {
     );
     await b.applyShared([t]);
     assert.equal(b.parkedCount(), 0);
-    assert.equal(await b.prune(), 1, 'applied: now it can go');
+    assert.deepEqual(
+      b.snapshotBase().filter((x) => idKey(x.origin) === idKey(c.origin)).map((x) => x.seq),
+      [1],
+      'applied: the base names it',
+    );
+    assert.equal(await b.prune(), 0, 'and it stays, the newest change of its origin, to prove that base');
   });
 
   it('a partner away longer than the bound no longer holds the log back', async () => {
@@ -129,7 +135,7 @@ describe('peer log', () => {
     assert.equal(await a.prune({ absentAfterMs: 60_000 }), 0, 'b was added just now');
     now += 61_000;
     assert.equal(await a.prune(), 0, 'without a bound: wait for b however long');
-    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 2);
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 1, 'all but the newest, which proves a snapshot base');
     await a.commitShared([tag('3')]);
     await a.recordAcks(b.deviceId, []); // heard from again
     assert.equal(await a.prune({ absentAfterMs: 60_000 }), 0, 'b is back: it holds the log again');
@@ -141,15 +147,35 @@ describe('peer log', () => {
     const ch = await a.commitShared([tag('1'), tag('2'), tag('3'), tag('4'), tag('5')]);
     await b.applyShared([ch[0], ch[3], ch[4]]);
     assert.equal(b.vector().get(idKey(a.origin))!.seq, 1);
-    await b.adoptSnapshot([{ origin: a.origin, seq: 3 }]);
+    // Proven by a's signed change at seq 3 (the head the partner sends with the base).
+    assert.deepEqual(await b.adoptSnapshot([{ origin: a.origin, seq: 3 }], [ch[2]]), { unproven: [] });
     const v = b.vector().get(idKey(a.origin))!;
-    assert.deepEqual([v.seq, v.pruned], [5, 3], 'held 4 and 5 already: contiguous to 5, entries up to 3 not held');
-    assert.equal(b.read((r) => b.log.size(r)), 2);
+    assert.deepEqual([v.seq, v.pruned], [5, 2], 'held 4 and 5 already: contiguous to 5, entries below 3 not held');
+    assert.equal(b.read((r) => b.log.size(r)), 3, '4, 5 and the head at 3, kept to prove the base to others');
     assert.deepEqual(b.changesSince(new Map(), 10).pruned.map(idKey), [idKey(a.origin)], 'asks below it get a snapshot in turn');
     // A base below what is held changes nothing; a base for one of its own earlier origins does not touch this run's numbers.
-    await b.adoptSnapshot([{ origin: a.origin, seq: 2 }, { origin: b.deviceId, seq: 7 }]);
+    await b.adoptSnapshot([{ origin: a.origin, seq: 2 }, { origin: b.deviceId, seq: 7 }], []);
     assert.equal(b.vector().get(idKey(a.origin))!.seq, 5);
     const [mine] = await b.commitShared([tag('b')]);
     assert.deepEqual([idKey(mine.hlc.device), mine.seq], [idKey(b.origin), 1], 'a new run numbers from 1 under an origin no peer can hold yet');
+  });
+
+  it("a snapshot base moves the vector only as far as the origin's own signed change proves (issue 12)", async () => {
+    const [a, b, c] = (libs = await threeDevices());
+    const ch = await a.commitShared([tag('1'), tag('2')]);
+    // No proof, a proof of another seq, a proof from another origin, a forged proof: none moves b's vector for a.
+    const [other] = await c.commitShared([tag('c')]);
+    const forged = { ...ch[1], seq: 1_000_000_000 };
+    for (const [base, heads] of [
+      [[{ origin: a.origin, seq: 1_000_000_000 }], []],
+      [[{ origin: a.origin, seq: 1_000_000_000 }], [ch[1]]],
+      [[{ origin: a.origin, seq: 1 }], [other]],
+      [[{ origin: a.origin, seq: 1_000_000_000 }], [forged]],
+    ] as const) {
+      assert.deepEqual((await b.adoptSnapshot(base, heads)).unproven.map(idKey), [idKey(a.origin)]);
+      assert.equal(b.vector().get(idKey(a.origin))?.seq ?? 0, 0);
+    }
+    // a's real changes still apply.
+    assert.equal((await b.applyShared(ch)).shared.length, 2);
   });
 });

@@ -91,7 +91,7 @@ function sharedChangeArb(m: SharedModel): fc.Arbitrary<SharedChange> {
   // The origin in the stamp is the one its writer's device and incarnation name (a legacy change: the device itself).
   const head = fc
     .tuple(record({ uuid: idArb, hlc: hlcArb(), seq: seqArb }), idArb, fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: new Uint8Array(0) }))
-    .map(([h, device, incarnation]) => ({ ...h, hlc: { ...h.hlc, device: originId(device, incarnation) }, device, incarnation }));
+    .map(([h, device, incarnation]) => ({ ...h, hlc: { ...h.hlc, device: originId(device, incarnation) }, device, incarnation, publicKey: h.uuid.length ? new Uint8Array(32).fill(h.uuid[0]) : new Uint8Array(32), signature: new Uint8Array(64).fill(7) }));
   return fc.oneof(
     fc.tuple(head, dataArb(m.fields)).map(([h, data]) => ({ model: m.name, ...h, uuid: m.derivedId(data) ?? h.uuid, op: 'create' as const, data })),
     fc.tuple(head, dataArb(m.fields.filter((f) => !f.identity), true)).map(([h, data]) => ({ model: m.name, ...h, op: 'update' as const, data })),
@@ -322,7 +322,7 @@ describe('protocol: message codecs', () => {
       const msg: Message =
         m.kind === 'device-owned'
           ? { type: 'state-batch', model: m.name, records: [{ uuid: id(1), hlc, deleted: false, data }] }
-          : { type: 'shared-change', change: { model: m.name, uuid: m.derivedId(data) ?? id(1), hlc, seq: Number.MAX_SAFE_INTEGER, op: 'create', device: id(0xff), incarnation: new Uint8Array(0), data } };
+          : { type: 'shared-change', change: { model: m.name, uuid: m.derivedId(data) ?? id(1), hlc, seq: Number.MAX_SAFE_INTEGER, op: 'create', device: id(0xff), incarnation: new Uint8Array(0), publicKey: new Uint8Array(32).fill(0xff), signature: new Uint8Array(64).fill(0xff), data } };
       assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, m.name);
     }
   });
@@ -520,7 +520,7 @@ describe('protocol: decoding hostile input', () => {
     const hlc = { ms: 1_700_000_000_000, counter: 1, device: id(7) };
     const deviceRec = encodeWith(stateRecordEncoding(registry.deviceOwnedModel('device')), { uuid: id(1), hlc, deleted: true, data: {} });
     const tagChange = (data: RecordData, op: SharedChange['op'] = 'update', seq = 1) =>
-      encodeWith(sharedChangeEncoding(registry.sharedModel('tag')), { model: 'tag', uuid: id(1), hlc, seq, op, device: hlc.device, incarnation: new Uint8Array(0), data });
+      encodeWith(sharedChangeEncoding(registry.sharedModel('tag')), { model: 'tag', uuid: id(1), hlc, seq, op, device: hlc.device, incarnation: new Uint8Array(0), publicKey: new Uint8Array(32), signature: new Uint8Array(64), data });
     const entryData = (kind: number) => registry.deviceOwnedModel('entry').codec.encode({ location: id(1), parent: null, name: 'a', kind: 0, size: 0, mtime: 0 }).map((b, i, a) => (i === a.length - 3 ? kind : b));
     const cases_: [string, Uint8Array, ErrorCode][] = [
       ['state batch of a shared model', concat(type('state-batch'), str('tag'), uint(1), deviceRec), 'unknown-model'],
@@ -547,11 +547,11 @@ describe('protocol: decoding hostile input', () => {
       ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0), uint(0)), 'not-owner'],
       ['seq 0', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 40 ? 0 : b))), 'bad-record'],
       ['operation 3', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 41 ? 3 : b))), 'bad-record'],
-      ['string longer than the frame', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(100) }).map((b, i, a) => (i === a.length - 101 ? 0xfd : b))), 'bad-frame'],
+      ['string longer than the frame', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(100) }).map((b, i, a) => (i === a.length - 64 - 101 ? 0xfd : b))), 'bad-frame'],
       ['text over its maxLength', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(257) })), 'bad-record'],
       ['int out of range', concat(type('state-batch'), str('entry'), uint(1), id(1), new Uint8Array(24), uint(0), entryData(2 * 7)), 'bad-record'],
       ['bitmap naming fields the model lacks', concat(type('state-batch'), str('device'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0xff), uint(0)), 'bad-record'],
-      ['invalid JSON', concat(type('shared-change'), str('user_metadata'), id(1), new Uint8Array(24), uint(1), uint(1), id(2), new Uint8Array(1), uint(1 << 5), uint(0), str('{nope')), 'bad-record'],
+      ['invalid JSON', concat(type('shared-change'), str('user_metadata'), id(1), new Uint8Array(24), uint(1), uint(1), id(2), new Uint8Array(1), new Uint8Array(32), uint(1 << 5), uint(0), str('{nope')), 'bad-record'],
       ['snapshot stamp for an absent field', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(1), str('tag'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0), uint(0), uint(0), uint(0), uint(1), uint(0), new Uint8Array(24), uint(0), uint(0), uint(0)), 'bad-record'],
       ['snapshot stamp "as created" without createdHlc', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(1), str('album'), uint(1), id(1), new Uint8Array(24), uint(1), uint(0), uint(0), uint(1), uint(0), str('a'), uint(1), uint(1), uint(0), uint(0), uint(0)), 'bad-record'],
     ];

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { idEquals, newId, type Id } from '../../src/core/ids';
+import { deviceIdOf } from '../../src/core/signing';
 import { Library } from '../../src/engine/library';
 import { PeerSync } from '../../src/sync/peer-sync';
 import type { Link, Transport } from '../../src/engine/transport';
@@ -179,14 +180,15 @@ describe('Hyperswarm transport (local testnet)', function () {
     const keyFile = path.join(dir, 'device.key');
     const log: string[] = [];
     const host = await startHost({ keyFile, log });
-    return { name, dir, keyFile, keyPair: loadOrCreateDeviceKeyPair(keyFile), deviceId: newId(), host, log };
+    const keyPair = loadOrCreateDeviceKeyPair(keyFile);
+    return { name, dir, keyFile, keyPair, deviceId: deviceIdOf(keyPair.publicKey), host, log };
   }
 
   /** The same library on every device in `devices`, each listing the others (with their keys) as partners. */
   async function shareLibrary(devices: Device[], name = 'lib'): Promise<Library[]> {
-    const first = await Library.create({ dataDir: devices[0].dir, name, deviceId: devices[0].deviceId });
+    const first = await Library.create({ dataDir: devices[0].dir, name, deviceId: devices[0].deviceId, keyPair: devices[0].keyPair });
     const libs = [first];
-    for (const d of devices.slice(1)) libs.push(await Library.create({ dataDir: d.dir, name, deviceId: d.deviceId, libraryId: first.id, secret: first.secret }));
+    for (const d of devices.slice(1)) libs.push(await Library.create({ dataDir: d.dir, name, deviceId: d.deviceId, keyPair: d.keyPair, libraryId: first.id, secret: first.secret }));
     for (const [i, lib] of libs.entries()) {
       for (const [j, other] of devices.entries()) if (i !== j) await lib.addPartner(other.deviceId, other.name, other.keyPair.publicKey);
       cleanup.push(() => lib.close());
@@ -223,7 +225,7 @@ describe('Hyperswarm transport (local testnet)', function () {
     const [a, b, c] = [await device('a'), await device('b'), await device('c')];
     const [la, lb] = await shareLibrary([a, b]);
     // c has the library's id and secret and lists a and b, but neither lists c.
-    const lc = await Library.create({ dataDir: c.dir, name: 'lib', deviceId: c.deviceId, libraryId: la.id, secret: la.secret });
+    const lc = await Library.create({ dataDir: c.dir, name: 'lib', deviceId: c.deviceId, keyPair: c.keyPair, libraryId: la.id, secret: la.secret });
     cleanup.push(() => lc.close());
     await lc.addPartner(a.deviceId, 'a', a.keyPair.publicKey);
     await lc.addPartner(b.deviceId, 'b', b.keyPair.publicKey);
@@ -253,7 +255,7 @@ describe('Hyperswarm transport (local testnet)', function () {
     const [l1a, l1b] = await shareLibrary([a, b], 'one');
     const [l2a, l2b] = await shareLibrary([a, b], 'two');
     // A third library where a lists b but b does not have it: its channel is refused.
-    const l3a = await Library.create({ dataDir: a.dir, name: 'three', deviceId: a.deviceId });
+    const l3a = await Library.create({ dataDir: a.dir, name: 'three', deviceId: a.deviceId, keyPair: a.keyPair });
     cleanup.push(() => l3a.close());
     await l3a.addPartner(b.deviceId, 'b', b.keyPair.publicKey);
     const rs = [run(a, l1a), run(b, l1b), run(a, l2a), run(b, l2b)];
@@ -291,7 +293,7 @@ describe('Hyperswarm transport (local testnet)', function () {
     for (let i = 200; i < 250; i++) await la.commitShared([tag(`t${i}`)]);
 
     // b comes back: same key file, library reopened, a new host.
-    const lb2 = await Library.open({ dataDir: b.dir, libraryId: la.id });
+    const lb2 = await Library.open({ dataDir: b.dir, libraryId: la.id, keyPair: b.keyPair });
     cleanup.push(() => lb2.close());
     const host2 = await startHost(b);
     rb = run(b, lb2, host2);
