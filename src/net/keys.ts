@@ -44,14 +44,18 @@ export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   return { publicKey, secretKey: Buffer.concat([seed, publicKey]) };
 }
 
-/** This device's key pair from `file`, created there first if there is none. */
-export function loadOrCreateDeviceKeyPair(file: string): KeyPair {
+/**
+ * This device's key pair from `file`, created there first if there is none
+ * (from `seed`, default a new random one). Creation is atomic: a process
+ * that loses a race gets the winner's key.
+ */
+export function loadOrCreateDeviceKeyPair(file: string, seed?: Uint8Array): KeyPair {
   try {
     return readKeyFile(file);
   } catch (e) {
     if (errCode(e) !== 'ENOENT') throw e;
   }
-  return createKeyFile(file);
+  return createKeyFile(file, seed);
 }
 
 /** This device's key pair from an existing `file` (never creates one); KeyFileError, or ENOENT if there is none. */
@@ -111,12 +115,11 @@ function parseKeyFile(file: string, text: string): KeyPair {
 /** Filesystems without hard links (FAT, some network shares) answer link() with these. */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-function createKeyFile(file: string): KeyPair {
+function createKeyFile(file: string, seed: Uint8Array = randomBytes(32)): KeyPair {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const seed = randomBytes(32);
   const pair = keyPairFromSeed(seed);
-  const body = JSON.stringify({ type: FILE_TYPE, seed: seed.toString('hex'), publicKey: pair.publicKey.toString('hex') }) + '\n';
+  const body = JSON.stringify({ type: FILE_TYPE, seed: Buffer.from(seed).toString('hex'), publicKey: pair.publicKey.toString('hex') }) + '\n';
   const tmp = `${file}.${randomSuffix()}.tmp`;
   writeNewFile(tmp, body);
   try {

@@ -1,10 +1,10 @@
 /**
- * Where the VS Code window's engine gets this device's key: SecretStorage
- * first, an existing device.key moved there, a new key stored only by the
- * window that becomes the owner, the key file when SecretStorage fails.
+ * Where the VS Code window's engine gets this device's key: the data
+ * directory's device.key (a device's id is its key's, so every process of
+ * that data directory must use the same one), copied into SecretStorage;
+ * a key only SecretStorage holds is written back to the file.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import { loadOrCreateDeviceKeyPair } from '../../src/net/keys';
@@ -33,98 +33,77 @@ class FakeSecrets {
 
 describe('device key for the VS Code engine', () => {
   after(cleanupTempDirs);
+  const hex = (k: { secretKey: Uint8Array }) => Buffer.from(k.secretKey).toString('hex');
 
-  it('a new key is stored only once this window owns the engine, and then reused', async () => {
+  it('a new key goes into the key file at once: two windows starting together get the same one; the owner copies it into SecretStorage', async () => {
     const s = new FakeSecrets();
     const dir = tempDir();
     const a = await deviceKey(s.asStorage(), dir);
     const b = await deviceKey(s.asStorage(), dir);
     assert.ok(a.keyPair && b.keyPair);
-    assert.notEqual(a.keyPair.publicKey, b.keyPair.publicKey, 'two windows starting together each make one');
+    assert.deepEqual(b.keyPair, a.keyPair, 'one key for both (a device id is its key)');
+    assert.equal(hex(loadOrCreateDeviceKeyPair(path.join(dir, 'device.key'))), a.keyPair.secretKey);
     assert.equal(s.map.size, 0, 'nothing stored before owning');
     await a.onOwner!();
-    await b.onOwner!(); // the loser never owns; and a second store would not replace the first
     assert.equal(s.map.get(DEVICE_KEY_SECRET), a.keyPair.secretKey);
     const c = await deviceKey(s.asStorage(), dir);
     assert.deepEqual(c.keyPair, a.keyPair);
-    assert.equal(c.source, 'SecretStorage');
-    assert.equal(c.onOwner, undefined);
+    assert.equal(c.onOwner, undefined, 'already in both places');
   });
 
-  it('an existing device.key moves into SecretStorage (the device keeps its identity), and the window that owns the engine then deletes the file', async () => {
+  it('a window whose SecretStorage holds nothing (a web or remote workbench) uses the key file, so it signs as the same device', async () => {
+    const dir = tempDir();
+    const first = await deviceKey(new FakeSecrets().asStorage(), dir);
+    const other = await deviceKey(new FakeSecrets().asStorage(), dir);
+    assert.deepEqual(other.keyPair, first.keyPair);
+  });
+
+  it('a key only SecretStorage holds (an earlier version moved it there) is written back to the key file and kept', async () => {
+    const s = new FakeSecrets();
+    const dir = tempDir();
+    const keyFile = path.join(dir, 'device.key');
+    const original = loadOrCreateDeviceKeyPair(path.join(tempDir(), 'elsewhere.key'));
+    s.map.set(DEVICE_KEY_SECRET, hex(original));
+    const k = await deviceKey(s.asStorage(), dir);
+    assert.equal(k.keyPair!.secretKey, hex(original));
+    assert.deepEqual(loadOrCreateDeviceKeyPair(keyFile), original, 'the file now holds it');
+    assert.equal(k.onOwner, undefined);
+  });
+
+  it('the key file wins over another key in SecretStorage, and is never deleted or replaced', async () => {
     const s = new FakeSecrets();
     const dir = tempDir();
     const keyFile = path.join(dir, 'device.key');
     const file = loadOrCreateDeviceKeyPair(keyFile);
+    s.map.set(DEVICE_KEY_SECRET, hex(loadOrCreateDeviceKeyPair(path.join(tempDir(), 'other.key'))));
     const k = await deviceKey(s.asStorage(), dir);
-    const other = await deviceKey(s.asStorage(), dir); // a second window starting at the same time
-    assert.equal(k.keyPair!.publicKey, file.publicKey.toString('hex'));
-    assert.deepEqual(other.keyPair, k.keyPair);
-    assert.ok(fs.existsSync(keyFile), 'nothing is deleted before a window owns the engine');
+    assert.equal(k.keyPair!.secretKey, hex(file));
     await k.onOwner!();
-    assert.equal(s.map.get(DEVICE_KEY_SECRET), file.secretKey.toString('hex'));
-    assert.equal(fs.existsSync(keyFile), false, 'the secret is no longer on disk');
-    assert.deepEqual(fs.readdirSync(dir), [], 'no copy of it left either');
-    const next = await deviceKey(s.asStorage(), dir);
-    assert.deepEqual(next.keyPair, k.keyPair, 'the next start finds the same key');
-    assert.equal(next.source, 'SecretStorage');
-  });
-
-  it('keeps device.key when SecretStorage does not take the key (store fails, or does not keep it)', async () => {
+    assert.equal(s.map.get(DEVICE_KEY_SECRET), hex(file), 'SecretStorage now holds the copy of the key in use');
+    assert.deepEqual(loadOrCreateDeviceKeyPair(keyFile), file);
     for (const how of ['storeFails', 'forgets'] as const) {
-      const s = new FakeSecrets();
-      s[how] = true;
-      const dir = tempDir();
-      const keyFile = path.join(dir, 'device.key');
-      const file = loadOrCreateDeviceKeyPair(keyFile);
-      const k = await deviceKey(s.asStorage(), dir);
-      await k.onOwner!();
-      assert.ok(fs.existsSync(keyFile), `${how}: the file stays`);
-      assert.deepEqual(loadOrCreateDeviceKeyPair(keyFile), file, `${how}: unchanged`);
-      // The next start moves it again, and this time SecretStorage works.
-      s[how] = false;
-      const again = await deviceKey(s.asStorage(), dir);
-      assert.equal(again.keyPair!.publicKey, file.publicKey.toString('hex'));
+      const t = new FakeSecrets();
+      t[how] = true;
+      const again = await deviceKey(t.asStorage(), dir);
       await again.onOwner!();
-      assert.equal(fs.existsSync(keyFile), false);
+      assert.deepEqual(loadOrCreateDeviceKeyPair(keyFile), file, `${how}: the file stays`);
     }
   });
 
-  it('a device.key left beside the key in SecretStorage (by an earlier version) is deleted by the owner if it is the same key, kept if it is another', async () => {
-    const s = new FakeSecrets();
-    const dir = tempDir();
-    const keyFile = path.join(dir, 'device.key');
-    const file = loadOrCreateDeviceKeyPair(keyFile);
-    s.map.set(DEVICE_KEY_SECRET, file.secretKey.toString('hex'));
-    const same = await deviceKey(s.asStorage(), dir);
-    assert.equal(same.source, 'SecretStorage');
-    assert.ok(fs.existsSync(keyFile));
-    await same.onOwner!();
-    assert.equal(fs.existsSync(keyFile), false);
-
-    const otherDir = tempDir();
-    const otherFile = path.join(otherDir, 'device.key');
-    loadOrCreateDeviceKeyPair(otherFile); // a different key (say, made by the CLI on this data directory)
-    const different = await deviceKey(s.asStorage(), otherDir);
-    assert.equal(different.keyPair!.secretKey, file.secretKey.toString('hex'), 'SecretStorage wins');
-    await different.onOwner?.();
-    assert.ok(fs.existsSync(otherFile), 'a key that is not the one in SecretStorage is never deleted');
-  });
-
-  it('falls back to the key file when SecretStorage fails or holds no valid key; never logs the secret', async () => {
+  it('uses the key file when SecretStorage fails or holds no valid key; never logs the secret', async () => {
     const s = new FakeSecrets();
     s.failing = true;
     const dir = tempDir();
     const k = await deviceKey(s.asStorage(), dir);
-    assert.equal(k.keyPair, undefined);
+    assert.ok(k.keyPair);
     assert.match(k.source, /key file .*device\.key.*SecretStorage is not available: no keyring/);
-    s.failing = false;
-    s.map.set(DEVICE_KEY_SECRET, 'ab'.repeat(64));
-    const bad = await deviceKey(s.asStorage(), dir);
-    assert.equal(bad.keyPair, undefined);
-    assert.match(bad.source, /not valid/);
-    const good = await deviceKey(new FakeSecrets().asStorage(), tempDir());
-    assert.ok(!good.source.includes(good.keyPair!.secretKey.slice(0, 16)));
+    assert.deepEqual(k.keyPair, (await deviceKey(new FakeSecrets().asStorage(), dir)).keyPair);
+    const bad = new FakeSecrets();
+    bad.map.set(DEVICE_KEY_SECRET, 'ab'.repeat(64));
+    const other = tempDir();
+    const b = await deviceKey(bad.asStorage(), other);
+    assert.ok(b.keyPair && b.keyPair.secretKey !== 'ab'.repeat(64), 'an invalid stored key is ignored: a new one is made');
+    for (const c of [k, b]) assert.ok(!c.source.includes(c.keyPair!.secretKey.slice(0, 16)));
   });
 
   it('checks a stored key: 64 bytes of hex whose public half matches its seed', () => {

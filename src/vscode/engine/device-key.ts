@@ -1,33 +1,26 @@
 /**
- * This device's network key pair for the engine: kept in VS Code's
- * SecretStorage (the OS keychain), shared by every window.
+ * This device's key pair for the engine. A device's id is derived from its
+ * key, so every process that runs this data directory's engine must sign
+ * with the same key: the data directory's `device.key` (0600 in a 0700
+ * folder) is where it is kept, and VS Code's SecretStorage (the OS
+ * keychain) holds a copy.
  *
- * - A stored key is used as it is.
- * - None stored yet, but the data directory has a device.key file (an
- *   earlier run used it): that key moves into SecretStorage, so the device
- *   keeps its identity and its pairings.
- * - Neither: a new key is made, and stored only once this window owns the
- *   engine (`onOwner`), so two windows starting together cannot each store
- *   a different one.
- * - SecretStorage not working: no key is handed over and the engine uses
- *   the 0600 device.key file in its data directory.
- *
- * Once SecretStorage holds the key (read back after storing), the window
- * that owns the engine deletes device.key: a secret in the keychain should
- * not also lie on disk. Only that window (the others may still be reading
- * the file), only if the file holds that very key (a different one is
- * never deleted), and never when storing failed: the key must not be lost.
- * The file is unlinked, not overwritten first: on journaling, copy-on-write
- * and flash storage an overwrite does not reach the old blocks anyway, and
- * the file was 0600 in a 0700 folder all along.
+ * - The key file exists: it is used, and copied into SecretStorage once
+ *   this window owns the engine (`onOwner`).
+ * - No key file, but SecretStorage holds a valid key (an earlier version
+ *   moved it there): it is written back to the key file and used.
+ * - Neither: a new key is made in the key file. Writing the file is atomic
+ *   and never replaces one: two windows starting together, a window whose
+ *   workbench has its own SecretStorage (web, remote) and the CLI all end
+ *   up with the same key.
+ * - SecretStorage not working: the key file alone.
  *
  * The secret goes only to the engine worker; it is never logged.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { keyPairFromSeed, readDeviceKeyFile } from '../../net/keys';
+import { keyPairFromSeed, loadOrCreateDeviceKeyPair, readDeviceKeyFile } from '../../net/keys';
 import type { OwnerConfig } from '../../worker/engine-ownership';
 
 export const DEVICE_KEY_SECRET = 'leaderlessSync.deviceKey';
@@ -38,7 +31,7 @@ type HexKeyPair = NonNullable<OwnerConfig['data']['keyPair']>;
 
 export interface DeviceKeyChoice {
   keyPair?: HexKeyPair;
-  /** Once this window owns the engine: store the key (a new or migrated one) and delete device.key if SecretStorage then holds its key. */
+  /** Once this window owns the engine: copy the key into SecretStorage. */
   onOwner?: () => Promise<void>;
   /** Where the key comes from, for the log (no secret in it). */
   source: string;
@@ -47,46 +40,39 @@ export interface DeviceKeyChoice {
 export async function deviceKey(secrets: vscode.SecretStorage, dataDir: string): Promise<DeviceKeyChoice> {
   const keyFile = path.join(dataDir, DEVICE_KEY_FILE);
   let stored: string | undefined;
+  let secretsError: string | null = null;
   try {
     stored = await secrets.get(DEVICE_KEY_SECRET);
   } catch (e) {
-    return { source: `the key file ${keyFile} (SecretStorage is not available: ${(e as Error).message})` };
+    secretsError = (e as Error).message;
   }
-  if (stored !== undefined) {
-    const pair = fromSecretHex(stored);
-    if (!pair) return { source: `the key file ${keyFile} (the key in SecretStorage is not valid; it was left as it is)` };
-    // A key file left beside it (an earlier version kept it after moving the key): gone once we own the engine.
-    return fs.existsSync(keyFile) ? { keyPair: pair, onOwner: () => removeKeyFileHolding(secrets, keyFile, pair), source: 'SecretStorage' } : { keyPair: pair, source: 'SecretStorage' };
-  }
-  const store = (pair: HexKeyPair, file: string | null) => async () => {
-    try {
-      if ((await secrets.get(DEVICE_KEY_SECRET)) === undefined) await secrets.store(DEVICE_KEY_SECRET, pair.secretKey);
-    } catch {
-      return; // the key still works for this run (and stays in its file); the next one tries again
-    }
-    if (file) await removeKeyFileHolding(secrets, file, pair);
-  };
-  if (fs.existsSync(keyFile)) {
-    try {
-      const pair = toHex(readDeviceKeyFile(keyFile));
-      return { keyPair: pair, onOwner: store(pair, keyFile), source: `the key file ${keyFile}, moving into SecretStorage` };
-    } catch (e) {
-      return { source: `the key file ${keyFile} (${(e as Error).message})` };
-    }
-  }
-  const pair = toHex(keyPairFromSeed(randomBytes(32)));
-  return { keyPair: pair, onOwner: store(pair, null), source: 'SecretStorage (new key)' };
-}
-
-/** Deletes `file` if it holds `pair` and SecretStorage holds it too (read back now); anything else leaves it. */
-async function removeKeyFileHolding(secrets: vscode.SecretStorage, file: string, pair: HexKeyPair): Promise<void> {
+  const fromSecrets = stored === undefined ? null : fromSecretHex(stored);
+  let pair: HexKeyPair;
+  let source: string;
   try {
-    if ((await secrets.get(DEVICE_KEY_SECRET)) !== pair.secretKey) return;
-    if (Buffer.from(readDeviceKeyFile(file).secretKey).toString('hex') !== pair.secretKey) return;
-    fs.unlinkSync(file);
-  } catch {
-    /* unreadable, gone already, or SecretStorage failed: leave things as they are */
+    if (fs.existsSync(keyFile)) {
+      pair = toHex(readDeviceKeyFile(keyFile));
+      source = `the key file ${keyFile}`;
+    } else if (fromSecrets) {
+      pair = toHex(loadOrCreateDeviceKeyPair(keyFile, Buffer.from(fromSecrets.secretKey, 'hex').subarray(0, 32)));
+      source = `SecretStorage, written back to the key file ${keyFile}`;
+    } else {
+      pair = toHex(loadOrCreateDeviceKeyPair(keyFile));
+      source = `the key file ${keyFile} (new key)`;
+    }
+  } catch (e) {
+    return { source: `the key file ${keyFile} (${(e as Error).message})` };
   }
+  if (secretsError !== null) return { keyPair: pair, source: `${source} (SecretStorage is not available: ${secretsError})` };
+  if (stored === pair.secretKey) return { keyPair: pair, source: `${source}, also in SecretStorage` };
+  const onOwner = async () => {
+    try {
+      if ((await secrets.get(DEVICE_KEY_SECRET)) !== pair.secretKey) await secrets.store(DEVICE_KEY_SECRET, pair.secretKey);
+    } catch {
+      /* the key file still holds it; the next start tries again */
+    }
+  };
+  return { keyPair: pair, onOwner, source: `${source}, copied into SecretStorage once this window owns the engine` };
 }
 
 /** A 64-byte Ed25519 secret key (seed ‖ public key) in hex, checked: the public half must match the seed. */
