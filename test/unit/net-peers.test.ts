@@ -14,9 +14,9 @@ import { DEVICE_KEY_FILE } from '../../src/service/engine-service';
 import type { InviteInfo } from '../../src/service/pairing-desk';
 import type { LibraryStatus, StatusReport } from '../../src/service/status';
 import { EntryTree, fillRelayedTree } from '../../bench/entries';
-import { bundleCli, CliProcess, runCli } from '../support/cli-process';
-import { cleanupTempDirs, tempDir } from '../support/tmp';
-import { createTestnet, type Testnet } from '../support/testnet';
+import { CliProcess, runCli } from '../support/cli-process';
+import { cliTestnet } from '../support/cli-testnet';
+import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -34,28 +34,10 @@ function checkout(remote: string, files: Record<string, string>): string {
 
 describe('real peers: CLI processes on a local testnet', function () {
   this.timeout(180_000);
-  let cli: string;
-  let testnet: Testnet;
-  let bootstrap: string;
-  const procs: CliProcess[] = [];
-
-  before(async () => {
-    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3)]);
-    bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
-  });
-  afterEach(async () => {
-    for (const p of procs.splice(0)) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
-      await p.exited;
-    }
-  });
-  after(async () => {
-    await testnet?.destroy();
-    cleanupTempDirs();
-  });
+  const net = cliTestnet();
 
   const run = async (...args: string[]) => {
-    const r = await runCli(cli, [...args, '--bootstrap', bootstrap]);
+    const r = await runCli(net.cli, [...args, '--bootstrap', net.bootstrap]);
     return r;
   };
   const ok = async (...args: string[]) => {
@@ -65,8 +47,8 @@ describe('real peers: CLI processes on a local testnet', function () {
   };
 
   async function serve(dataDir: string): Promise<CliProcess> {
-    const p = new CliProcess(cli, ['serve', '--data-dir', dataDir, '--bootstrap', bootstrap]);
-    procs.push(p);
+    const p = new CliProcess(net.cli, ['serve', '--data-dir', dataDir, '--bootstrap', net.bootstrap]);
+    net.procs.push(p);
     await p.waitForStderr(/serving /);
     return p;
   }
@@ -134,8 +116,8 @@ describe('real peers: CLI processes on a local testnet', function () {
   it('invite without a running service waits for the joiner, hands the library over and exits 0', async () => {
     const [dirA, dirB] = [tempDir('lls-a-'), tempDir('lls-b-')];
     await ok('init', '--name', 'Home', '--data-dir', dirA);
-    const inviting = new CliProcess(cli, ['invite', '--data-dir', dirA, '--bootstrap', bootstrap]);
-    procs.push(inviting);
+    const inviting = new CliProcess(net.cli, ['invite', '--data-dir', dirA, '--bootstrap', net.bootstrap]);
+    net.procs.push(inviting);
     const deadline = Date.now() + 30_000;
     while (!/join ([0-9A-Z-]{14})/.test(inviting.stdout) && Date.now() < deadline) await sleep(50);
     const code = /join ([0-9A-Z-]{14})/.exec(inviting.stdout)![1];

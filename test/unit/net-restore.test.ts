@@ -21,9 +21,9 @@ import { ControlClient } from '../../src/service/control-client';
 import { controlEndpoint } from '../../src/service/control-endpoint';
 import type { InviteInfo } from '../../src/service/pairing-desk';
 import type { LibraryStatus, StatusReport } from '../../src/service/status';
-import { bundleCli, CliProcess, runCli } from '../support/cli-process';
-import { cleanupTempDirs, tempDir } from '../support/tmp';
-import { createTestnet, type Testnet } from '../support/testnet';
+import { CliProcess, runCli } from '../support/cli-process';
+import { cliTestnet } from '../support/cli-testnet';
+import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const WAIT_MS = 60_000;
@@ -54,35 +54,17 @@ interface TagRow {
 
 describe('real peers: a device restored from a copy of its data directory (issue 11)', function () {
   this.timeout(180_000);
-  let cli: string;
-  let testnet: Testnet;
-  let bootstrap: string;
-  const procs: CliProcess[] = [];
-
-  before(async () => {
-    [cli, testnet] = await Promise.all([bundleCli(), createTestnet(3)]);
-    bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
-  });
-  afterEach(async () => {
-    for (const p of procs.splice(0)) {
-      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
-      await p.exited;
-    }
-  });
-  after(async () => {
-    await testnet?.destroy();
-    cleanupTempDirs();
-  });
+  const net = cliTestnet();
 
   const ok = async (...args: string[]) => {
-    const r = await runCli(cli, [...args, '--bootstrap', bootstrap]);
+    const r = await runCli(net.cli, [...args, '--bootstrap', net.bootstrap]);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
 
   async function serve(dataDir: string, ...more: string[]): Promise<CliProcess> {
-    const p = new CliProcess(cli, ['serve', '--data-dir', dataDir, '--bootstrap', bootstrap, ...more]);
-    procs.push(p);
+    const p = new CliProcess(net.cli, ['serve', '--data-dir', dataDir, '--bootstrap', net.bootstrap, ...more]);
+    net.procs.push(p);
     serving.set(dataDir, p);
     await p.waitForStderr(/serving /);
     return p;
@@ -124,8 +106,8 @@ describe('real peers: a device restored from a copy of its data directory (issue
     }
     const reports = await Promise.all(
       dirs.map(async (d) => {
-        const r = await runCli(cli, ['status', '--json', '--data-dir', d]);
-        const tags = await runCli(cli, ['tags', '--json', '--data-dir', d]);
+        const r = await runCli(net.cli, ['status', '--json', '--data-dir', d]);
+        const tags = await runCli(net.cli, ['tags', '--json', '--data-dir', d]);
         const log = (serving.get(d)?.stderr ?? '').split('\n').slice(-40).join('\n');
         return `--- ${names.get(d) ?? d}: status --json (exit ${r.code})\n${r.stdout}${r.stderr}--- tags --json\n${tags.stdout}${tags.stderr}--- serve log (end)\n${log}`;
       }),

@@ -1,0 +1,39 @@
+/**
+ * Mocha hooks for tests that run `leaderless` CLI processes against a local
+ * testnet (loopback HyperDHT; never the public bootstrap nodes): bundles the
+ * CLI and starts the testnet before the suite, kills the processes a test
+ * started after it, and tears the testnet down after the suite.
+ */
+import { bundleCli, type CliProcess } from './cli-process';
+import { createTestnet, type Testnet } from './testnet';
+import { cleanupTempDirs } from './tmp';
+
+export interface CliTestnet {
+  /** The bundled CLI (set once the suite's `before` ran). */
+  cli: string;
+  /** `--bootstrap` for the testnet: host:port,… */
+  bootstrap: string;
+  testnet: Testnet;
+  /** Processes a test started: killed (SIGKILL if still running) after each test. */
+  readonly procs: CliProcess[];
+}
+
+/** Call inside a `describe`: registers the hooks and returns the state they fill in. */
+export function cliTestnet(): CliTestnet {
+  const t = { procs: [] as CliProcess[] } as CliTestnet;
+  before(async () => {
+    [t.cli, t.testnet] = await Promise.all([bundleCli(), createTestnet(3)]);
+    t.bootstrap = t.testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
+  });
+  afterEach(async () => {
+    for (const p of t.procs.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
+      await p.exited;
+    }
+  });
+  after(async () => {
+    await t.testnet?.destroy();
+    cleanupTempDirs();
+  });
+  return t;
+}
