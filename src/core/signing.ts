@@ -34,9 +34,23 @@ export function deviceIdOf(publicKey: Uint8Array): Id {
   return derivedId('device', publicKey);
 }
 
+/**
+ * Keys checked already, by the very array object (a library's own key, and
+ * the key object a decoded page of changes shares): every shared change is
+ * checked, and hashing its key each time was a fifth of a commit's CPU.
+ * Keys are immutable in this codebase once made or decoded.
+ */
+const checkedKeys = new WeakMap<Uint8Array, { device: Id; acceptable: boolean }>();
+
 /** Whether `device` is the id derived from `publicKey`, and that key is one only its holder can sign for (acceptableKey). */
 export function isDeviceIdOf(device: Id, publicKey: Uint8Array): boolean {
-  return publicKey.byteLength === PUBLIC_KEY_BYTES && idEquals(deviceIdOf(publicKey), device) && acceptableKey(publicKey);
+  if (!(publicKey instanceof Uint8Array) || publicKey.byteLength !== PUBLIC_KEY_BYTES) return false;
+  let known = checkedKeys.get(publicKey);
+  if (!known) {
+    known = { device: deviceIdOf(publicKey), acceptable: acceptableKey(publicKey) };
+    checkedKeys.set(publicKey, known);
+  }
+  return known.acceptable && idEquals(known.device, device);
 }
 
 // ---------------------------------------------------------------- key validation

@@ -214,6 +214,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     private readonly keyPair: DeviceKeyPair,
   ) {
     super();
+    this.signsAsItself = isDeviceIdOf(deviceId, keyPair.publicKey);
     this.makeId = makeId;
     this.incarnation = incarnation;
     this.origin = clock.device;
@@ -263,6 +264,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
     }
     return Library.fromStore(await openStore(dir, opts), opts);
   }
+
+  /** Whether the key it was opened with is this device's (else it cannot write shared changes). */
+  private readonly signsAsItself: boolean;
 
   private static async fromStore(store: Store, opts: LibraryOptions): Promise<Library> {
     try {
@@ -451,7 +455,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private localChange(w: Writer, modelName: string, uuid: Id, op: SharedOp, data: RecordData, report: ApplyReport, committed: Committed): SharedChange {
     const model = registry.sharedModel(modelName);
     const hlc = this.clock.now();
-    if (!isDeviceIdOf(this.deviceId, this.keyPair.publicKey)) {
+    if (!this.signsAsItself) {
       throw new OwnershipError(`this library was opened without device ${idToString(this.deviceId)}'s key: it cannot write changes other devices accept`);
     }
     let change: SharedChange;
