@@ -4,6 +4,9 @@
  * CLI and starts the testnet before the suite, kills the processes a test
  * started after it, and tears the testnet down after the suite.
  */
+import { ControlClient } from '../../src/service/control-client';
+import { controlEndpoint } from '../../src/service/control-endpoint';
+import type { LibraryStatus, StatusReport } from '../../src/service/status';
 import { bundleCli, type CliProcess } from './cli-process';
 import { createTestnet, type Testnet } from './testnet';
 import { cleanupTempDirs } from './tmp';
@@ -36,4 +39,19 @@ export function cliTestnet(): CliTestnet {
     cleanupTempDirs();
   });
   return t;
+}
+
+/** One control call to the engine serving `dataDir` (a `serve` process), on a connection of its own. */
+export async function controlCall<T>(dataDir: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
+  const c = await ControlClient.connect(controlEndpoint(dataDir));
+  try {
+    return await c.call<T>(method, params);
+  } finally {
+    await c.close();
+  }
+}
+
+/** The status of the (only) library `dataDir`'s engine serves. */
+export async function libraryStatus(dataDir: string, digest = false): Promise<LibraryStatus> {
+  return (await controlCall<StatusReport>(dataDir, 'status', { digest })).libraries[0];
 }

@@ -12,10 +12,9 @@ import { ControlClient } from '../../src/service/control-client';
 import { controlEndpoint } from '../../src/service/control-endpoint';
 import { DEVICE_KEY_FILE } from '../../src/service/engine-service';
 import type { InviteInfo } from '../../src/service/pairing-desk';
-import type { LibraryStatus, StatusReport } from '../../src/service/status';
 import { EntryTree, fillRelayedTree } from '../../bench/entries';
 import { CliProcess, runCli } from '../support/cli-process';
-import { cliTestnet } from '../support/cli-testnet';
+import { cliTestnet, libraryStatus } from '../support/cli-testnet';
 import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -53,16 +52,6 @@ describe('real peers: CLI processes on a local testnet', function () {
     return p;
   }
 
-  async function call<T>(dataDir: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const c = await ControlClient.connect(controlEndpoint(dataDir));
-    try {
-      return await c.call<T>(method, params);
-    } finally {
-      await c.close();
-    }
-  }
-
-  const libStatus = async (dataDir: string, digest = false): Promise<LibraryStatus> => (await call<StatusReport>(dataDir, 'status', { digest })).libraries[0];
 
   async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -82,7 +71,7 @@ describe('real peers: CLI processes on a local testnet', function () {
   }
 
   const sameDigest = async (dirs: string[]) => {
-    const d = await Promise.all(dirs.map(async (x) => (await libStatus(x, true))?.digest));
+    const d = await Promise.all(dirs.map(async (x) => (await libraryStatus(x, true))?.digest));
     return d.every((x) => x && x === d[0]);
   };
 
@@ -96,7 +85,7 @@ describe('real peers: CLI processes on a local testnet', function () {
     await ok('add-location', wsA, '--data-dir', dirA);
     await pair(dirA, dirB);
     const b = await until('b in sync', async () => {
-      const s = await libStatus(dirB);
+      const s = await libraryStatus(dirB);
       return s?.state === 'ready' && s.backfilled && s.counts.entry === 3 && s; // src, src/a.ts, README.md
     });
     assert.equal(b.name, 'Work');
@@ -126,7 +115,7 @@ describe('real peers: CLI processes on a local testnet', function () {
     const done = await inviting.exited;
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /joined "Home"/);
-    assert.equal((await libStatus(dirB)).name, 'Home');
+    assert.equal((await libraryStatus(dirB)).name, 'Home');
   });
 
   it('three peers: the peer serving a fresh one is SIGKILLed mid-backfill of 100k entries; the fresh one completes from the other and after a restart, without duplicates', async () => {
@@ -139,7 +128,7 @@ describe('real peers: CLI processes on a local testnet', function () {
     let b = await serve(dirB);
     await pair(dirA, dirB);
     await until('b has all of it', async () => {
-      const s = await libStatus(dirB);
+      const s = await libraryStatus(dirB);
       return s?.state === 'ready' && s.counts.entry === N;
     });
 
@@ -156,19 +145,19 @@ describe('real peers: CLI processes on a local testnet', function () {
     await receiving;
     a.kill('SIGKILL'); // mid-backfill: whichever of a and b serves, one of them dies now
     await a.exited;
-    const mid = await libStatus(dirC);
+    const mid = await libraryStatus(dirC);
     await sleep(1500);
     b.kill('SIGKILL'); // and then the other: c waits with what it has
     await b.exited;
     await progress.close();
-    const stalled = (await libStatus(dirC)).counts.entry;
+    const stalled = (await libraryStatus(dirC)).counts.entry;
     assert.ok(mid.state !== 'ready' || stalled < N, 'the kills came mid-backfill');
     a = await serve(dirA); // a knows c (it admitted c before sending the secret): c completes from it
     b = await serve(dirB);
     const done = await until(
       'c complete',
       async () => {
-        const s = await libStatus(dirC);
+        const s = await libraryStatus(dirC);
         return s?.state === 'ready' && s.counts.entry === N && s;
       },
       120_000,
@@ -193,7 +182,7 @@ describe('real peers: CLI processes on a local testnet', function () {
     await serve(dirD);
     const dKey = keyD.publicKey.toString('hex').slice(0, 12);
     await a.waitForStderr(new RegExp(`refused a connection from ${dKey}|not dialling ${dKey}`));
-    assert.equal((await libStatus(dirD)).partners[0].online, false, 'd never gets a link');
+    assert.equal((await libraryStatus(dirD)).partners[0].online, false, 'd never gets a link');
 
     // Codes: a typo costs nothing (exit 2); a code nobody is offering times out (exit 5).
     const typo = await run('join', 'ABCD-EFGH-JKMN', '--data-dir', tempDir('lls-x-'));
@@ -207,7 +196,7 @@ describe('real peers: CLI processes on a local testnet', function () {
 
     // b pairs, then is killed; a writes meanwhile; b comes back and catches up.
     await pair(dirA, dirB);
-    await until('b ready', async () => (await libStatus(dirB))?.state === 'ready');
+    await until('b ready', async () => (await libraryStatus(dirB))?.state === 'ready');
     b.kill('SIGKILL');
     await b.exited;
     await ok('tag', '--workspace', 'github.com/acme/api', 'src/x.ts', 'while-b-was-down', '--data-dir', dirA);
@@ -215,10 +204,10 @@ describe('real peers: CLI processes on a local testnet', function () {
     await until('b caught up after its restart', async () => (await ok('tags', '--data-dir', dirB)).includes('while-b-was-down'));
 
     // a unpairs b: b's links drop, its later attempts are refused, and what it writes stays with it.
-    const bDevice = (await libStatus(dirB)).device;
+    const bDevice = (await libraryStatus(dirB)).device;
     await ok('unpair', bDevice, '--data-dir', dirA);
     const keyB = loadOrCreateDeviceKeyPair(path.join(dirB, DEVICE_KEY_FILE)).publicKey.toString('hex').slice(0, 12);
-    await until('b sees a offline', async () => (await libStatus(dirB)).partners.every((p) => !p.online));
+    await until('b sees a offline', async () => (await libraryStatus(dirB)).partners.every((p) => !p.online));
     await ok('tag', '--workspace', 'github.com/acme/api', 'src/y.ts', 'after-unpair', '--data-dir', dirB);
     await a.waitForStderr(new RegExp(`refused a connection from ${keyB}|not dialling ${keyB}|closing a connection from ${keyB}`));
     await sleep(1000);

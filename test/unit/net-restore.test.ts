@@ -17,12 +17,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ControlClient } from '../../src/service/control-client';
-import { controlEndpoint } from '../../src/service/control-endpoint';
 import type { InviteInfo } from '../../src/service/pairing-desk';
-import type { LibraryStatus, StatusReport } from '../../src/service/status';
+import type { StatusReport } from '../../src/service/status';
 import { CliProcess, runCli } from '../support/cli-process';
-import { cliTestnet } from '../support/cli-testnet';
+import { cliTestnet, controlCall, libraryStatus } from '../support/cli-testnet';
 import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,19 +75,9 @@ describe('real peers: a device restored from a copy of its data directory (issue
     assert.equal(r.code, 0, `serve did not stop cleanly:\n${r.stderr}`);
   }
 
-  async function call<T>(dataDir: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const c = await ControlClient.connect(controlEndpoint(dataDir));
-    try {
-      return await c.call<T>(method, params);
-    } finally {
-      await c.close();
-    }
-  }
-
-  const libStatus = async (dataDir: string, digest = false): Promise<LibraryStatus> => (await call<StatusReport>(dataDir, 'status', { digest })).libraries[0];
   /** Tag name → number of items carrying it. */
   const tagCounts = async (dataDir: string): Promise<Record<string, number>> =>
-    Object.fromEntries((await call<TagRow[]>(dataDir, 'tags')).map((t) => [t.name, t.count]));
+    Object.fromEntries((await controlCall<TagRow[]>(dataDir, 'tags')).map((t) => [t.name, t.count]));
 
   const names = new Map<string, string>();
   /** Data directory → its latest `serve`. */
@@ -117,7 +105,7 @@ describe('real peers: a device restored from a copy of its data directory (issue
 
   /** Every device ready, every partner online, the same digest everywhere. */
   const converged = async (dirs: readonly string[]): Promise<boolean> => {
-    const all = await Promise.all(dirs.map((d) => libStatus(d, true)));
+    const all = await Promise.all(dirs.map((d) => libraryStatus(d, true)));
     return all.every((s) => s.state === 'ready' && s.partners.length === dirs.length - 1 && s.partners.every((p) => p.online) && s.parked === 0 && s.digest === all[0].digest);
   };
 
@@ -129,7 +117,7 @@ describe('real peers: a device restored from a copy of its data directory (issue
     return true;
   };
 
-  const entries = async (dataDir: string) => (await libStatus(dataDir)).counts.entry;
+  const entries = async (dataDir: string) => (await libraryStatus(dataDir)).counts.entry;
 
   /** `tags --json` on a device, through the CLI, as a tag name → count map. */
   const cliTags = async (dataDir: string): Promise<Record<string, number>> =>
