@@ -26,7 +26,8 @@ const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 const privateKeys = new WeakMap<Uint8Array, KeyObject>();
-const publicKeys = new Map<string, KeyObject>();
+/** Per public key (hex) seen: whether it is acceptable, and its KeyObject once one was needed. Bounded, oldest out. */
+const knownKeys = new Map<string, { acceptable: boolean; object?: KeyObject }>();
 const MAX_CACHED_PUBLIC_KEYS = 4096;
 
 /** The id of the device whose public key this is (UUID v8 form). */
@@ -58,7 +59,6 @@ export function isDeviceIdOf(device: Id, publicKey: Uint8Array): boolean {
 const P = 2n ** 255n - 19n;
 const D = (((-121665n * inverse(121666n)) % P) + P) % P;
 const SQRT_M1 = pow(2n, (P - 1n) / 4n);
-const acceptable = new Map<string, boolean>();
 
 function mod(x: bigint): bigint {
   const r = x % P;
@@ -90,15 +90,18 @@ function inverse(x: bigint): bigint {
  * identity (the curve's torsion is 8). Cached per key.
  */
 export function acceptableKey(publicKey: Uint8Array): boolean {
-  if (publicKey.byteLength !== PUBLIC_KEY_BYTES) return false;
+  return publicKey.byteLength === PUBLIC_KEY_BYTES && knownKey(publicKey).acceptable;
+}
+
+function knownKey(publicKey: Uint8Array): { acceptable: boolean; object?: KeyObject } {
   const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
-  let ok = acceptable.get(hex);
-  if (ok === undefined) {
-    ok = largeOrderPoint(publicKey);
-    if (acceptable.size >= MAX_CACHED_PUBLIC_KEYS) acceptable.delete(acceptable.keys().next().value as string);
-    acceptable.set(hex, ok);
+  let known = knownKeys.get(hex);
+  if (!known) {
+    known = { acceptable: largeOrderPoint(publicKey) };
+    if (knownKeys.size >= MAX_CACHED_PUBLIC_KEYS) knownKeys.delete(knownKeys.keys().next().value as string);
+    knownKeys.set(hex, known);
   }
-  return ok;
+  return known;
 }
 
 function largeOrderPoint(bytes: Uint8Array): boolean {
@@ -152,16 +155,6 @@ function privateKeyOf(secretKey: Uint8Array): KeyObject {
   return k;
 }
 
-function publicKeyOf(publicKey: Uint8Array): KeyObject {
-  const hex = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('hex');
-  let k = publicKeys.get(hex);
-  if (!k) {
-    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-    if (publicKeys.size >= MAX_CACHED_PUBLIC_KEYS) publicKeys.delete(publicKeys.keys().next().value as string);
-    publicKeys.set(hex, k);
-  }
-  return k;
-}
 
 /** Whether `key`'s secret half signs for its public half (a key pair assembled from mismatched halves signs what no one accepts). */
 export function isKeyPair(key: DeviceKeyPair): boolean {
@@ -180,9 +173,12 @@ export function sign(key: DeviceKeyPair, message: Uint8Array): Uint8Array {
 
 /** Whether `signature` is `publicKey`'s signature of `message` (false for anything malformed). */
 export function verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKey.byteLength !== PUBLIC_KEY_BYTES || signature.byteLength !== SIGNATURE_BYTES || !acceptableKey(publicKey)) return false;
+  if (publicKey.byteLength !== PUBLIC_KEY_BYTES || signature.byteLength !== SIGNATURE_BYTES) return false;
+  const known = knownKey(publicKey);
+  if (!known.acceptable) return false;
   try {
-    return nodeVerify(null, message, publicKeyOf(publicKey), signature);
+    known.object ??= createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    return nodeVerify(null, message, known.object, signature);
   } catch {
     return false;
   }

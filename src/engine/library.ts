@@ -27,7 +27,7 @@ import { readOwnerStates, rebuildOwnerStates, type OwnerState } from '../models/
 import { readSharedStates, type SharedState } from '../models/shared-state';
 import { deletePartner, memberId, readMembers, reconcilePartners, writePartner, type Member } from './members';
 import { Parking } from './parking';
-import { PeerLog, type LogRead, type VersionVector } from './peer-log';
+import { baseSeq, PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
 import { MIGRATIONS } from './schema';
 
@@ -71,6 +71,17 @@ export const MAX_SNAPSHOT_HEADS = 5000;
  * key (the engine service's device key).
  */
 const keysMadeHere = new Map<string, DeviceKeyPair>();
+
+/** The key to open a library with: the one given, else one this process made for `deviceId` before, else a new one (kept if it is that device's, or `deviceId` is not known yet). */
+function keyFor(given: DeviceKeyPair | undefined, deviceId: Id | undefined): DeviceKeyPair {
+  if (given) return given;
+  const known = deviceId && keysMadeHere.get(idKey(deviceId));
+  if (known) return known;
+  const made = deviceKeyPair();
+  const id = deviceId ?? deviceIdOf(made.publicKey);
+  if (isDeviceIdOf(id, made.publicKey)) keysMadeHere.set(idKey(id), made);
+  return made;
+}
 
 const NO_SIGNATURE = new Uint8Array(0);
 /** Stands in for the signature while a local change's shape is checked (the signature covers the checked change). */
@@ -229,13 +240,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const id = opts.libraryId ?? (opts.newId ?? newId)();
     const dir = libraryDir(opts.dataDir, id);
     const store = await openStore(dir, opts);
-    const keyPair = opts.keyPair ?? (opts.deviceId && keysMadeHere.get(idKey(opts.deviceId))) ?? deviceKeyPair();
+    const keyPair = keyFor(opts.keyPair, opts.deviceId);
     try {
       if (store.read((r) => r.value("SELECT value FROM meta WHERE key = 'library_id'")) !== undefined) {
         throw new Error(`A library with id ${idToString(id)} already exists at ${dir}`);
       }
       const deviceId = opts.deviceId ?? deviceIdOf(keyPair.publicKey);
-      if (!opts.keyPair && isDeviceIdOf(deviceId, keyPair.publicKey)) keysMadeHere.set(idKey(deviceId), keyPair);
       const secret = opts.secret ?? randomBytes(32);
       const now = (opts.now ?? Date.now)();
       await store.transaction((w) => {
@@ -284,8 +294,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       // Libraries from before the own clock: it continues above the one clock they had.
       const ownClock = new HlcClock({ device: deviceId, now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: ownLast instanceof Uint8Array ? decodeHlc(ownLast) : lastShared });
       if (opts.keyPair && !isKeyPair(opts.keyPair)) throw new Error("this device's key pair is damaged: its secret key does not sign for its public key");
-      const keyPair = opts.keyPair ?? keysMadeHere.get(idKey(deviceId)) ?? deviceKeyPair();
-      if (!opts.keyPair && isDeviceIdOf(deviceId, keyPair.publicKey)) keysMadeHere.set(idKey(deviceId), keyPair);
+      const keyPair = keyFor(opts.keyPair, deviceId);
       const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, opts.maxParked ?? MAX_PARKED, keyPair);
       store.onFailure((e) => lib.fail(e));
       if (meta.get('owner_state') !== 1) {
@@ -553,13 +562,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Applies shared changes received from a peer (from any origin), idempotently. */
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
-    const check = (ch: SharedChange) => {
-      const model = registry.sharedModel(ch?.model);
-      const checked = checkSharedChange(model, ch);
-      checkSignature(this.id, model, checked);
-      return checked;
-    };
-    const { valid, newest } = this.admit(changes, check, (ch) => String(ch?.model), report);
+    const { valid, newest } = this.admit(changes, (ch) => this.verified(ch), (ch) => String(ch?.model), report);
     await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
@@ -669,7 +672,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   snapshotBase(): { origin: Id; seq: number }[] {
     return this.store.read((r) => {
       const waiting = this.parking.waitingSeqs(r);
-      return [...this.log.vector(r).values()].map((v) => ({ origin: v.origin, seq: Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1) }));
+      return [...this.log.vector(r).values()].map((v) => ({ origin: v.origin, seq: baseSeq(v, waiting) }));
     });
   }
 
@@ -715,6 +718,14 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return this.store.read((r) => this.log.heads(r, base.filter((b) => b.seq > 0).slice(0, max)));
   }
 
+  /** A change from a peer, checked (shape, writer, key) and its signature verified for this library; throws otherwise. */
+  private verified(ch: SharedChange): SharedChange {
+    const model = registry.sharedModel(ch?.model);
+    const checked = checkSharedChange(model, ch);
+    checkSignature(this.id, model, checked);
+    return checked;
+  }
+
   /** Splits a base into entries above what is held here that a valid head proves, and those it does not. */
   private proveBase(r: Reader, base: readonly { origin: Id; seq: number }[], heads: readonly SharedChange[]): { proven: SharedChange[]; unproven: Id[] } {
     const byOrigin = new Map<string, SharedChange>();
@@ -726,9 +737,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const head = byOrigin.get(idKey(b.origin) + ':' + b.seq);
       try {
         if (!head) throw new OwnershipError('no signed change proves it');
-        const model = registry.sharedModel(head.model);
-        const checked = checkSharedChange(model, head);
-        checkSignature(this.id, model, checked);
+        const checked = this.verified(head);
         if (!idEquals(checked.hlc.device, b.origin) || checked.seq !== b.seq) throw new OwnershipError('its proof is another change');
         proven.push(checked);
       } catch {

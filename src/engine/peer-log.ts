@@ -34,6 +34,15 @@ export interface LogRead {
   pruned: Id[];
 }
 
+/**
+ * How far a snapshot served now reflects `v`'s origin: its contiguous seq,
+ * held below any change of it still parked (in the vector, not yet in its
+ * table; `waiting`: origin → lowest seq parked).
+ */
+export function baseSeq(v: { origin: Id; seq: number }, waiting: ReadonlyMap<string, number>): number {
+  return Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
+}
+
 export class PeerLog {
   constructor(private readonly registry: Registry) {}
 
@@ -54,20 +63,7 @@ export class PeerLog {
     if (ch.seq <= contiguous) return false;
     // The next change of its origin (always so for this device's own) cannot be here yet.
     if (ch.seq !== contiguous + 1 && w.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, ch.seq]) !== undefined) return false;
-    const model = this.registry.sharedModel(ch.model);
-    const hlc = encodeHlc(ch.hlc);
-    // Which device and run an origin is (checked: the origin is derived from them).
-    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [origin, ch.device, ch.incarnation, ch.publicKey]);
-    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-      origin,
-      ch.seq,
-      hlc,
-      ch.model,
-      ch.uuid,
-      opCode(ch.op),
-      model.codec.encode(ch.data),
-      ch.signature,
-    ]);
+    const hlc = this.insert(w, ch);
     if (ch.seq !== contiguous + 1) return true;
     const top = this.heldFrom(w, origin, ch.seq);
     w.run(
@@ -152,19 +148,26 @@ export class PeerLog {
    * this device can prove the base to others in turn.
    */
   keepHead(w: Writer, ch: SharedChange): void {
-    const origin = ch.hlc.device;
+    this.insert(w, ch);
+  }
+
+  /** Writes `ch` as a log row (and who its origin is); returns its encoded stamp. */
+  private insert(w: Writer, ch: SharedChange): Uint8Array {
     const model = this.registry.sharedModel(ch.model);
-    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [origin, ch.device, ch.incarnation, ch.publicKey]);
-    w.run('INSERT OR REPLACE INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-      origin,
+    const hlc = encodeHlc(ch.hlc);
+    // Which device (and key) and run an origin is (checked: the origin is derived from them).
+    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [ch.hlc.device, ch.device, ch.incarnation, ch.publicKey]);
+    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      ch.hlc.device,
       ch.seq,
-      encodeHlc(ch.hlc),
+      hlc,
       ch.model,
       ch.uuid,
       opCode(ch.op),
       model.codec.encode(ch.data),
       ch.signature,
     ]);
+    return hlc;
   }
 
   /** A log row as a change (null: written before signatures, or its author's key unknown). */
@@ -230,14 +233,12 @@ export class PeerLog {
     const inLog = new Set(w.rows('SELECT DISTINCT origin FROM peer_log').map((row) => idKey(row[0] as Uint8Array)));
     for (const v of this.vector(w).values()) {
       if (!inLog.has(idKey(v.origin))) continue;
-      let horizon = Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
+      // Below the change a snapshot base would name for this origin: that one stays, to prove the base (heads()).
+      let horizon = baseSeq(v, waiting) - 1;
       for (const p of partners) {
         const acked = w.value('SELECT seq FROM log_ack WHERE partner = ? AND origin = ?', [p, v.origin]);
         horizon = Math.min(horizon, typeof acked === 'number' ? acked : 0);
       }
-      // The change a snapshot base would name for this origin stays: it proves the base to whoever gets the snapshot (heads()).
-      const head = Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
-      if (horizon === head) horizon--;
       if (horizon <= v.pruned) continue;
       removed += w.run('DELETE FROM peer_log WHERE origin = ? AND seq <= ?', [v.origin, horizon]);
       w.run('UPDATE log_vector SET pruned = ? WHERE origin = ?', [horizon, v.origin]);
