@@ -96,7 +96,7 @@ export class PeerLog {
     const changes: SharedChange[] = [];
     const pruned: Id[] = [];
     let hasMore = false;
-    for (const v of this.vector(r).values()) {
+    for (const v of [...this.vector(r).values(), ...this.gappedOnly(r)]) {
       const from = have.get(idKey(v.origin)) ?? 0;
       if (from < v.pruned) {
         pruned.push(v.origin);
@@ -125,6 +125,18 @@ export class PeerLog {
       }
     }
     return { changes, hasMore, pruned };
+  }
+
+  /**
+   * Origins whose changes are all held above a gap (no vector entry yet):
+   * each change is signed, so it goes on to whoever lacks it like any
+   * other, and a gap that can never close (its changes were lost with the
+   * disk of the device that wrote them) keeps nothing from spreading.
+   */
+  private gappedOnly(r: Reader): VectorEntry[] {
+    return r
+      .rows('SELECT origin FROM origin o WHERE NOT EXISTS (SELECT 1 FROM log_vector v WHERE v.origin = o.origin) AND EXISTS (SELECT 1 FROM peer_log l WHERE l.origin = o.origin)')
+      .map(([o]) => ({ origin: o as Uint8Array, seq: 0, hlc: null, pruned: 0 }));
   }
 
   /**

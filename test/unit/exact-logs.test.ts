@@ -250,6 +250,34 @@ describe('exact logs (issue 11 regressions)', function () {
     }
   });
 
+  it('a change held above a gap that can never close still reaches every device\'s log (seed 1275: its vector never covered it)', async () => {
+    const c = new Cluster(1105);
+    try {
+      const [a, b, r] = [await c.add('a'), await c.add('b'), await c.add('restored')];
+      await c.connectAll();
+      await c.run(200);
+      c.backup(r);
+      // Offline, the device writes two changes; only the second ever leaves it (the first one's frame was lost), then it goes back to its backup.
+      c.net.partition([r.library.deviceId], [a.library.deviceId, b.library.deviceId]);
+      await r.library.commitShared([{ model: 'tag', op: 'create', data: tagData('lost') }]);
+      const [second] = await r.library.commitShared([{ model: 'tag', op: 'create', data: tagData('kept') }]);
+      assert.equal(second.seq, 2);
+      const held = (n: typeof a) => n.library.read((rd) => n.library.log.holds(rd, second));
+      await a.library.applyShared([second]);
+      assert.ok(held(a), 'the first device holds the second change above the gap');
+      await c.restore(r);
+      c.net.heal();
+      await c.run(35_000); // past one anti-entropy round: the restored device got it from a after its Hello to b
+      for (const n of [a, b, r]) {
+        assert.equal(n.library.read((rd) => Number(rd.value("SELECT count(*) FROM tag WHERE name = 'kept'"))), 1, `${n.name} has the tag`);
+        assert.ok(held(n), `${n.name} holds the change in its log (only a log entry can go on to whoever lacks it)`);
+      }
+      sameEverywhere(c, 'after the restore');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('acknowledgements name only origins this device holds: a partner cannot grow the ack table without bound', async () => {
     const dir = tempDir();
     const lib = await Library.create({ dataDir: dir, name: 't', deviceName: 'a' });
