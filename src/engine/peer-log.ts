@@ -10,7 +10,7 @@
 import type { SharedChange } from '../models/model';
 import type { Reader, Writer } from '../store';
 import { decodeHlc, encodeHlc, type Hlc } from '../core/hlc';
-import { idKey, type Id } from '../core/ids';
+import { idKey, toHex, type Id } from '../core/ids';
 import { opCode, opFromCode } from './records';
 import type { Registry } from './registry';
 
@@ -71,6 +71,23 @@ export class PeerLog {
       [origin, top.seq, top.hlc ?? hlc],
     );
     return true;
+  }
+
+  /**
+   * Adds this run's own next change: its origin is new this run and numbers
+   * from 1, so nothing of it can be held above the vector, and the origin
+   * row is written with the first. Throws if the vector is not just below
+   * it (a change numbered twice is a bug, never to be ignored).
+   */
+  appendOwn(w: Writer, ch: SharedChange): void {
+    const hlc = this.insert(w, ch, ch.seq === 1);
+    const moved = w.run(
+      'INSERT INTO log_vector (origin, seq, hlc) VALUES (?, ?, ?) ON CONFLICT(origin) DO UPDATE SET seq = excluded.seq, hlc = excluded.hlc WHERE log_vector.seq = excluded.seq - 1',
+      [ch.hlc.device, ch.seq, hlc],
+    );
+    if (moved !== 1) {
+      throw new Error(`internal error: the peer log holds this device's own change ${ch.seq} of origin ${toHex(ch.hlc.device).slice(0, 12)} already`);
+    }
   }
 
   /** Whether `ch` is held already (append would refuse it). */
@@ -163,12 +180,12 @@ export class PeerLog {
     this.insert(w, ch);
   }
 
-  /** Writes `ch` as a log row (and who its origin is); returns its encoded stamp. */
-  private insert(w: Writer, ch: SharedChange): Uint8Array {
+  /** Writes `ch` as a log row (and, unless known to be there, who its origin is); returns its encoded stamp. */
+  private insert(w: Writer, ch: SharedChange, newOrigin = true): Uint8Array {
     const model = this.registry.sharedModel(ch.model);
     const hlc = encodeHlc(ch.hlc);
     // Which device (and key) and run an origin is (checked: the origin is derived from them).
-    w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [ch.hlc.device, ch.device, ch.incarnation, ch.publicKey]);
+    if (newOrigin) w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [ch.hlc.device, ch.device, ch.incarnation, ch.publicKey]);
     w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       ch.hlc.device,
       ch.seq,

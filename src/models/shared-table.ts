@@ -158,7 +158,8 @@ export class SharedTable implements SharedModel {
     uuid: Id,
     inc: { hlc: Hlc; createdHlc: Hlc | null; deletedHlc: Hlc | null; data: RecordData; fieldHlcs: Record<string, Hlc> },
   ): boolean {
-    const cur = this.get(w, uuid);
+    const raw = this.rawRow(w, uuid);
+    const cur = raw ? this.toRow(raw) : null;
     let changed = !cur;
     const createdHlc = newer(cur?.createdHlc ?? null, inc.createdHlc);
     const deletedHlc = newer(cur?.deletedHlc ?? null, inc.deletedHlc);
@@ -181,9 +182,10 @@ export class SharedTable implements SharedModel {
     if (!changed) return false;
     const hlc = newer(cur?.hlc ?? null, inc.hlc)!;
     const live = !!createdHlc && (!deletedHlc || compareHlc(createdHlc, deletedHlc) > 0);
-    const before = cur ? this.rawRow(w, uuid) : null;
-    w.run(this.writeSql, [uuid, encodeHlc(hlc), bytesOrNull(createdHlc), bytesOrNull(deletedHlc), live ? 1 : 0, ...values]);
-    updateSharedState(w, this.name, before, this.rawRow(w, uuid));
+    // The row as written is the row as stored (each value is already of its column's type): no read back.
+    const after: SqlValue[] = [uuid, encodeHlc(hlc), bytesOrNull(createdHlc), bytesOrNull(deletedHlc), live ? 1 : 0, ...values];
+    w.run(this.writeSql, after);
+    updateSharedState(w, this.name, raw, after);
     return true;
   }
 
