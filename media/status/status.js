@@ -313,7 +313,7 @@
         if (x.backfill) progress = el('span', null, [bar(x.backfill.percent, 'Backfill from ' + x.name), el('span', { className: 'small', text: num(x.backfill.received) + ' / ' + num(x.backfill.announced) })]);
         return [
           el('span', { title: x.device, text: x.name }),
-          badge(st, STATE_KIND[st]),
+          x.cutOffUntil ? el('span', { title: 'It sent more invalid frames or records than allowed: its connections are refused until ' + iso(x.cutOffUntil) + ' (longer each time it happens again). See the activity below for what it sent.' }, [badge('cut off', 'err'), el('span', { className: 'small', text: ' until ' + time(x.cutOffUntil) })]) : badge(st, STATE_KIND[st]),
           x.online ? 'online' : 'offline',
           x.online ? 'now' : el('span', { title: iso(x.lastSeen), text: ago(x.lastSeen, s.at) }),
           progress,

@@ -36,7 +36,7 @@ function formatLibrary(lib: LibraryStatus, now: number): string[] {
     for (const p of lib.partners) {
       const state = p.ready ? 'online' : p.online ? 'online (catching up)' : 'offline';
       const seen = p.lastSeen === null ? 'never seen' : `last seen ${new Date(p.lastSeen).toISOString()} (${ago(now - p.lastSeen)})`;
-      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}${heldBack(p, lib, now)}`);
+      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}${heldBack(p, lib, now)}${cutOff(p, now)}`);
     }
   }
   out.push(`  peer log: ${lib.logSize} entries, parked: ${lib.parked}`);
@@ -65,6 +65,12 @@ function heldBack(p: PartnerStatus, lib: LibraryStatus, now: number): string {
   if (p.lag === 0) return '';
   if (p.online || typeof until !== 'number') return `, holds back ${entries}`;
   return `, holds back ${entries} until ${new Date(until).toISOString()} (in ${span(until - now)})`;
+}
+
+/** ", cut off for misbehaving until …" while this device refuses the partner's links (fields added later are missing from an older service's answer). */
+function cutOff(p: PartnerStatus, now: number): string {
+  const until = p.cutOffUntil;
+  return typeof until === 'number' && until > now ? `, cut off for sending bad records until ${new Date(until).toISOString()} (in ${span(until - now)})` : '';
 }
 
 function ago(ms: number): string {

@@ -93,6 +93,13 @@ export class LibraryRunner {
     sync.on('applied', ({ peer, report }) => mine() && this.received(peer, report));
     sync.on('sent', ({ peer, model, count }) => mine() && this.activity.sent(idToString(peer), this.deviceName(peer), model, count));
     sync.on('refused', ({ peer, report }) => mine() && this.refused(peer, report));
+    sync.on('cutOff', ({ peer, until, reason }) => {
+      if (!mine()) return;
+      const name = this.deviceName(peer);
+      const message = `cut off ${name ?? idToString(peer)} for ${Math.round((until - sync.options.scheduler.now()) / 1000)} s: ${reason}`;
+      this.log(message);
+      this.activity.error(message, idToString(peer), name);
+    });
     sync.on('pruned', ({ entries }) => {
       this.lastPruneAt = Date.now();
       this.prunedEntries += entries;
@@ -136,6 +143,7 @@ export class LibraryRunner {
       addedAt: p.addedAt,
       lag: lib.read((r) => lib.log.unacked(r, p.device)),
       holdsLogUntil: this.holdsLogUntil(p),
+      cutOffUntil: this.cutOffUntil(p.device),
     }));
     return {
       library: this.key,
@@ -175,6 +183,7 @@ export class LibraryRunner {
         backfill: s?.backfill ?? null,
         lag: lib.read((r) => lib.log.unacked(r, p.device)),
         holdsLogUntil: this.holdsLogUntil(p),
+        cutOffUntil: this.cutOffUntil(p.device),
         paused,
       };
     });
@@ -183,6 +192,13 @@ export class LibraryRunner {
   /** The absence horizon pruning goes by (ms), null if none: partners hold the log back however long they are away. */
   get pruneAbsentAfterMs(): number | null {
     return absenceHorizon(this.host.syncOptions);
+  }
+
+  /** Until when `device`'s links are refused for misbehaving (ms since the epoch), null if they are not. */
+  private cutOffUntil(device: Id): number | null {
+    const sync = this.current;
+    const until = sync?.cutOffUntil(device) ?? null;
+    return until === null ? null : Date.now() + (until - sync!.options.scheduler.now());
   }
 
   /** When `partner` stops holding the log back unless heard from again (as Library.prune counts: last seen, else paired), null: never. */
@@ -297,6 +313,8 @@ export interface RunnerPeer {
   lag: number;
   /** When it stops holding the log back unless heard from again (ms), null: never (see PartnerStatus). */
   holdsLogUntil: number | null;
+  /** Until when its links are refused for sending too many bad frames or records (ms), null if they are not. */
+  cutOffUntil?: number | null;
   paused: boolean;
 }
 

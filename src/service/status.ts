@@ -34,6 +34,8 @@ export interface PartnerStatus {
    * when it returns. Null: no horizon (it holds the log back however long).
    */
   holdsLogUntil: number | null;
+  /** Until when this device refuses its links because it sent too many bad frames or records (ms); null: not cut off. */
+  cutOffUntil?: number | null;
 }
 
 export interface BackfillStatus {

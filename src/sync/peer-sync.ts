@@ -62,6 +62,8 @@ export interface PeerSyncEvents {
   applied: (e: { peer: Id; report: ApplyReport }) => void;
   /** Records from `peer` refused (clock drift: report.refused) or rejected (invalid: report.rejected). */
   refused: (e: { peer: Id; report: ApplyReport }) => void;
+  /** `peer` sent too many bad frames or records: its links are refused until `until` (scheduler ms). */
+  cutOff: (e: { peer: Id; until: number; reason: string }) => void;
   /** Records sent to `peer` (live changes, or pages served to its catch-up). */
   sent: (e: { peer: Id; model: string; count: number }) => void;
   peer: (e: { peer: Id; up: boolean }) => void;
@@ -76,6 +78,7 @@ export const DEFAULT_SYNC_OPTIONS: SessionOptions = {
   maxBuffered: 10_000,
   maxBufferedBytes: 32 * 1024 * 1024,
   maxErrors: 20,
+  cutOffMs: 60_000,
   antiEntropyMs: 30_000,
   pruneIntervalMs: 10_000,
   pruneAbsentAfterMs: 30 * 86_400_000, // 30 days: a partner away longer stops holding the log back (a snapshot awaits it)
@@ -100,6 +103,8 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   private readonly pausedPeers = new Set<string>();
   /** Per partner (idKey): when its last link closed, the last time a frame came on it. */
   private readonly lastHeard = new Map<string, number>();
+  /** Partners cut off for misbehaving (idKey): until when (scheduler ms) their links are refused, and how many times so far. In memory only. */
+  private readonly cutOffs = new Map<string, { until: number; times: number; timer: unknown }>();
   private readonly offFailed: () => void;
   /** Why sync stopped for good (the journal failed); null while it runs. */
   failure: Error | null = null;
@@ -148,12 +153,12 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     if (this.started && !this.paused && !this.failure) this.transport.setPartners(this.linkedPartners());
   }
 
-  /** Partners to keep links with: all but those paused one by one. */
+  /** Partners to keep links with: all but those paused one by one and those cut off. */
   private linkedPartners(): Id[] {
     return this.library
       .partners()
       .map((p) => p.device)
-      .filter((d) => !this.pausedPeers.has(idKey(d)));
+      .filter((d) => !this.pausedPeers.has(idKey(d)) && this.cutOffUntil(d) === null);
   }
 
   /**
@@ -222,6 +227,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     this.offCommitted();
     this.offFailed();
     this.options.scheduler.clearTimeout(this.pruneTimer);
+    for (const c of this.cutOffs.values()) this.options.scheduler.clearTimeout(c.timer);
     for (const s of this.sessions.values()) s.close('stopped');
     await this.transport.close();
     await this.idle();
@@ -339,7 +345,32 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     else if (e.type === 'held') {
       this.held.count++;
       this.held.ms += e.ms;
-    } else this.emit('snapshot', { peer: e.peer, rows: e.rows });
+    } else if (e.type === 'misbehaved') this.cutOff(e.peer, e.reason);
+    else this.emit('snapshot', { peer: e.peer, rows: e.rows });
+  }
+
+  /**
+   * Neither dials nor admits `peer` for cutOffMs, doubled each time it is
+   * cut off again (up to 64×); a link that comes anyway is closed at once.
+   */
+  private cutOff(peer: Id, reason: string): void {
+    const { scheduler, cutOffMs } = this.options;
+    const key = idKey(peer);
+    const prev = this.cutOffs.get(key);
+    scheduler.clearTimeout(prev?.timer);
+    const times = (prev?.times ?? 0) + 1;
+    const wait = cutOffMs * 2 ** Math.min(times - 1, 6);
+    const until = scheduler.now() + wait;
+    const timer = scheduler.setTimeout(() => this.partnersChanged(), wait + 1);
+    this.cutOffs.set(key, { until, times, timer });
+    this.partnersChanged();
+    this.emit('cutOff', { peer, until, reason });
+  }
+
+  /** Until when `peer`'s links are refused (scheduler ms), or null if they are not. */
+  cutOffUntil(peer: Id): number | null {
+    const c = this.cutOffs.get(idKey(peer));
+    return c && c.until > this.options.scheduler.now() ? c.until : null;
   }
 
   private onLink(link: Link): void {
@@ -349,6 +380,11 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     }
     if (this.pausedPeers.has(idKey(link.remote))) {
       link.close('paused');
+      return;
+    }
+    const cutOff = this.cutOffUntil(link.remote);
+    if (cutOff !== null) {
+      link.close(`cut off for misbehaving, for ${Math.ceil((cutOff - this.options.scheduler.now()) / 1000)} s more`);
       return;
     }
     const key = idKey(link.remote);

@@ -42,8 +42,14 @@ export interface SessionOptions {
   maxBuffered: number;
   /** Bytes of live changes held while catching up, at most. */
   maxBufferedBytes: number;
-  /** Bad frames tolerated before the link is closed. */
+  /** Bad frames tolerated before the link is closed and the partner cut off. */
   maxErrors: number;
+  /**
+   * How long a partner cut off for too many bad frames is refused (its
+   * links closed at once); each further cut-off doubles it, up to
+   * 64 times as long.
+   */
+  cutOffMs: number;
   /** How often a ready session exchanges Hellos again and catches up on anything a lost frame kept from it. */
   antiEntropyMs: number;
   /** At most this often, log entries every partner has acknowledged are pruned. */
@@ -81,7 +87,9 @@ export type SessionEvent =
   /** A snapshot of the partner's shared rows was merged (its log no longer had what this device lacked). */
   | { type: 'snapshot'; peer: Id; rows: number }
   /** Data read for the partner waited `ms` for this device's journal before it was sent (DESIGN rule 11). */
-  | { type: 'held'; peer: Id; ms: number };
+  | { type: 'held'; peer: Id; ms: number }
+  /** The partner sent more bad frames or records than maxErrors: the link closes and the partner is cut off for a while. */
+  | { type: 'misbehaved'; peer: Id; reason: string };
 
 export type SessionState = 'handshake' | 'catching-up' | 'ready' | 'closed';
 
@@ -334,7 +342,11 @@ export class Session {
   private misbehaved(requestId: number, code: ErrorCode, message: string): void {
     this.host.report({ type: 'error', peer: this.remote, error: new ProtocolError(code, message) });
     this.sendError(requestId, code, message);
-    if (++this.errors > this.host.options.maxErrors) this.close(`too many bad frames (${code})`);
+    if (++this.errors > this.host.options.maxErrors && !this.isClosed()) {
+      const reason = `too many bad frames or records (${this.errors - 1} tolerated; the last: ${code}: ${message})`;
+      this.host.report({ type: 'misbehaved', peer: this.remote, reason });
+      this.close(reason);
+    }
   }
 
   private dispatch(msg: Message, size: number): void {

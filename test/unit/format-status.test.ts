@@ -71,6 +71,13 @@ describe('leaderless status (text)', () => {
     assert.match(text, /peer log: 0 entries, parked: 0\n {2}counts: tag 1\n/);
   });
 
+  it('names a partner cut off for sending bad records, and until when', () => {
+    const text = formatStatus(report({ partners: [partner({ name: 'rogue', cutOffUntil: NOW + 120_000 }), partner({ name: 'past', cutOffUntil: NOW - 1 }), partner({ name: 'fine', cutOffUntil: null })] }), NOW);
+    assert.match(text, /rogue .*, cut off for sending bad records until 2026-01-31T12:02:00\.000Z \(in 2 min\)$/m);
+    assert.doesNotMatch(text, /past .*cut off/);
+    assert.doesNotMatch(text, /fine .*cut off/);
+  });
+
   it('takes --prune-absent-after as a positive number of days; anything else is a usage error', () => {
     assert.equal(parseDaysOption('prune-absent-after', undefined), undefined);
     assert.equal(parseDaysOption('prune-absent-after', '30'), 30 * DAY_MS);

@@ -143,4 +143,47 @@ describe('peer sync sessions', function () {
       await c.close();
     }
   });
+
+  it('a partner cut off for bad frames is refused for cutOffMs, twice as long each time again, and is named; the others keep syncing', async () => {
+    const c = new Cluster(205, { maxErrors: 3, cutOffMs: 60_000 });
+    try {
+      const [a, b] = [await c.add('a'), await c.add('b')];
+      const rogue = c.newId();
+      await a.library.addPartner(rogue, 'rogue');
+      await c.connectAll();
+      const cutOffs: { until: number; reason: string }[] = [];
+      a.sync!.on('cutOff', (e) => cutOffs.push(e));
+      const t = c.net.transport(rogue);
+      const sessions: number[] = []; // when each link the rogue got stayed open long enough to be answered
+      t.on('link', (link: Link) => {
+        let answered = false;
+        link.on('frame', () => {
+          if (answered) return;
+          answered = true;
+          sessions.push(c.clock.now());
+        });
+        // Garbage as soon as the link is up, again and again (as a broken or hostile build would).
+        for (let i = 0; i < 10; i++) c.clock.setTimeout(() => link.open && link.send(new Uint8Array([0xff, 0xff, 0xff])), 5 * i);
+      });
+      t.setPartners([a.library.deviceId]);
+      const start = c.clock.now();
+      await c.run(30_000);
+      assert.equal(cutOffs.length, 1, 'cut off once in the first 30 s: every other link it tried was refused at once');
+      assert.match(cutOffs[0].reason, /too many bad frames/);
+      assert.ok(cutOffs[0].until >= start + 60_000, 'for cutOffMs');
+      assert.equal(a.sync!.cutOffUntil(rogue), cutOffs[0].until);
+      assert.equal(sessions.length, 1, 'no session while cut off');
+      // After the minute it is admitted again, misbehaves again, and is cut off for twice as long.
+      await c.run(60_000);
+      assert.equal(cutOffs.length, 2);
+      assert.ok(cutOffs[1].until - cutOffs[0].until >= 120_000 - 1000, `the second cut-off lasts twice as long (${cutOffs[1].until - cutOffs[0].until} ms later)`);
+      // Meanwhile the others sync as before.
+      await b.library.commitShared([tag('fine')]);
+      await c.run(200);
+      assert.equal(a.library.counts().tag, 1);
+      assert.equal(a.library.digest(), b.library.digest());
+    } finally {
+      await c.close();
+    }
+  });
 });

@@ -210,6 +210,7 @@ describe('status view model', () => {
         lag: 3,
         holdsLogUntil: null,
         holdsLog: true,
+        cutOffUntil: null,
         paused: false,
       });
       assert.deepEqual(s.log, { size: 9, horizon: 1234, origins: [{ device: PEER, name: PEER.slice(0, 8), pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234, pruneAbsentAfterMs: null });
@@ -253,6 +254,9 @@ describe('status view model', () => {
       const never = buildSnapshot(inputs({ now, status: { ok: true, value: statusInput({ pruneAbsentAfterMs: null }) }, peers: { ok: true, value: [{ ...peer(OLD, 'old', false, 0, 5), holdsLogUntil: null }] } }));
       assert.equal(never.log.pruneAbsentAfterMs, 'none');
       assert.deepEqual([never.peers.items[0].holdsLogUntil, never.peers.items[0].holdsLog], [null, true]);
+      // A partner cut off for sending bad records: until when (a time already past is no cut-off).
+      const cut = buildSnapshot(inputs({ now, peers: { ok: true, value: [{ ...peer(OLD, 'old', false, 0, 5), cutOffUntil: now + 60_000 }, { ...peer(NEW, 'new', false, 0, 5), cutOffUntil: now - 1 }] } }));
+      assert.deepEqual(cut.peers.items.map((p) => p.cutOffUntil), [now + 60_000, null]);
       // An engine that reports none of this: unknown, not guessed.
       const older = buildSnapshot(inputs({ now, peers: { ok: true, value: [{ device: OLD, name: 'old', online: false, lastSeen: 0 }] } }));
       assert.equal(older.log.pruneAbsentAfterMs, null);

@@ -6,7 +6,8 @@
  * ever added.
  *
  *   peers → [{device, name, publicKey, online, ready, state, lastSeen: number|null,
- *             backfill: {received, announced}|null, lag: number, holdsLogUntil: number|null, paused: boolean}]
+ *             backfill: {received, announced}|null, lag: number, holdsLogUntil: number|null, cutOffUntil: number|null,
+ *             paused: boolean}]
  *       state: 'offline' | 'connecting' (link up, handshake) | 'backfilling' (pulling from it while this
  *       device's first or resync backfill runs) | 'catching-up' | 'ready' | 'paused'.
  *       (While the service is suspended every partner is 'paused'; `paused` says which the user paused one by one.)
@@ -16,6 +17,8 @@
  *       holdsLogUntil: when it stops holding the log back unless heard from again (ms: its last contact,
  *       else when it was paired, plus the pruneAbsentAfter horizon; after that its entries may be pruned
  *       and it gets a snapshot when it returns); null: no horizon.
+ *       cutOffUntil: while it is cut off for sending more bad frames or records than the bound, until when
+ *       its links are refused (ms; the time doubles each time it is cut off again); null otherwise.
  *   backfillFrom {device} → {}   starts a backfill round served by that partner (a full resync with it
  *       preferred: every device-owned checkpoint restarts and the shared rows are merged from a snapshot;
  *       nothing is deleted, merges are idempotent). Progress comes as 'progress' events. The partner must

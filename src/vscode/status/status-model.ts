@@ -32,6 +32,8 @@ export interface PartnerInput {
   /** Not in every engine version: log entries it has not acknowledged, and when it stops holding the log back. */
   lag?: number;
   holdsLogUntil?: number | null;
+  /** Not in every engine version: until when its links are refused for sending bad records (ms), null: not cut off. */
+  cutOffUntil?: number | null;
 }
 
 export interface LibraryStatusInput {
@@ -76,6 +78,8 @@ export interface PeerInput {
   lag?: number;
   /** Not in every engine version: when it stops holding the log back unless heard from again (ms), null: never. */
   holdsLogUntil?: number | null;
+  /** Not in every engine version: until when its links are refused for sending bad records (ms), null: not cut off. */
+  cutOffUntil?: number | null;
   paused?: boolean;
 }
 
@@ -259,6 +263,8 @@ export interface PeerView {
    * it gets a snapshot when it returns); null: not reported.
    */
   holdsLog: boolean | null;
+  /** Until when this device refuses its links because it sent too many bad frames or records (null: not cut off). */
+  cutOffUntil: number | null;
   paused: boolean;
 }
 
@@ -461,6 +467,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         lastSeen: p.lastSeen ?? null,
         backfill: p.backfill ? { ...p.backfill, percent: percentOf(p.backfill.received, p.backfill.announced) } : null,
         ...hold(!!p.online, p.lag, p.holdsLogUntil),
+        cutOffUntil: isFinite(p.cutOffUntil) && p.cutOffUntil > i.now ? p.cutOffUntil : null,
         paused: !!p.paused,
       })),
     };
@@ -478,6 +485,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         lastSeen: p.lastSeen ?? null,
         backfill: null,
         ...hold(!!p.online, p.lag, p.holdsLogUntil),
+        cutOffUntil: isFinite(p.cutOffUntil) && p.cutOffUntil > i.now ? p.cutOffUntil : null,
         paused: false,
       })),
     };
