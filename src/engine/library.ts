@@ -561,7 +561,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Applies shared changes received from a peer (from any origin), idempotently. */
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
-    const { valid, newest } = this.admit(changes, (ch) => this.verified(ch), (ch) => String(ch?.model), report);
+    // One held already would not be applied: it is not verified again (live and catch-up overlap, and a
+    // change held above a gap is sent again each catch-up round until the gap closes).
+    const fresh = this.store.read((r) => changes.filter((ch) => !(ch?.hlc?.device instanceof Uint8Array && Number.isSafeInteger(ch.seq) && this.log.holds(r, ch))));
+    report.stale += changes.length - fresh.length;
+    const { valid, newest } = this.admit(fresh, (ch) => this.verified(ch), (ch) => String(ch?.model), report);
     await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
     });
