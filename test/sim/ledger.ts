@@ -32,6 +32,7 @@
 import { compareHlc, hlcToString, type Hlc } from '../../src/core/hlc';
 import { idKey, toHex, type Id } from '../../src/core/ids';
 import type { Committed, Library } from '../../src/engine/library';
+import { opCode } from '../../src/engine/records';
 import type { SharedChange, StateRecord } from '../../src/models/model';
 import { expectedLiveness } from '../support/oracle';
 import type { Collected } from '../support/workload';
@@ -75,6 +76,12 @@ export function authorOf(change: SharedChange): Id {
 /** Whether `lib`'s peer log holds change `seq` of `origin`. */
 function heldInLog(lib: Library, origin: Uint8Array, seq: number): boolean {
   return lib.read((r) => r.value('SELECT 1 FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq])) !== undefined;
+}
+
+/** Whether `lib` has row `uuid` of shared model `model`, or a change creating it in its log (applied, parked or above a gap). */
+function holdsRow(lib: Library, model: string, uuid: Uint8Array): boolean {
+  const m = lib.registry.sharedModel(model);
+  return lib.read((r) => m.get(r, uuid) !== null || r.value("SELECT 1 FROM peer_log WHERE model = ? AND uuid = ? AND op = ?", [model, uuid, opCode('create')]) !== undefined);
 }
 
 function changeKey(ch: SharedChange): string {
@@ -261,6 +268,16 @@ export class Ledger {
       it.excused = reason;
       n++;
     }
+    // A create whose parent (the tag of an assignment, the album of an item) no device holds any more
+    // can never apply: it waits for that parent for good, like the user's write that made it.
+    for (const it of this.counted()) {
+      if (it.op.kind !== 'shared' || it.op.change.op !== 'create') continue;
+      const change = it.op.change;
+      const parent = holders[0]?.registry.sharedModel(change.model).parentOf(change);
+      if (!parent || holders.some((h) => holdsRow(h, parent.model, parent.uuid))) continue;
+      it.excused = `${reason}: its ${parent.model} went with it`;
+      n++;
+    }
     return n;
   }
 
@@ -357,9 +374,13 @@ export class Ledger {
     if (!digests.every((d) => d === digests[0])) {
       out.push({ invariant: 'diverged', node: nodes.map((n) => n.name).join(','), detail: `digests ${digests.map((d) => d.slice(0, 8)).join(' ')}` });
     }
+    // Nothing waits for a parent some device has (it would have arrived); a record may wait for good for a
+    // parent no device has any more (lost with the disk of the device that made it: see excuse()).
+    const libs = nodes.map((n) => n.library);
     for (const n of nodes) {
-      const parked = n.library.parkedCount();
-      if (parked !== 0) out.push({ invariant: 'parked', node: n.name, detail: `${parked} records still parked` });
+      const waiting = n.library.read((r) => r.rows('SELECT parent_model, parent_uuid FROM parked')) as [string, Uint8Array][];
+      const stuck = waiting.filter(([model, uuid]) => libs.some((l) => (l.registry.get(model).kind === 'shared' ? holdsRow(l, model, uuid) : l.read((r) => r.value(`SELECT 1 FROM ${l.registry.get(model).table} WHERE uuid = ?`, [uuid])) !== undefined)));
+      if (stuck.length) out.push({ invariant: 'parked', node: n.name, detail: `${stuck.length} records still parked for a parent that exists (${waiting.length} parked in all)` });
     }
     return out;
   }
