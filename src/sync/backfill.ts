@@ -24,7 +24,7 @@
  * sum the partner reports.
  */
 import { compareBytes, encodeHlcTime } from '../core/hlc';
-import { idEquals, idKey, toHex, type Id } from '../core/ids';
+import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import { sameSum, type OwnerState } from '../models/owner-state';
 import type { Library } from '../engine/library';
 import type { HelloMessage } from '../protocol';
@@ -319,6 +319,9 @@ export class Backfill {
     let next = s.requestState(model, owner, from, pageSize);
     for (;;) {
       const resp = await next;
+      if (resp.model !== model || !idEquals(resp.owner, owner)) {
+        throw new Error(`asked for the ${model} rows of device ${idToString(owner)}, the partner answered with the ${resp.model} rows of device ${idToString(resp.owner)}`);
+      }
       const n = resp.records.length;
       const more = resp.hasMore && n > 0;
       if (more) {

@@ -11,6 +11,7 @@ import { deviceIdOf, deviceKeyPair, sign, type DeviceKeyPair } from '../../src/c
 import { Library } from '../../src/engine/library';
 import { memberId } from '../../src/engine/members';
 import { changeSigningBytes } from '../../src/engine/records';
+import { encodeHlcTime as encodeTime } from '../../src/core/hlc';
 import { registry } from '../../src/engine/registry';
 import { OwnershipError } from '../../src/models/errors';
 import type { SharedChange } from '../../src/models/model';
@@ -85,6 +86,27 @@ describe('authenticated origins (issue 12 regressions)', function () {
       // A's real change with that seq is not stale on B: it applies.
       assert.equal((await b.applyShared([real2])).shared.length, 1);
       assert.deepEqual(tagNames(b), ['real-1', 'real-2']);
+    } finally {
+      await close();
+    }
+  });
+
+  it("a state response that names another owner's rows cannot move the watermark of the owner asked for", async () => {
+    const { a, b, c, close } = await trio();
+    try {
+      await a.ready();
+      const [loc] = await b.commitDeviceOwned('location', [{ data: { device: b.deviceId, volume: null, path: '/b', name: 'b', workspace_key: 'ws', entry_count: 0, total_bytes: 0 } }]);
+      const [late] = await c.commitDeviceOwned('location', [{ data: { device: c.deviceId, volume: null, path: '/c', name: 'c', workspace_key: 'ws', entry_count: 0, total_bytes: 0 } }]);
+      // a asked a relay for b's locations; the relay answers with c's (newer) row and says it holds b's complete through then.
+      const through = late.hlc;
+      const report = await a.applyState('location', [late], { owner: b.deviceId, through: encodeTime(through) });
+      assert.equal(report.rejected.length, 1, 'the record of another owner is refused');
+      assert.ok(report.rejected[0].error instanceof OwnershipError);
+      assert.match(report.rejected[0].error.message, /asked for the rows of device/);
+      assert.equal(a.watermark(b.deviceId, 'location'), null, "b's watermark did not move: its real rows are still asked for");
+      const honest = await a.applyState('location', [loc], { owner: b.deviceId, through: encodeTime(loc.hlc) });
+      assert.deepEqual([honest.rejected.length, honest.applied + honest.parked], [0, 1], "b's row is still taken");
+      assert.notEqual(a.watermark(b.deviceId, 'location'), null, 'and an honest page moves the watermark');
     } finally {
       await close();
     }
