@@ -79,6 +79,7 @@ export const DEFAULT_SYNC_OPTIONS: SessionOptions = {
   maxBufferedBytes: 32 * 1024 * 1024,
   maxErrors: 20,
   cutOffMs: 60_000,
+  maxRequestsPerSecond: 1000,
   antiEntropyMs: 30_000,
   pruneIntervalMs: 10_000,
   pruneAbsentAfterMs: 30 * 86_400_000, // 30 days: a partner away longer stops holding the log back (a snapshot awaits it)

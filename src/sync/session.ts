@@ -50,6 +50,8 @@ export interface SessionOptions {
    * 64 times as long.
    */
   cutOffMs: number;
+  /** Catch-up requests served per second, on average; past that (and a burst of as many again) each is answered with a rate-limited Error and counts as a bad frame. */
+  maxRequestsPerSecond: number;
   /** How often a ready session exchanges Hellos again and catches up on anything a lost frame kept from it. */
   antiEntropyMs: number;
   /** At most this often, log entries every partner has acknowledged are pruned. */
@@ -135,6 +137,9 @@ export class Session {
   private lastHello: number;
   /** Pages being served, per (model, owner): where the next page starts and how many rows were left after it. */
   private readonly serving = new Map<string, { next: Uint8Array; remaining: number }>();
+  /** Catch-up requests the partner may still make now (admitRequest), as of requestTokensAt. */
+  private requestTokens: number;
+  private requestTokensAt: number;
 
   constructor(
     readonly link: Link,
@@ -142,6 +147,8 @@ export class Session {
   ) {
     this.lastHeard = host.options.scheduler.now();
     this.lastHello = this.lastHeard;
+    this.requestTokens = 2 * host.options.maxRequestsPerSecond;
+    this.requestTokensAt = this.lastHeard;
     link.on('frame', (f) => this.onFrame(f));
     link.on('close', () => this.closed());
     link.on('drain', () => this.drained());
@@ -339,6 +346,25 @@ export class Session {
     this.dispatch(msg, bytes.byteLength);
   }
 
+  /**
+   * A token bucket over the partner's catch-up requests (each reads up to a
+   * page of rows): maxRequestsPerSecond on average, twice that in a burst.
+   * Past it a request is refused as a bad frame (an honest backfill asks for
+   * far fewer: one page per owner and model at a time).
+   */
+  private admitRequest(requestId: number): boolean {
+    const rate = this.host.options.maxRequestsPerSecond;
+    const now = this.host.options.scheduler.now();
+    this.requestTokens = Math.min(2 * rate, this.requestTokens + ((now - this.requestTokensAt) * rate) / 1000);
+    this.requestTokensAt = now;
+    if (this.requestTokens >= 1) {
+      this.requestTokens--;
+      return true;
+    }
+    this.misbehaved(requestId, 'rate-limited', `more than ${rate} requests a second`);
+    return false;
+  }
+
   private misbehaved(requestId: number, code: ErrorCode, message: string): void {
     this.host.report({ type: 'error', peer: this.remote, error: new ProtocolError(code, message) });
     this.sendError(requestId, code, message);
@@ -375,9 +401,11 @@ export class Session {
         void this.applyLive(msg);
         return;
       case 'state-request':
+        if (!this.admitRequest(msg.requestId)) return;
         void this.serveState(msg.requestId, msg.model, msg.owner, msg.after, msg.limit);
         return;
       case 'shared-change-request':
+        if (!this.admitRequest(msg.requestId)) return;
         void this.serveShared(msg.requestId, msg.have, msg.limit, msg.snapshot);
         return;
       case 'ack':

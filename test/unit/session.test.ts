@@ -144,6 +144,39 @@ describe('peer sync sessions', function () {
     }
   });
 
+  it('a partner flooding catch-up requests is answered up to the rate, then refused (rate-limited) and cut off', async () => {
+    const c = new Cluster(206, { maxErrors: 5, maxRequestsPerSecond: 50 });
+    try {
+      const [a] = [await c.add('a')];
+      await a.library.commitShared([tag('x')]);
+      const rogue = c.newId();
+      await a.library.addPartner(rogue, 'rogue');
+      await c.connectAll();
+      const cutOffs: string[] = [];
+      a.sync!.on('cutOff', (e) => cutOffs.push(e.reason));
+      const t = c.net.transport(rogue);
+      const answers: string[] = [];
+      t.on('link', (link: Link) => {
+        link.on('frame', (f) => {
+          const m = decodeMessage(f);
+          if (m.type === 'shared-change-response') answers.push('page');
+          else if (m.type === 'error') answers.push(m.code);
+        });
+        // 200 requests a second, four times the rate: a burst of 100 and the rate are served until the burst is spent (~0.7 s), then refused.
+        for (let i = 1; i <= 200; i++) c.clock.setTimeout(() => link.open && link.send(encodeMessage({ type: 'shared-change-request', requestId: i, have: [], limit: 10, snapshot: null })), 5 * i);
+      });
+      t.setPartners([a.library.deviceId]);
+      await c.run(2000);
+      const pages = answers.filter((x) => x === 'page').length;
+      assert.ok(pages >= 120 && pages <= 140, `the burst and the rate were served (${pages} pages)`);
+      assert.ok(answers.includes('rate-limited'), 'the requests past it were answered with rate-limited Errors');
+      assert.equal(cutOffs.length, 1, 'and the partner was cut off');
+      assert.match(cutOffs[0], /rate-limited: more than 50 requests a second/);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('a partner cut off for bad frames is refused for cutOffMs, twice as long each time again, and is named; the others keep syncing', async () => {
     const c = new Cluster(205, { maxErrors: 3, cutOffMs: 60_000 });
     try {
