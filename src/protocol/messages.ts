@@ -40,7 +40,7 @@ export interface HelloMessage {
   readonly watermarks: readonly Watermark[];
   /** Shared data: per model, the rows held and their sum (models/shared-state.ts). */
   readonly shared: readonly SharedSum[];
-  /** Nothing waits here for a parent: every change the vector counts is applied. */
+  /** Nothing waits here for a parent: every change the vector counts is applied (informational: its shared sums then cover the whole vector). */
   readonly settled: boolean;
 }
 

@@ -60,11 +60,17 @@ export async function catchUpShared(s: Session): Promise<void> {
  * base it could not adopt, say, when every device whose log had them is
  * gone): its rows of that model are merged here (and the partner does the
  * same with this device's when it compares): once per sum it reports.
+ *
+ * Also while something waits here (or there) for a parent: with equal
+ * vectors that parent is in neither log, so such rows may be the only way
+ * it ever arrives (a tag merged from a snapshot on the partner, an item
+ * waiting for it here). Merging is idempotent; at worst a model whose sums
+ * differ only by what waits is pulled once per sum.
  */
 async function reconcileShared(s: Session): Promise<void> {
   const lib = s.host.library;
   const hello = s.hello;
-  if (!hello || !hello.settled || lib.parkedCount() > 0 || !sameVector(lib.have(), hello.vector)) return;
+  if (!hello || !sameVector(lib.have(), hello.vector)) return;
   const mine = new Map(lib.sharedStates().map((x) => [x.model, x]));
   const models: SharedModel[] = [];
   for (const theirs of hello.shared) {

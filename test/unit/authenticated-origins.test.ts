@@ -95,6 +95,8 @@ describe('authenticated origins (issue 12 regressions)', function () {
     const { a, b, c, close } = await trio();
     try {
       await a.ready();
+      await a.addPartner(b.deviceId, 'b');
+      await a.addPartner(c.deviceId, 'c');
       const [loc] = await b.commitDeviceOwned('location', [{ data: { device: b.deviceId, volume: null, path: '/b', name: 'b', workspace_key: 'ws', entry_count: 0, total_bytes: 0 } }]);
       const [late] = await c.commitDeviceOwned('location', [{ data: { device: c.deviceId, volume: null, path: '/c', name: 'c', workspace_key: 'ws', entry_count: 0, total_bytes: 0 } }]);
       // a asked a relay for b's locations; the relay answers with c's (newer) row and says it holds b's complete through then.

@@ -169,6 +169,7 @@ describe('exact logs (issue 11 regressions)', function () {
     const relay = await Library.create({ dataDir: path.join(dir, 'relay'), name: 't', libraryId, secret, deviceName: 'relay' });
     try {
       await Promise.all([owner.ready(), relay.ready()]);
+      await relay.addPartner(owner.deviceId, 'owner');
       const [loc] = await owner.commitDeviceOwned('location', [
         { data: { device: owner.deviceId, volume: null, path: '/p', name: 'p', workspace_key: 'ws', entry_count: 3, total_bytes: 0 } },
       ]);

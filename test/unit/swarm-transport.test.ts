@@ -6,6 +6,7 @@ import { idEquals, newId, type Id } from '../../src/core/ids';
 import { deviceIdOf } from '../../src/core/signing';
 import { Library } from '../../src/engine/library';
 import { PeerSync } from '../../src/sync/peer-sync';
+import type { SessionOptions } from '../../src/sync/session';
 import type { Link, Transport } from '../../src/engine/transport';
 import { KeyFileError, NetworkUnavailableError } from '../../src/net/errors';
 import type { KeyPair } from '../../src/net/hyperswarm-types';
@@ -196,11 +197,11 @@ describe('Hyperswarm transport (local testnet)', function () {
     return libs;
   }
 
-  function run(d: Device, library: Library, host = d.host): Running {
+  function run(d: Device, library: Library, host = d.host, options: Partial<SessionOptions> = {}): Running {
     const transport = host.transport({ libraryId: library.id, secret: library.secret, peers: () => reachable(library) });
     const links: Link[] = [];
     transport.on('link', (l) => links.push(l));
-    const sync = new PeerSync(library, transport);
+    const sync = new PeerSync(library, transport, options);
     sync.on('error', () => undefined);
     sync.start();
     cleanup.push(() => sync.stop());
@@ -379,7 +380,10 @@ describe('Hyperswarm transport (local testnet)', function () {
   it('wire fuzz: a paired peer sending garbage, bad fields, huge lengths, oversized frames and floods gets Errors and is cut off; the others keep syncing and lose nothing', async () => {
     const [a, b, m] = [await device('a'), await device('b'), await device('m')];
     const [la, lb, lm] = await shareLibrary([a, b, m]);
-    const [ra, rb] = [run(a, la), run(b, lb)];
+    // a cuts m off for 200 ms at a time (doubling, so up to 12.8 s), not the default minute: every attack below gets through.
+    const cutOffs: number[] = [];
+    const [ra, rb] = [run(a, la, a.host, { cutOffMs: 200 }), run(b, lb)];
+    ra.sync.on('cutOff', (e) => cutOffs.push(e.until));
     const tm = raw(m, lm); // m runs no engine: it only sends what the test makes it send
     const abLinked = () => ra.sync.readyPeers().some((p) => idEquals(p, b.deviceId)) && rb.sync.readyPeers().some((p) => idEquals(p, a.deviceId));
     await waitFor('a and b synced, m linked to a', () => abLinked() && tm.links.some((l) => l.open && idEquals(l.remote, a.deviceId)));
@@ -453,6 +457,7 @@ describe('Hyperswarm transport (local testnet)', function () {
     assert.equal(sent, attacks.length + 2);
     assert.ok(errorsFromA() >= 20, `m got ${errorsFromA()} Errors`);
     assert.ok(tm.closes.length >= 2, 'cut off more than once: each time after a bounded number of bad frames');
+    assert.ok(cutOffs.length >= 2, `a named m as cut off each time (${cutOffs.length})`);
     assert.ok(tm.closes.some((r) => /closed by the peer|connection closed/.test(r)), tm.closes.join(', '));
     await lb.commitShared([tag('after')]);
     await waitFor('a and b still sync: everything b wrote reached a', () => la.counts().tag === 2 + bDuring.length && la.digest() === lb.digest());
