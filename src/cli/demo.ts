@@ -112,10 +112,21 @@ export async function indexRepository(lib: Library, workspaceKey: string, files:
   }
 }
 
+/**
+ * Polls `done` until it holds, leaving the event loop free between checks
+ * for at least three times as long as a check took. Comparing two digests
+ * of a 20k-entry library takes ~0.5-1 s on a busy machine: polled back to
+ * back, the loop, which in `runNetworkDemo` also runs both devices'
+ * networking and the DHT nodes, was blocked 99% of the time, and the
+ * desktop's reconnection after resume crawled past the deadline.
+ */
 export async function until(done: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!done()) {
+  for (;;) {
+    const start = performance.now();
+    if (done()) return;
+    const took = performance.now() - start;
     if (performance.now() > deadline) throw new Error('the demo timed out');
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, Math.max(2, 3 * took)));
   }
 }

@@ -40,7 +40,7 @@ import type { Channel, SecretStream, Swarm } from './hyperswarm-types';
 import { deriveInviteKeys, format, newInviteCode, parseInviteCode, type InviteKeys } from './invite-code';
 import { keyPairFromSeed } from './keys';
 import { loadNetModules, loadSodium, type NetModules } from './native';
-import { channelOpenWaitMs, newSwarm } from './swarm-host';
+import { afterResponsiveWait, channelOpenWaitMs, newSwarm } from './swarm-host';
 
 export const PAIR_PROTOCOL = 'leaderless-sync/pair/1';
 
@@ -501,8 +501,7 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
         let opened = false;
         // A connection can be up on this side only (a hole punch the other side never saw): without
         // the inviter's channel soon, drop it and dial again rather than wait for its ~13 s timeout.
-        const openTimer = setTimeout(() => conn.destroy(), channelOpenWaitMs(conn)); // as the sync swarm waits (swarm-host.ts)
-        openTimer.unref();
+        const cancelOpenWait = afterResponsiveWait(channelOpenWaitMs(conn), () => conn.destroy()); // as the sync swarm waits (swarm-host.ts)
         const channel = openChannel(
           net,
           conn,
@@ -521,7 +520,7 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
             setTimeout(() => conn.destroy(), ANSWER_GRACE_MS).unref();
           },
           () => {
-            clearTimeout(openTimer);
+            cancelOpenWait();
             if (settled) return;
             if (opened) return finish(new PairingError('protocol', 'The inviting device closed the connection without answering: the invite may have just expired, been used or revoked'));
             log('pairing: the connection to the inviting device did not come up; dialling again');
@@ -530,7 +529,7 @@ export async function joinWithKeys(keys: InviteKeys, opts: Omit<JoinOptions, 'co
           },
           () => {
             opened = true;
-            clearTimeout(openTimer);
+            cancelOpenWait();
             send(channel!, { type: Type.JoinRequest, proof: proofFor(keys, 'join', { handshakeHash: conn.handshakeHash, joinerKey, inviterKey }), joiner: opts.joiner });
           },
         );

@@ -15,6 +15,10 @@
  *   wants any more are left and their connection closed.
  * - Dead connections are noticed in ~2–3 s (keep-alive 1 s, timeout 3 s)
  *   instead of Hyperswarm's ~15 s default.
+ * - A connection on which no library's channel opens soon is dropped and
+ *   dialled again (one-sided hole punch). "Soon" is time this process could
+ *   read the network (afterResponsiveWait): a blocked event loop is not the
+ *   peer's silence.
  * - `destroy()` leaves everything and destroys the swarm and its DHT node,
  *   so the process can exit.
  *
@@ -63,6 +67,50 @@ const CHANNEL_OPEN_RTTS = 4;
 export function channelOpenWaitMs(conn: Pick<SecretStream, 'rawStream'>): number {
   return CHANNEL_OPEN_FLOOR_MS + CHANNEL_OPEN_RTTS * (conn.rawStream?.rtt ?? 0);
 }
+
+/** How often afterResponsiveWait looks at the clock (ms), and the most one look counts (ms). */
+const RESPONSIVE_TICK_MS = 50;
+const RESPONSIVE_TICK_MAX_MS = 2 * RESPONSIVE_TICK_MS;
+
+/**
+ * Calls `late` once `waitMs` of time in which this process could read the
+ * network has passed; the returned function cancels it. On a responsive
+ * event loop that is `waitMs` (to a tick); time the loop spends blocked (a
+ * long synchronous task: a digest, a large apply) counts for at most
+ * RESPONSIVE_TICK_MAX_MS per stall, and `late` runs only after the loop has
+ * polled for I/O since its last look.
+ *
+ * A plain timer is wrong for "the remote did not answer in time" in a busy
+ * process: it counts the time this process was blocked as the remote's
+ * silence, and it can run before the I/O that arrived during the stall (the
+ * remote's channel open) has been read, since timers run before a loop
+ * turn's poll phase. When both ends share one blocked loop (the network
+ * demo, tests) the remote cannot even answer until the loop turns. Under the
+ * demo's digest polling (~1 s stalls) every connection after a resume came
+ * up during a stall and was dropped before its channel could open, and so
+ * was every redial, for good.
+ */
+export function afterResponsiveWait(waitMs: number, late: () => void): () => void {
+  let counted = 0;
+  let last = performance.now();
+  let decide: NodeJS.Immediate | null = null;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    counted += Math.min(now - last, RESPONSIVE_TICK_MAX_MS);
+    last = now;
+    if (counted < waitMs) return;
+    clearInterval(tick);
+    // Timers run before the poll phase: decide in the check phase, after what arrived so far is read.
+    decide = setImmediate(late);
+    decide.unref();
+  }, RESPONSIVE_TICK_MS);
+  tick.unref();
+  return () => {
+    clearInterval(tick);
+    if (decide) clearImmediate(decide);
+  };
+}
+
 /** How long a key a join announced is admitted before its library lists it. */
 const EXPECT_TTL_MS = 60_000;
 
@@ -232,9 +280,10 @@ export class SwarmHost {
     for (const t of this.transports.values()) t.attach(peer);
     // A connection can be up on this side only (a hole punch the other side never saw) and
     // would sit for Hyperswarm's ~13 s timeout: without any library's channel open on it soon,
-    // drop it so that either side dials again.
+    // drop it so that either side dials again. Soon in time this process could read the network:
+    // a stall here is not the remote's silence (see afterResponsiveWait).
     const waitMs = channelOpenWaitMs(conn);
-    const check = setTimeout(() => {
+    const cancel = afterResponsiveWait(waitMs, () => {
       if (conn.destroyed || this.destroyed || ![...this.transports.values()].some((t) => t.wants(hex))) return;
       if ([...this.transports.values()].some((t) => t.hasOpenLink(peer))) return;
       this.log(`no channel came up on the connection to ${short(hex)} within ${Math.round(waitMs)} ms; dropping it to dial again`);
@@ -243,9 +292,8 @@ export class SwarmHost {
       // has seen this one close (its own close listener runs before ours).
       conn.on('close', () => setImmediate(() => this.redial(conn.remotePublicKey)));
       conn.destroy();
-    }, waitMs);
-    check.unref();
-    conn.on('close', () => clearTimeout(check));
+    });
+    conn.on('close', cancel);
   }
 
   /** Queues a connection attempt to `key` now, if a library still wants it and none is up. */
