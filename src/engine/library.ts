@@ -542,10 +542,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint): Promise<ApplyReport> {
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
+    let foreign = false;
     const check = (rec: StateRecord) => {
       const checked = checkStateRecord(model, rec);
       // A page asked of one owner's rows vouches for that owner only: another's row in it (and the watermark it would move) is refused.
       if (checkpoint && !idEquals(checked.hlc.device, checkpoint.owner)) {
+        foreign = true;
         throw new OwnershipError(`${model.name} ${idToString(checked.uuid)}: asked for the rows of device ${idToString(checkpoint.owner)}, got one of device ${idToString(checked.hlc.device)}`);
       }
       return checked;
@@ -555,9 +557,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
     for (const rec of valid) if (idEquals(rec.hlc.device, this.deviceId) && (!ownNewest || compareHlc(rec.hlc, ownNewest) > 0)) ownNewest = rec.hlc;
     await this.applyRemote(report, newest, false, (w) => {
       this.applier.applyState(w, model, valid, report);
-      // A page of a catch-up: the watermark moves with it, in the same transaction, unless
-      // a stamp was refused or a record could not wait for its parent (the page is fetched again later).
-      if (checkpoint && report.refused.length === 0 && report.rejected.length === 0 && report.deferred === 0 && records.length) {
+      // A page of a catch-up: the watermark moves with it, in the same transaction, unless a stamp was
+      // refused or a record could not wait for its parent (the page is fetched again later), or the page
+      // held another owner's rows (it vouches for nothing).
+      if (checkpoint && !foreign && report.refused.length === 0 && report.deferred === 0 && records.length) {
         const last = encodeHlcTime(records[records.length - 1].hlc);
         const through = checkpoint.through;
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
