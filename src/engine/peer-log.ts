@@ -43,6 +43,9 @@ export function baseSeq(v: { origin: Id; seq: number }, waiting: ReadonlyMap<str
   return Math.min(v.seq, (waiting.get(idKey(v.origin)) ?? Infinity) - 1);
 }
 
+/** The columns of a log row that `change()` reads, in its order. */
+const CHANGE_COLUMNS = 'seq, hlc, model, uuid, op, data, signature';
+
 export class PeerLog {
   constructor(private readonly registry: Registry) {}
 
@@ -120,7 +123,7 @@ export class PeerLog {
         continue;
       }
       if (hasMore) continue;
-      const rows = r.rows('SELECT seq, hlc, model, uuid, op, data, signature FROM peer_log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?', [
+      const rows = r.rows(`SELECT ${CHANGE_COLUMNS} FROM peer_log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?`, [
         v.origin,
         from,
         limit - changes.length + 1,
@@ -164,7 +167,7 @@ export class PeerLog {
   heads(r: Reader, at: readonly { origin: Id; seq: number }[]): SharedChange[] {
     const out: SharedChange[] = [];
     for (const { origin, seq } of at) {
-      const row = r.rows('SELECT seq, hlc, model, uuid, op, data, signature FROM peer_log WHERE origin = ? AND seq = ?', [origin, seq])[0];
+      const row = r.rows(`SELECT ${CHANGE_COLUMNS} FROM peer_log WHERE origin = ? AND seq = ?`, [origin, seq])[0];
       const ch = row && this.change(origin, this.author(r, origin), row);
       if (ch) out.push(ch);
     }
