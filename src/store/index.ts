@@ -10,4 +10,4 @@ export {
   TransactionError,
 } from './errors';
 export { locateWasm } from './sqljs';
-export { defaultJournalIo, type JournalIo } from './journal';
+export { diskJournalIo, type JournalIo } from './journal';

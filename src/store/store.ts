@@ -26,7 +26,7 @@ import {
   TransactionError,
 } from './errors';
 import { asError, fsyncDir, PRIVATE_DIR_MODE, writeFileDurableSync } from './fsutil';
-import { JournalWriter, defaultJournalIo, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo, type JournalIo } from './journal';
+import { JournalWriter, isAllZeroFile, listJournalFiles, scanJournal, type JournalFile, type JournalFileInfo, type JournalIo } from './journal';
 import { DirLock } from './lock';
 import { LiveFile, allocateRoom, asBuffer, fileView, roomCapacity, type CanaryTarget } from './livefile';
 import { collectGarbage } from './memory';
@@ -699,7 +699,7 @@ export class Store {
         },
       );
 
-      journal.io = opts.journalIo ?? defaultJournalIo;
+      if (opts.journalIo) journal.io = opts.journalIo;
       store = new Store(dir, eng, journal, lock, emit, seq, snapshotSeq, snap ? snap.fileBytes : 0, threshold);
       storeRef = store;
 
