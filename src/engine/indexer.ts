@@ -136,20 +136,20 @@ export async function indexFolder(lib: Library, folderPath: string, opts: IndexO
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new IndexError(`batchSize must be a positive integer, not ${batchSize}`);
   const excludes = new Excludes([...(opts.includeDefaults === false ? [] : DEFAULT_EXCLUDES), ...(opts.exclude ?? [])]);
-  let st: Stats;
-  try {
-    st = await fsp.stat(root);
-  } catch (e) {
-    throw new NotFoundError(`Cannot index ${root}: ${describeFsError(e)}`);
-  }
-  if (!st.isDirectory()) throw new IndexError(`Cannot index ${root}: it is not a folder`);
-  const workspaceKey = opts.workspaceKey === undefined ? await workspaceKeyFor(root) : checkWorkspaceKey(opts.workspaceKey);
-
+  // Claimed at once (synchronously): a second call for the same folder is refused however fast this one goes.
   const claim = claimFolder(lib, root);
   // Stopped by the caller, or by the removal of the folder's location (which waits for this scan to let go).
   const signal = opts.signal ? AbortSignal.any([opts.signal, claim.signal]) : claim.signal;
   const none: IndexProgress = { scanned: 0, written: 0, deleted: 0 };
   try {
+    let st: Stats;
+    try {
+      st = await fsp.stat(root);
+    } catch (e) {
+      throw new NotFoundError(`Cannot index ${root}: ${describeFsError(e)}`);
+    }
+    if (!st.isDirectory()) throw new IndexError(`Cannot index ${root}: it is not a folder`);
+    const workspaceKey = opts.workspaceKey === undefined ? await workspaceKeyFor(root) : checkWorkspaceKey(opts.workspaceKey);
     throwIfAborted(signal, none);
     await lib.ready();
     await ensureDevice(lib, opts.deviceName);
