@@ -331,13 +331,20 @@
     if (x.lag === null) return '—';
     if (x.holdsLog === false) {
       const horizon = typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon';
+      const entries = num(x.lag) + ' unacknowledged entr' + (x.lag === 1 ? 'y' : 'ies');
+      if (x.online) {
+        return el('span', {
+          title: 'Connected, but has not acknowledged for longer than ' + horizon + ' (since ' + iso(x.holdsLogUntil) + '): ' + entries + ' may be pruned; it gets a snapshot for them.',
+          text: 'none (no acks > ' + horizon + ')',
+        });
+      }
       return el('span', {
-        title: 'Away longer than ' + horizon + ' (since ' + iso(x.holdsLogUntil) + '): ' + num(x.lag) + ' unacknowledged entr' + (x.lag === 1 ? 'y' : 'ies') + ' may be pruned; it gets a snapshot when it returns.',
+        title: 'Away longer than ' + horizon + ' (since ' + iso(x.holdsLogUntil) + '): ' + entries + ' may be pruned; it gets a snapshot when it returns.',
         text: 'none (away > ' + horizon + ')',
       });
     }
     if (x.online || x.holdsLogUntil === null || x.lag === 0) return num(x.lag);
-    return el('span', { title: 'It stops holding the log back at ' + iso(x.holdsLogUntil) + ' unless heard from before (last seen + ' + (typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon') + ').', text: num(x.lag) + ' until ' + time(x.holdsLogUntil) });
+    return el('span', { title: 'It stops holding the log back at ' + iso(x.holdsLogUntil) + ' unless heard from before (last seen, or its oldest unacknowledged entry, + ' + (typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon') + ').', text: num(x.lag) + ' until ' + time(x.holdsLogUntil) });
   }
 
   function peerActions(x) {

@@ -58,8 +58,9 @@ function heldBack(p: PartnerStatus, lib: LibraryStatus, now: number): string {
   if (typeof p.lag !== 'number') return '';
   const entries = `${p.lag} log entr${p.lag === 1 ? 'y' : 'ies'}`;
   const until = p.holdsLogUntil;
-  if (typeof until === 'number' && until <= now && !p.online) {
+  if (typeof until === 'number' && until <= now) {
     const horizon = typeof lib.pruneAbsentAfterMs === 'number' ? formatDays(lib.pruneAbsentAfterMs) : 'the log horizon';
+    if (p.online) return `, has not acknowledged for longer than ${horizon}: no longer holds the log back (${entries} unacknowledged; it gets a snapshot for them)`;
     return `, away longer than ${horizon}: no longer holds the log back (${entries} unacknowledged; it gets a snapshot when it returns)`;
   }
   if (p.lag === 0) return '';

@@ -230,7 +230,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.incarnation = incarnation;
     this.origin = clock.device;
     this.ownClock = ownClock;
-    this.log = new PeerLog(registry);
+    this.log = new PeerLog(registry, () => clock.last().ms);
     this.parking = new Parking(registry, maxParked);
     this.applier = new Applier(registry, this.log, this.parking);
   }

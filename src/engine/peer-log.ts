@@ -47,7 +47,11 @@ export function baseSeq(v: { origin: Id; seq: number }, waiting: ReadonlyMap<str
 const CHANGE_COLUMNS = 'seq, hlc, model, uuid, op, data, signature';
 
 export class PeerLog {
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    /** ms: when an entry is logged here (the library's clock) */
+    private readonly now: () => number,
+  ) {}
 
   /** Highest seq received from `origin` with nothing missing below it (0 if none). */
   contiguous(r: Reader, origin: Id): number {
@@ -189,7 +193,7 @@ export class PeerLog {
     const hlc = encodeHlc(ch.hlc);
     // Which device (and key) and run an origin is (checked: the origin is derived from them).
     if (newOrigin) w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [ch.hlc.device, ch.device, ch.incarnation, ch.publicKey]);
-    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    w.run('INSERT INTO peer_log (origin, seq, hlc, model, uuid, op, data, signature, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       ch.hlc.device,
       ch.seq,
       hlc,
@@ -198,6 +202,7 @@ export class PeerLog {
       opCode(ch.op),
       model.codec.encode(ch.data),
       ch.signature,
+      this.now(),
     ]);
     return hlc;
   }
@@ -252,14 +257,17 @@ export class PeerLog {
    * Removes entries every partner has acknowledged. A partner that never
    * acked an origin counts as zero; with no partners nothing is pruned.
    * `waiting` (origin → lowest seq still parked) holds the horizon below
-   * changes not yet applied. Partners last heard from before `absentSince`
-   * (ms) are not waited for. Returns the number of entries removed.
+   * changes not yet applied. Partners not waited for, once `absentSince`
+   * (ms) is given: those last heard from before it, and those that left an
+   * entry logged before it unacknowledged (present, but not acknowledging:
+   * a broken or hostile device must not make the log grow for good). Either
+   * gets a snapshot for what was pruned when it asks. Returns the number of
+   * entries removed.
    */
   prune(w: Writer, waiting: ReadonlyMap<string, number>, absentSince = -Infinity): number {
     const all = w.rows('SELECT device, coalesce(last_seen, added_at) FROM partner');
     if (all.length === 0) return 0;
-    // Partners not heard from since `absentSince` do not hold the log back: they get a snapshot when they return.
-    const partners = all.filter((row) => (row[1] as number) >= absentSince).map((row) => row[0] as Uint8Array);
+    const partners = all.filter((row) => (row[1] as number) >= absentSince && !this.stalled(w, row[0] as Uint8Array, absentSince)).map((row) => row[0] as Uint8Array);
     let removed = 0;
     // Only origins with entries still in the log have anything to prune.
     const inLog = new Set(w.rows('SELECT DISTINCT origin FROM peer_log').map((row) => idKey(row[0] as Uint8Array)));
@@ -276,6 +284,28 @@ export class PeerLog {
       w.run('UPDATE log_vector SET pruned = ? WHERE origin = ?', [horizon, v.origin]);
     }
     return removed;
+  }
+
+  /** Whether `partner` has left an entry logged before `since` (ms) unacknowledged. */
+  private stalled(r: Reader, partner: Id, since: number): boolean {
+    if (since === -Infinity) return false;
+    const oldest = this.oldestUnacked(r, partner);
+    return oldest !== null && oldest < since;
+  }
+
+  /**
+   * When the oldest entry `partner` has not acknowledged was logged here
+   * (ms), null if it lacks none.
+   */
+  oldestUnacked(r: Reader, partner: Id): number | null {
+    const acked = this.acks(r, partner);
+    let oldest: number | null = null;
+    for (const [origin] of r.rows('SELECT origin FROM log_vector')) {
+      const o = origin as Uint8Array;
+      const at = r.value('SELECT min(logged_at) FROM peer_log WHERE origin = ? AND seq > ?', [o, acked.get(idKey(o)) ?? 0]);
+      if (typeof at === 'number' && (oldest === null || at < oldest)) oldest = at;
+    }
+    return oldest;
   }
 
   /**

@@ -78,4 +78,14 @@ export const MIGRATIONS: Migration[] = [
       "DELETE FROM parked WHERE model IN ('tag', 'album', 'user_metadata', 'tag_assignment', 'album_item', 'member')",
     ],
   },
+  {
+    version: 6,
+    name: 'when each peer-log entry was logged here',
+    statements: [
+      // ms on this device's clock. A partner that leaves an entry unacknowledged past the absence horizon stops
+      // holding the log back (PeerLog.prune). Entries logged before this count as logged now (the upgrade).
+      'ALTER TABLE peer_log ADD COLUMN logged_at INTEGER',
+      "UPDATE peer_log SET logged_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    ],
+  },
 ];

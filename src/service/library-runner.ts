@@ -201,10 +201,17 @@ export class LibraryRunner {
     return until === null ? null : Date.now() + (until - sync!.options.scheduler.now());
   }
 
-  /** When `partner` stops holding the log back unless heard from again (as Library.prune counts: last seen, else paired), null: never. */
-  private holdsLogUntil(partner: { lastSeen: number | null; addedAt: number }): number | null {
+  /**
+   * When `partner` stops holding the log back unless it is heard from and acknowledges meanwhile (as
+   * PeerLog.prune counts: its last contact, else when it was paired, or the oldest entry it has not
+   * acknowledged, whichever is earlier), null: never.
+   */
+  private holdsLogUntil(partner: { device: Id; lastSeen: number | null; addedAt: number }): number | null {
     const horizon = this.pruneAbsentAfterMs;
-    return horizon === null ? null : (partner.lastSeen ?? partner.addedAt) + horizon;
+    if (horizon === null) return null;
+    const lib = this.library;
+    const oldest = lib.read((r) => lib.log.oldestUnacked(r, partner.device));
+    return Math.min(partner.lastSeen ?? partner.addedAt, oldest ?? Infinity) + horizon;
   }
 
   /** Stops syncing with one partner until resumePeer (or a restart of the service): its link closes, it is neither dialled nor admitted. */

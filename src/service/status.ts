@@ -28,10 +28,13 @@ export interface PartnerStatus {
   /** Shared changes in this device's peer log it has not acknowledged: the log is kept for it. */
   lag: number;
   /**
-   * When it stops holding the peer log back if it is not heard from again
-   * (ms): last seen (or paired) + the library's `pruneAbsentAfterMs`. After
-   * that its unacknowledged entries may be pruned, and it gets a snapshot
-   * when it returns. Null: no horizon (it holds the log back however long).
+   * When it stops holding the peer log back unless it is heard from and
+   * acknowledges meanwhile (ms): its last contact (or when it was paired),
+   * or when the oldest entry it has not acknowledged was logged, whichever
+   * is earlier, + the library's `pruneAbsentAfterMs`. After that its
+   * unacknowledged entries may be pruned (also while it is connected), and
+   * it gets a snapshot for them. Null: no horizon (it holds the log back
+   * however long).
    */
   holdsLogUntil: number | null;
   /** Until when this device refuses its links because it sent too many bad frames or records (ms); null: not cut off. */

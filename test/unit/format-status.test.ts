@@ -44,6 +44,7 @@ describe('leaderless status (text)', () => {
           partner({ name: 'laptop', lastSeen: NOW - 3 * DAY_MS, lag: 12, holdsLogUntil: NOW + 27 * DAY_MS }),
           partner({ name: 'old', lastSeen: NOW - 40 * DAY_MS, lag: 9, holdsLogUntil: NOW - 10 * DAY_MS }),
           partner({ name: 'synced', lastSeen: NOW - 3600_000, lag: 0, holdsLogUntil: NOW + 29 * DAY_MS }),
+          partner({ name: 'mute', online: true, ready: true, lastSeen: NOW, lag: 7, holdsLogUntil: NOW - 1 * DAY_MS }),
         ],
       }),
       NOW,
@@ -54,6 +55,7 @@ describe('leaderless status (text)', () => {
     assert.match(line('laptop'), /: offline, last seen 2026-01-28T12:00:00\.000Z \(3 days ago\), holds back 12 log entries until 2026-02-27T12:00:00\.000Z \(in 27 days\)$/);
     assert.match(line('old'), /: offline, last seen .*\(40 days ago\), away longer than 30 days: no longer holds the log back \(9 log entries unacknowledged; it gets a snapshot when it returns\)$/);
     assert.match(line('synced'), /: offline, last seen .*\(1 h ago\)$/, 'nothing held back: nothing said');
+    assert.match(line('mute'), /: online, .*has not acknowledged for longer than 30 days: no longer holds the log back \(7 log entries unacknowledged; it gets a snapshot for them\)$/);
     assert.match(text, /\n {2}peer log: 12 entries, parked: 0\n {2}log horizon: a partner not heard from for 30 days stops holding the log back \(it gets a snapshot when it returns\)\n/);
   });
 

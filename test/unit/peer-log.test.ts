@@ -136,10 +136,14 @@ describe('peer log', () => {
     now += 61_000;
     assert.equal(await a.prune(), 0, 'without a bound: wait for b however long');
     assert.equal(await a.prune({ absentAfterMs: 60_000 }), 1, 'all but the newest, which proves a snapshot base');
-    await a.commitShared([tag('3')]);
+    const [three] = await a.commitShared([tag('3')]);
     await a.recordAcks(b.deviceId, []); // heard from again
-    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 0, 'b is back: it holds the log again');
     assert.ok(a.partners()[0].lastSeen === now);
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 1, 'b is back, but has not acknowledged what it lacked for longer than the bound: it does not hold the log back yet');
+    await a.recordAcks(b.deviceId, [{ origin: three.hlc.device, seq: three.seq }]);
+    await a.commitShared([tag('4'), tag('5')]);
+    assert.equal(await a.prune({ absentAfterMs: 60_000 }), 1, 'what it acknowledged goes');
+    assert.equal(a.read((r) => a.log.size(r)), 2, 'once it acknowledges, it holds the log again: 4 is kept for it (5 is the head)');
   });
 
   it('adopting a snapshot base moves the vector up, drops what it covers, and closes gaps above it', async () => {

@@ -93,4 +93,42 @@ describe('a partner that is gone for good no longer freezes pruning (issue 11, d
       for (const l of libs) await l.close();
     }
   });
+  it('a partner that stays connected but never acknowledges stops holding the log back after the horizon, and still converges', async () => {
+    let skew = 0;
+    const now = () => Date.now() + skew;
+    const dir = tempDir();
+    const libraryId = newId();
+    const secret = new Uint8Array(32).fill(7);
+    const a = await Library.create({ dataDir: path.join(dir, 'a'), name: 'lib', libraryId, secret, deviceName: 'a', now });
+    const mute = await Library.create({ dataDir: path.join(dir, 'mute'), name: 'lib', libraryId, secret, deviceName: 'mute', now });
+    await a.addPartner(mute.deviceId, 'mute');
+    await mute.addPartner(a.deviceId, 'a');
+    const logSize = () => a.read((r) => a.log.size(r));
+    try {
+      for (let i = 0; i < 5; i++) await a.commitShared([{ model: 'tag', op: 'create', data: tag(`t${i}`) }]);
+      // The partner is heard from all along (its link is up, its frames come) and acknowledges nothing.
+      await a.partnerSeen(mute.deviceId);
+      assert.equal(await a.prune({ absentAfterMs: 30 * DAY }), 0, 'within the horizon it holds the log back');
+      skew += 31 * DAY;
+      await a.partnerSeen(mute.deviceId);
+      await a.commitShared([{ model: 'tag', op: 'create', data: tag('today') }]);
+      const removed = await a.prune({ absentAfterMs: 30 * DAY });
+      assert.equal(removed, 5, 'it no longer holds the log back: pruned down to the head that proves a snapshot base');
+      assert.equal(logSize(), 1);
+
+      // It still gets everything (a snapshot stands in for what was pruned).
+      const hub = new MemoryHub();
+      const syncs = [a, mute].map((lib) => new PeerSync(lib, hub.transport(lib.deviceId)));
+      try {
+        for (const s of syncs) s.start();
+        await until('digests equal', () => a.digest() === mute.digest());
+        assert.equal(mute.counts().tag, 6);
+      } finally {
+        for (const s of syncs) await s.stop();
+      }
+    } finally {
+      await a.close();
+      await mute.close();
+    }
+  });
 });

@@ -14,9 +14,10 @@
  *       ready: caught up at least once on the current link. lastSeen: now while online, else its last
  *       contact (ms). backfill: rows it served in the current (or last) backfill round, null if none.
  *       lag: shared changes in this device's peer log it has not acknowledged yet (kept for it).
- *       holdsLogUntil: when it stops holding the log back unless heard from again (ms: its last contact,
- *       else when it was paired, plus the pruneAbsentAfter horizon; after that its entries may be pruned
- *       and it gets a snapshot when it returns); null: no horizon.
+ *       holdsLogUntil: when it stops holding the log back unless heard from and acknowledging meanwhile
+ *       (ms: its last contact, else when it was paired, or when the oldest entry it has not acknowledged
+ *       was logged, whichever is earlier, plus the pruneAbsentAfter horizon; after that its entries may be
+ *       pruned and it gets a snapshot for them); null: no horizon.
  *       cutOffUntil: while it is cut off for sending more bad frames or records than the bound, until when
  *       its links are refused (ms; the time doubles each time it is cut off again); null otherwise.
  *   backfillFrom {device} → {}   starts a backfill round served by that partner (a full resync with it

@@ -255,12 +255,12 @@ export interface PeerView {
   backfill: { received: number; announced: number; percent: number | null } | null;
   /** Shared changes this device holds that the peer has not acknowledged (null: not reported). */
   lag: number | null;
-  /** When it stops holding the peer log back unless heard from again: last seen + the horizon (null: no horizon, or not reported). */
+  /** When it stops holding the peer log back unless heard from and acknowledging meanwhile: last seen, or its oldest unacknowledged entry, + the horizon (null: no horizon, or not reported). */
   holdsLogUntil: number | null;
   /**
-   * Whether the log is still kept for it: true while online or within the
-   * horizon, false once it has been away longer (its entries may be pruned;
-   * it gets a snapshot when it returns); null: not reported.
+   * Whether the log is still kept for it: true within the horizon, false
+   * once it has been away, or connected without acknowledging, longer (its
+   * entries may be pruned; it gets a snapshot for them); null: not reported.
    */
   holdsLog: boolean | null;
   /** Until when this device refuses its links because it sent too many bad frames or records (null: not cut off). */
@@ -447,8 +447,8 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
   const hold = (online: boolean, lag: unknown, until: unknown): Pick<PeerView, 'lag' | 'holdsLogUntil' | 'holdsLog'> => {
     const holdsLogUntil = isFinite(until) ? until : null;
     let holdsLog: boolean | null = null;
-    if (online) holdsLog = true;
-    else if (holdsLogUntil !== null) holdsLog = i.now < holdsLogUntil;
+    if (holdsLogUntil !== null) holdsLog = i.now < holdsLogUntil;
+    else if (online) holdsLog = true;
     else if (until === null && log.pruneAbsentAfterMs === 'none') holdsLog = true;
     return { lag: isFinite(lag) ? lag : null, holdsLogUntil, holdsLog };
   };
