@@ -40,6 +40,8 @@ export interface Node {
   /** Not syncing (not joined yet, or down): unset (hence `n.sync?.`). */
   sync: PeerSync;
   errors: Error[];
+  /** Errors this device reported against each partner (idKey → count): a partner it caught sending what it refused. */
+  blamed: Map<string, number>;
   /** This device's wall clock. */
   now: () => number;
   /** Paired and syncing (the late device: once it joined). */
@@ -103,7 +105,7 @@ export class Cluster {
   private readonly ids: Random;
   private readonly diskRnd: Random;
   private readonly keys: Random;
-  private readonly libraryId: Id;
+  readonly libraryId: Id;
   private readonly secret = new Uint8Array(32);
   private closed = false;
   /** Nodes whose downtime ended: settle() opens them again. */
@@ -160,7 +162,7 @@ export class Cluster {
     const now = () => this.clock.now() + skewMs;
     const disk = new SimDisk(this.clock, this.diskRnd, this.fsyncDelayMs);
     const keyPair = deviceKeyPair(this.keys.bytes(32));
-    const node: Node = { name, dataDir, disk, library: null as never, sync: null as never, errors: [], now, joined: false, down: false, incarnation: 0, backup: null, keyPair };
+    const node: Node = { name, dataDir, disk, library: null as never, sync: null as never, errors: [], blamed: new Map(), now, joined: false, down: false, incarnation: 0, backup: null, keyPair };
     await this.create(node);
     this.nodes.push(node);
     return node;
@@ -236,7 +238,10 @@ export class Cluster {
     const sync = new PeerSync(n.library, this.net.transport(n.library.deviceId), { scheduler: this.clock, ...this.syncOptions });
     n.sync = sync;
     sync.on('error', (e) => {
-      if (n.sync === sync) n.errors.push(e.error); // not what an abandoned engine still reports
+      if (n.sync !== sync) return; // not what an abandoned engine still reports
+      n.errors.push(e.error);
+      const k = idKey(e.peer);
+      n.blamed.set(k, (n.blamed.get(k) ?? 0) + 1);
     });
     sync.on('snapshot', () => this.stats.snapshots++);
     sync.on('pruned', (e) => (this.stats.pruned += e.entries));

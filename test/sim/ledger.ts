@@ -53,7 +53,7 @@ export interface Item {
 }
 
 export interface Violation {
-  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'author' | 'write-failed';
+  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'author' | 'write-failed' | 'liar-unnamed';
   node: string;
   detail: string;
 }

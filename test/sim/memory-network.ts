@@ -186,10 +186,16 @@ export class MemoryNetwork {
 
   /** Called with every frame as it is sent (the simulator arms events on it). */
   onSend: ((from: Id, to: Id, frame: Uint8Array) => void) | null = null;
+  /** Rewrites what a device sends (a lying device, byzantine.ts): the frames that go out instead of `frame`. */
+  tamper: ((from: Id, to: Id, frame: Uint8Array) => Uint8Array[]) | null = null;
 
   carry(from: MemoryLink, frame: Uint8Array): void {
-    this.stats.sent++;
     this.onSend?.(from.local, from.remote, frame);
+    for (const f of this.tamper ? this.tamper(from.local, from.remote, frame) : [frame]) this.deliver(from, f);
+  }
+
+  private deliver(from: MemoryLink, frame: Uint8Array): void {
+    this.stats.sent++;
     if (process.env.SIM_TRACE === '2') process.stdout.write(`send ${this.clock.now()} ${idKey(from.local).slice(0, 4)}>${idKey(from.remote).slice(0, 4)} type ${frame[0]} len ${frame.length}\n`);
     if (this.rnd.chance(this.faults.drop)) {
       this.stats.dropped++;

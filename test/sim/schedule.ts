@@ -17,6 +17,7 @@ import { StoreClosedError, StoreFailedError } from '../../src/store';
 import { Random } from '../support/random';
 import { issueWrite } from '../support/workload';
 import { Cluster, type Node } from './cluster';
+import { Liar } from './byzantine';
 import type { Violation } from './ledger';
 
 export interface ScheduleOptions {
@@ -26,6 +27,8 @@ export interface ScheduleOptions {
   without?: readonly string[];
   /** Most virtual time an fsync takes (default FSYNC_DELAY_MS); 0: every commit is durable at once (a control: nothing is ever pending). */
   fsyncDelayMs?: number;
+  /** The first device lies to its partners until the network heals (byzantine.ts). Schedules without it are unchanged. */
+  liar?: boolean;
 }
 
 export interface ScheduleResult {
@@ -64,6 +67,9 @@ export interface ScheduleResult {
   lostWrites: number;
   survivedWrites: number;
   excusedWrites: number;
+  /** Lies the lying device told (with `liar`), and how many devices reported it. */
+  lies?: number;
+  liarBlamedBy?: number;
   /** Hash of what happened (events, store sequence numbers, final digests): equal for equal seeds. */
   trace: string;
   /** Set when the schedule broke an invariant: which one. */
@@ -103,12 +109,18 @@ const RATES = {
 /** An fsync takes 0..this many ms of virtual time: commits are pending when a crash lands. */
 const FSYNC_DELAY_MS = 3;
 
+/** How long an honest device first cuts a liar off (ms of virtual time). */
+const LIAR_CUT_OFF_MS = 100;
+
 const RESPONSE_CODES = new Set([MESSAGE_CODES['state-response'], MESSAGE_CODES['shared-change-response']]);
 
 export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Promise<ScheduleResult> {
   const rnd = new Random(seed);
   const count = 2 + rnd.int(4);
-  const cluster = new Cluster(seed, { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000, pruneIntervalMs: 300 }, opts.fsyncDelayMs ?? FSYNC_DELAY_MS);
+  const syncOptions = { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000, pruneIntervalMs: 300 };
+  // A liar is cut off for 100 ms, doubling up to 6.4 s: long enough to matter, short enough to end before the checks.
+  const cluster = new Cluster(seed, opts.liar ? { ...syncOptions, cutOffMs: LIAR_CUT_OFF_MS } : syncOptions, opts.fsyncDelayMs ?? FSYNC_DELAY_MS);
+  let liar: Liar | null = null;
   const result: ScheduleResult = {
     seed,
     nodes: count,
@@ -171,6 +183,11 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     const joinAt = late ? rnd.int(events) : -1;
     result.lateJoin = !!late;
     await cluster.connectAll(late ? [late] : []);
+    if (opts.liar) {
+      const liarNode = nodes[0];
+      liar = new Liar(cluster.net, liarNode.library.deviceId, liarNode.keyPair, cluster.libraryId, () => nodes.map((n) => n.library.deviceId), seed);
+      liar.start();
+    }
     await cluster.run(20);
     if (rnd.chance(0.25)) {
       // an early backup of one device, for a restore later on
@@ -302,6 +319,7 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     }
 
     cluster.net.faults = { drop: 0, duplicate: 0, delayMs: 1, jitterMs: 0 };
+    liar?.stop();
     cluster.net.heal();
     // A device whose journal failed (its disk filled up again while it came back) says "sync failed" and
     // waits to be opened again: the user does that once the disk has room.
@@ -310,6 +328,8 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
       if (!n.down && n.library.failed) powerLoss(n, { downMs: 0, why: 'reopen-after-failed-journal' });
     }
     await cluster.run(3000);
+    // The liar's cut-offs end (the longest is 64 × LIAR_CUT_OFF_MS); then it syncs as an honest device.
+    if (liar) await cluster.run(64 * LIAR_CUT_OFF_MS + 3000);
     if (farAhead >= 0) {
       // Its stamps were refused and surfaced; once real time catches up with them they flow.
       const wrote = cluster.ledger.items.some((it) => it.node === nodes[farAhead].name && (it.fate === 'acked' || it.fate === 'survived'));
@@ -336,6 +356,16 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
     result.trace = createHash('sha256').update(cluster.trace.join('\n')).digest('hex').slice(0, 16);
 
     const violations: Violation[] = cluster.ledger.check(nodes);
+    if (liar) {
+      const id = idKey(liar.device);
+      const blamedBy = nodes.filter((n) => n !== nodes[0] && (n.blamed.get(id) ?? 0) > 0);
+      result.lies = liar.lies;
+      result.liarBlamedBy = blamedBy.length;
+      // Lies can be lost with their frames (drops, cut links, a victim's crash); many of them cannot all be.
+      if (liar.lies >= 20 && blamedBy.length === 0) {
+        violations.push({ invariant: 'liar-unnamed', node: nodes[0].name, detail: `it told ${liar.lies} lies (${JSON.stringify(liar.told)}) and no device reported it` });
+      }
+    }
     for (const u of unexpected) violations.push({ invariant: 'write-failed', node: u.split(':')[0], detail: `a local transaction failed unexpectedly: ${u}` });
     if (violations.length) {
       const first = violations[0];

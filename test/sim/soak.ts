@@ -1,10 +1,11 @@
 /**
- * `npm run soak -- --schedules N [--from SEED] [--events E] [--jobs J] [--keep-going]`:
+ * `npm run soak -- --schedules N [--from SEED] [--events E] [--jobs J] [--keep-going] [--liar]`:
  * runs N random schedules (test/sim/schedule.ts), J at a time, and stops at
  * the first failure, printing its seed (replay it alone with
  * `--schedules 1 --from SEED`); with --keep-going, runs them all and lists
- * every failing seed by the invariant it broke. Prints how many of each
- * event ran.
+ * every failing seed by the invariant it broke; with --liar, the first
+ * device of each lies to its partners (test/sim/byzantine.ts). Prints how
+ * many of each event ran.
  */
 import { runSchedules, ScheduleFailure } from './schedule';
 import { eventTotals, formatTotals } from './totals';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const events = arg('events', 30);
   const jobs = arg('jobs', 4);
   const keepGoing = process.argv.includes('--keep-going');
+  const liar = process.argv.includes('--liar');
   const t0 = Date.now();
   const totals = eventTotals();
   const failed = new Map<string, number[]>();
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
       from,
       schedules,
       jobs,
-      { events },
+      { events, liar },
       (r) => {
         totals.add(r);
         if (totals.schedules % 100 === 0) process.stdout.write(`${totals.schedules} schedules, ${Math.round((Date.now() - t0) / 1000)} s\n`);

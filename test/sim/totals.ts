@@ -27,6 +27,9 @@ export function eventTotals() {
     lateJoins: 0,
     snapshots: 0,
     pruned: 0,
+    /** With a lying device: lies told, and devices that reported the liar. */
+    lies: 0,
+    liarBlamedBy: 0,
     add(r: ScheduleResult): void {
       t.schedules++;
       if (r.failed) t.failed++;
@@ -52,6 +55,8 @@ export function eventTotals() {
       t.lateJoins += r.lateJoin ? 1 : 0;
       t.snapshots += r.snapshots ?? 0;
       t.pruned += r.pruned ?? 0;
+      t.lies += r.lies ?? 0;
+      t.liarBlamedBy += r.liarBlamedBy ?? 0;
     },
   };
   return t;

@@ -14,6 +14,8 @@ import { eventTotals, formatTotals } from '../sim/totals';
 import { cleanupTempDirs } from '../support/tmp';
 
 const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 500);
+/** Schedules with a lying device (test/sim/byzantine.ts), on seeds of their own. */
+const LIAR_SCHEDULES = Number(process.env.SIM_LIAR_SCHEDULES ?? 100);
 /** Schedules at a time: each waits on turns of the event loop between its steps. */
 const JOBS = Number(process.env.SIM_JOBS ?? 4);
 
@@ -62,5 +64,17 @@ describe(`simulation: ${SCHEDULES} random schedules`, function () {
     }
     assert.equal(totals.schedules, SCHEDULES, 'every schedule ran to its checks');
     assert.equal(totals.failed, 0);
+  });
+
+  it('with a paired device that lies (alters and claims others\' changes, answers for another owner, acks made-up origins, sends garbage), every lie is refused, the liar is reported, and all converge', async () => {
+    const totals = eventTotals();
+    try {
+      await runSchedules(100_001, LIAR_SCHEDULES, JOBS, { liar: true }, (r) => totals.add(r));
+    } finally {
+      console.log(`      simulation with a liar: ${formatTotals(totals)}`);
+    }
+    assert.equal(totals.schedules, LIAR_SCHEDULES, 'every schedule ran to its checks');
+    assert.equal(totals.failed, 0);
+    assert.ok(totals.lies > 0 && totals.liarBlamedBy > 0);
   });
 });
