@@ -184,6 +184,18 @@ export function adaptiveFdatasync(opts: AdaptiveFlushOptions = {}): AdaptiveFlus
   return Object.assign(flush, { counts });
 }
 
+/** JournalIo.writev done at once (fs.writevSync), calling back with the bytes written or the error. */
+export function writevNow(fd: number, bufs: Buffer[], position: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void): void {
+  let n: number;
+  try {
+    n = fs.writevSync(fd, bufs, position);
+  } catch (e) {
+    cb(e as NodeJS.ErrnoException, 0);
+    return;
+  }
+  cb(null, n);
+}
+
 /** The journal's calls on a real disk; each store gets its own (its flush timing is per store). */
 export function diskJournalIo(): JournalIo {
   return {
@@ -191,16 +203,7 @@ export function diskJournalIo(): JournalIo {
     // batch): doing it synchronously saves a thread-pool round trip per commit.
     // The fdatasync is what takes time: see adaptiveFdatasync. Commits made
     // while one runs on the pool accumulate into the next batch.
-    writev: (fd, bufs, position, cb) => {
-      let n: number;
-      try {
-        n = fs.writevSync(fd, bufs, position);
-      } catch (e) {
-        cb(e as NodeJS.ErrnoException, 0);
-        return;
-      }
-      cb(null, n);
-    },
+    writev: writevNow,
     fdatasync: adaptiveFdatasync(),
     zeroFill: (fd, position, length, cb) => fs.write(fd, ZEROS, 0, Math.min(length, ZEROS.length), position, (err, written) => cb(err, written)),
     syncDir: (dir, cb) => fsyncDir(dir).then(() => cb(null), (e: NodeJS.ErrnoException) => cb(e)),

@@ -25,6 +25,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JournalIo } from '../../src/store';
+import { writevNow } from '../../src/store/journal';
 import type { Random } from '../support/random';
 import type { VirtualClock } from './virtual-clock';
 
@@ -87,25 +88,20 @@ export class SimDisk implements JournalIo {
       cb(errno('ENOSPC', 'write'), 0);
       return;
     }
-    let n: number;
-    try {
-      n = fs.writevSync(fd, bufs, position);
-    } catch (e) {
-      cb(e as NodeJS.ErrnoException, 0);
-      return;
-    }
-    if (n > 0) {
-      const file = this.pathOf(fd);
-      const ends: number[] = [];
-      for (let i = 0, at = position; i < bufs.length && at < position + n; i++) ends.push((at = Math.min(position + n, at + bufs[i].length)));
-      const d = this.dirty.get(file);
-      if (d) {
-        d.from = Math.min(d.from, position);
-        d.to = Math.max(d.to, position + n);
-        d.ends.push(...ends);
-      } else this.dirty.set(file, { from: position, to: position + n, ends });
-    }
-    cb(null, n);
+    writevNow(fd, bufs, position, (err, n) => {
+      if (n > 0) {
+        const file = this.pathOf(fd);
+        const ends: number[] = [];
+        for (let i = 0, at = position; i < bufs.length && at < position + n; i++) ends.push((at = Math.min(position + n, at + bufs[i].length)));
+        const d = this.dirty.get(file);
+        if (d) {
+          d.from = Math.min(d.from, position);
+          d.to = Math.max(d.to, position + n);
+          d.ends.push(...ends);
+        } else this.dirty.set(file, { from: position, to: position + n, ends });
+      }
+      cb(err, n);
+    });
   };
 
   fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
