@@ -4,6 +4,7 @@
  * million rows never sit in memory at once.
  */
 import { encodeHlcTime, type Hlc } from '../src/core/hlc';
+import { deviceIdOf, deviceKeyPair } from '../src/core/signing';
 import type { Library } from '../src/engine/library';
 import { ENTRY_KIND } from '../src/models/entry';
 import type { StateRecord } from '../src/models/model';
@@ -21,7 +22,9 @@ function idFrom(n: number, tag: number): Uint8Array {
 }
 
 export class EntryTree {
-  readonly device = idFrom(1, 0xdead);
+  /** The remote device's key (fixed): its id is derived from it, and it is a member of the library it is relayed into. */
+  readonly key = deviceKeyPair(new Uint8Array(32).fill(0xde));
+  readonly device = deviceIdOf(this.key.publicKey);
   readonly location = idFrom(2, 0xbeef);
   constructor(readonly total: number) {}
 
@@ -88,6 +91,8 @@ export class EntryTree {
  */
 export async function fillRelayedTree(lib: Library, tree: EntryTree, batchSize = 1000, window = 4): Promise<void> {
   const { device, location } = tree.parents();
+  // Its device is a member of the library, as a device whose data is relayed is.
+  await lib.addMember({ device: tree.device, publicKey: tree.key.publicKey, name: 'server' });
   await lib.applyState('device', [device]);
   await lib.applyState('location', [location]);
   const inFlight: Promise<unknown>[] = [];

@@ -3,14 +3,14 @@
  * remote changes go through, with parking, unparking and cascades.
  */
 import { checkData, RecordFormatError, type FieldSpec, type RecordData } from '../models/fields';
-import type { DeviceOwnedModel, Model, SharedChange, SharedModel, SharedRow, StateRecord } from '../models/model';
-import type { Writer } from '../store';
+import type { DeviceOwnedModel, Model, ParentRef, SharedChange, SharedModel, SharedRow, StateRecord } from '../models/model';
+import type { Reader, Writer } from '../store';
 import { ClockDriftError, encodeHlcTime, validateHlc } from '../core/hlc';
 import { idEquals, idToString, INCARNATION_BYTES, isId, originId, type Id } from '../core/ids';
 import { OwnershipError } from '../models/errors';
 import { isDeviceIdOf, SIGNATURE_BYTES, verify } from '../core/signing';
 import { changeSigningBytes } from './records';
-import { checkMemberChange } from './members';
+import { checkMemberChange, memberId } from './members';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
@@ -171,15 +171,30 @@ export class Applier {
     registry: Registry,
     private readonly log: PeerLog,
     private readonly parking: Parking,
+    /** This device (its own rows need no membership). */
+    private readonly self: Id,
   ) {
-    this.parents = new Set(registry.all.filter((m) => isParentModel(registry, m.name)).map((m) => m.name));
+    // Member rows release the device rows that waited for their device to be paired.
+    this.parents = new Set([...registry.all.filter((m) => isParentModel(registry, m.name)).map((m) => m.name), 'member']);
   }
 
   /** Applies already-validated device-owned state. */
   applyState(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[], report: ApplyReport): void {
+    // In a library paired by invite, a device's own row (the root of all it owns) is taken only for a device of
+    // the library: this one, a partner, or one with a member record. A stranger's waits for its member record
+    // (bounded as any parked record), so no relay can fill the library with made-up devices (each named in every Hello).
+    const waiting: { record: StateRecord; parent: ParentRef }[] = [];
+    if (model.name === 'device') {
+      const known: StateRecord[] = [];
+      for (const rec of records) {
+        if (this.inLibrary(w, rec.hlc.device)) known.push(rec);
+        else waiting.push({ record: rec, parent: { model: 'member', uuid: memberId(rec.hlc.device) } });
+      }
+      records = known;
+    }
     const res = model.applyState(w, records);
     report.stale += res.stale;
-    for (const { record, parent } of res.parked) {
+    for (const { record, parent } of [...waiting, ...res.parked]) {
       if (this.parking.full(w)) {
         report.deferred++;
         continue;
@@ -193,6 +208,21 @@ export class Applier {
       for (const rec of res.applied) if (rec.deleted) entry.purgeLocation(w, rec.uuid, encodeHlcTime(rec.hlc));
     }
     this.release(w, model, res.applied.map((r) => r.uuid), report);
+  }
+
+  /**
+   * Whether `device` is this one, a partner, or has a member record (live or
+   * unpaired). A library with no member record at all (never paired by
+   * invite: one device, or partners added directly as the in-memory demo
+   * and tests do) takes every device.
+   */
+  private inLibrary(r: Reader, device: Id): boolean {
+    return (
+      idEquals(device, this.self) ||
+      r.value('SELECT 1 FROM member LIMIT 1') === undefined ||
+      r.value('SELECT 1 FROM partner WHERE device = ?', [device]) !== undefined ||
+      r.value('SELECT 1 FROM member WHERE uuid = ?', [memberId(device)]) !== undefined
+    );
   }
 
   /**

@@ -232,7 +232,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.ownClock = ownClock;
     this.log = new PeerLog(registry, () => clock.last().ms);
     this.parking = new Parking(registry, maxParked);
-    this.applier = new Applier(registry, this.log, this.parking);
+    this.applier = new Applier(registry, this.log, this.parking, deviceId);
   }
 
   /** Creates a new library (or this device's copy of one it is joining). */

@@ -253,4 +253,39 @@ describe('authenticated origins (issue 12 regressions)', function () {
     const damaged = { publicKey: key.publicKey, secretKey: deviceKeyPair().secretKey };
     await assert.rejects(Library.open({ dataDir: dir, libraryId: id, keyPair: damaged }), /key pair is damaged/);
   });
+  it('in a library paired by invite, device rows of a device that is neither a member nor a partner are held back, not taken (100,001 forged devices stalled every Hello); they apply once it is paired', async () => {
+    const { a, b, keys, close } = await trio();
+    try {
+      // Paired by invite: member records of a (the inviter) and b, from a.
+      const { shared: members } = await a.write((tx) => {
+        tx.create('member', { device: a.deviceId, public_key: toHex(keys[0].publicKey), name: 'a' });
+        tx.create('member', { device: b.deviceId, public_key: toHex(keys[1].publicKey), name: 'b' });
+      });
+      assert.equal((await b.applyShared(members)).shared.length, 2);
+      const deviceRow = (id: Uint8Array, name: string) => ({
+        uuid: id,
+        hlc: { ms: Date.now(), counter: 0, device: id },
+        deleted: false,
+        data: { name, os: 'linux', hostname: name, app_version: null, created_at: 1, updated_at: 1, last_seen_at: 1 },
+      });
+      const strangerKey = deviceKeyPair();
+      const stranger = deviceIdOf(strangerKey.publicKey);
+      const flood = [deviceRow(stranger, 'stranger'), ...Array.from({ length: 300 }, (_, i) => deviceRow(deviceIdOf(deviceKeyPair().publicKey), `made-up ${i}`))];
+      const devicesBefore = b.counts().device;
+      const report = await b.applyState('device', flood);
+      assert.equal(b.counts().device, devicesBefore, 'no device row of a stranger is taken');
+      assert.equal(report.applied, 0);
+      assert.equal(report.parked + report.deferred, flood.length, 'each waits for its device to be paired, or is fetched again later');
+      // The partner's own device row is taken as before.
+      await a.ready();
+      const own = a.stateSince('device', a.deviceId, null, 10);
+      assert.equal((await b.applyState('device', own)).applied, own.length);
+      // Paired by a member: the stranger's row that waited applies.
+      const [grant] = await a.write((tx) => tx.create('member', { device: stranger, public_key: toHex(strangerKey.publicKey), name: 'stranger' })).then((c) => c.shared);
+      await b.applyShared([grant]);
+      assert.ok(b.read((r) => registry.deviceOwnedModel('device').get(r, stranger)), 'applied once its device is a member');
+    } finally {
+      await close();
+    }
+  });
 });

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { idEquals, newId, type Id } from '../../src/core/ids';
-import { deviceIdOf } from '../../src/core/signing';
+import { idEquals, newId, toHex, type Id } from '../../src/core/ids';
+import { deviceIdOf, sign } from '../../src/core/signing';
+import { changeSigningBytes } from '../../src/engine/records';
+import { registry } from '../../src/engine/registry';
 import { Library } from '../../src/engine/library';
 import { PeerSync } from '../../src/sync/peer-sync';
 import type { SessionOptions } from '../../src/sync/session';
@@ -464,5 +466,39 @@ describe('Hyperswarm transport (local testnet)', function () {
     assert.ok(abLinked(), 'a and b are still linked');
     assert.equal(la.counts().tag, lb.counts().tag);
     assert.equal(la.parkedCount(), 0);
+  });
+  it("forged records over the network: a paired device that claims another's next change with its own key and relays 300 made-up devices is refused and reported; no made-up device is taken; the others lose nothing", async () => {
+    const [a, b, m] = [await device('a'), await device('b'), await device('m')];
+    const [la, lb, lm] = await shareLibrary([a, b, m]);
+    // Paired by invite: member records of all three (they reach b and m by sync).
+    await la.write((tx) => {
+      for (const d of [a, b, m]) tx.create('member', { device: d.deviceId, public_key: toHex(d.keyPair.publicKey), name: d.name });
+    });
+    const [ra, rb, rm] = [run(a, la, a.host, { cutOffMs: 200 }), run(b, lb), run(m, lm)];
+    const blamed: Id[] = [];
+    ra.sync.on('error', (e) => blamed.push(e.peer));
+    await waitFor('all ready, members everywhere', () => [ra, rb, rm].every((r) => r.sync.readyPeers().length === 2 && r.library.members().length === 3));
+    const [real] = await lb.commitShared([tag('real')]);
+    await waitFor('a has it', () => la.counts().tag === 1);
+    const devicesBefore = la.counts().device ?? 0;
+
+    // m runs an honest engine; the frames below are what it adds on its link to a.
+    const toA = rm.links.find((l) => l.open && idEquals(l.remote, a.deviceId))!;
+    const body = { ...real, seq: real.seq + 1, hlc: { ...real.hlc, counter: real.hlc.counter + 1 }, data: { ...real.data, name: 'forged' }, publicKey: m.keyPair.publicKey };
+    const claimed = { ...body, signature: sign(m.keyPair, changeSigningBytes(la.id, registry.sharedModel('tag'), body)) };
+    toA.send(encodeMessage({ type: 'shared-change', change: claimed }));
+    const made = Array.from({ length: 300 }, (_, i) => {
+      const id = deviceIdOf(randomBytes(32));
+      return { uuid: id, hlc: { ms: Date.now(), counter: 0, device: id }, deleted: false, data: { name: `made-up ${i}`, os: 'linux', hostname: 'x', app_version: null, created_at: 1, updated_at: 1, last_seen_at: 1 } };
+    });
+    for (let i = 0; i < made.length; i += 100) toA.send(encodeMessage({ type: 'state-batch', model: 'device', records: made.slice(i, i + 100) }));
+
+    await waitFor('a reports m', () => blamed.some((d) => idEquals(d, m.deviceId)));
+    await lb.commitShared([tag('second')]); // b's own next change: the one m claimed
+    await waitFor('a has it, and agrees with b', () => la.counts().tag === 2 && la.digest() === lb.digest());
+    assert.deepEqual(la.read((r) => r.rows('SELECT name FROM tag ORDER BY name').map((row) => row[0])), ['real', 'second']);
+    assert.equal(la.counts().device ?? 0, devicesBefore, 'no made-up device taken');
+    assert.ok(la.parkedCount() <= made.length, 'they wait, at most, for a pairing that never comes');
+    assert.ok(!blamed.some((d) => idEquals(d, b.deviceId)), 'b is not blamed for what m claimed in its name');
   });
 });
