@@ -123,6 +123,21 @@ export interface JournalIo {
  */
 export const BLOCKING_FLUSH_MAX_MS = 1;
 
+/**
+ * Stores of one process that flush within this many ms of each other flush
+ * on the thread pool, where their flushes overlap, instead of taking turns
+ * blocking the thread (several libraries in one service, or devices of a
+ * test in one process).
+ */
+export const SHARED_FLUSH_WINDOW_MS = 5;
+
+/** Where the flushes of a process's stores meet (see SHARED_FLUSH_WINDOW_MS). */
+export interface FlushLane {
+  last: { by: object; at: number } | null;
+}
+
+const processLane: FlushLane = { last: null };
+
 export interface AdaptiveFlushOptions {
   /** blocking flush */
   sync?: (fd: number) => void;
@@ -130,6 +145,8 @@ export interface AdaptiveFlushOptions {
   async?: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
   now?: () => number;
   maxBlockingMs?: number;
+  /** the process's flushes (default: this process's) */
+  lane?: FlushLane;
 }
 
 export interface AdaptiveFlush {
@@ -147,14 +164,17 @@ export interface AdaptiveFlush {
  * 2026-12-07). On a slow disk (a spinning one, a network file system, a
  * stall) a blocking flush would hold up everything else the engine thread
  * does, so the choice follows a moving average of measured flush times
- * (including the pool's own latency when async), starting async. A blocking
- * flush that fails calls back with the error, as the async one does.
+ * (including the pool's own latency when async), starting async; and
+ * while another store of this process flushes too (SHARED_FLUSH_WINDOW_MS),
+ * flushes go to the pool, where they overlap. A blocking flush that fails
+ * calls back with the error, as the async one does.
  */
 export function adaptiveFdatasync(opts: AdaptiveFlushOptions = {}): AdaptiveFlush {
   const sync = opts.sync ?? ((fd: number) => fs.fdatasyncSync(fd));
   const async = opts.async ?? ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => fs.fdatasync(fd, cb));
   const now = opts.now ?? (() => performance.now());
   const maxBlockingMs = opts.maxBlockingMs ?? BLOCKING_FLUSH_MAX_MS;
+  const lane = opts.lane ?? processLane;
   let averageMs = Infinity;
   const counts = { blocking: 0, background: 0 };
   const measured = (start: number) => {
@@ -163,7 +183,9 @@ export function adaptiveFdatasync(opts: AdaptiveFlushOptions = {}): AdaptiveFlus
   };
   const flush = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
     const start = now();
-    if (averageMs < maxBlockingMs) {
+    const shared = lane.last !== null && lane.last.by !== flush && start - lane.last.at < SHARED_FLUSH_WINDOW_MS;
+    lane.last = { by: flush, at: start };
+    if (averageMs < maxBlockingMs && !shared) {
       counts.blocking++;
       let err: NodeJS.ErrnoException | null = null;
       try {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { adaptiveFdatasync, diskJournalIo } from '../../src/store/journal';
+import { adaptiveFdatasync, diskJournalIo, SHARED_FLUSH_WINDOW_MS, type FlushLane } from '../../src/store/journal';
 import { TempDirs, countRows, insertMany, openStore } from '../support/store-helpers';
 
 /** A disk whose flushes take `ms` of a fake clock, blocking or on a fake pool (calls back at once). */
-function fakeDisk() {
+function fakeDisk(lane: FlushLane = { last: null }) {
   const disk = { ms: 0.2, clock: 0, fail: null as NodeJS.ErrnoException | null, calls: [] as ('blocking' | 'background')[] };
   const flush = adaptiveFdatasync({
+    lane,
     now: () => disk.clock,
     sync: () => {
       disk.calls.push('blocking');
@@ -61,9 +62,25 @@ describe('journal flushes: blocking while the disk is fast, on the thread pool o
     for (const e of errors) assert.equal((e as NodeJS.ErrnoException).code, 'EIO');
   });
 
+  it('while another store of the process flushes too, flushes go to the pool (where they overlap) instead of taking turns blocking', () => {
+    const lane: FlushLane = { last: null };
+    const one = fakeDisk(lane);
+    const two = fakeDisk(lane);
+    one.run(3);
+    assert.deepEqual(one.disk.calls, ['background', 'blocking', 'blocking']);
+    two.disk.clock = one.disk.clock; // the same moment
+    two.run(1);
+    one.run(1);
+    assert.deepEqual(two.disk.calls, ['background']);
+    assert.equal(one.disk.calls.at(-1), 'background', 'the other store flushed just now');
+    one.disk.clock += SHARED_FLUSH_WINDOW_MS + 1; // the other is quiet again
+    one.run(1);
+    assert.equal(one.disk.calls.at(-1), 'blocking');
+  });
+
   it('a store on a real disk commits durably with blocking flushes: its rows are there after a reopen', async () => {
     const dir = dirs.make();
-    const fdatasync = adaptiveFdatasync({ maxBlockingMs: Infinity }); // always blocking after the first
+    const fdatasync = adaptiveFdatasync({ maxBlockingMs: Infinity, lane: { last: null } }); // always blocking after the first
     const { store } = await openStore(dir, { journalIo: { ...diskJournalIo(), fdatasync } });
     await insertMany(store, 20);
     assert.ok(fdatasync.counts.blocking >= 19, `flushes: ${JSON.stringify(fdatasync.counts)}`);
