@@ -573,9 +573,25 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
     const report = new ApplyReport();
     // One held already would not be applied: it is not verified again (live and catch-up overlap, and a
-    // change held above a gap is sent again each catch-up round until the gap closes).
-    const fresh = this.store.read((r) => changes.filter((ch) => !(ch?.hlc?.device instanceof Uint8Array && Number.isSafeInteger(ch.seq) && this.log.holds(r, ch))));
-    report.stale += changes.length - fresh.length;
+    // change held above a gap is sent again each catch-up round until the gap closes) unless it is not what is
+    // held: then, if it does not verify, whoever sent it altered it, and it is refused as such.
+    const fresh: SharedChange[] = [];
+    const differing: SharedChange[] = [];
+    this.store.read((r) => {
+      for (const ch of changes) {
+        if (!(ch?.hlc?.device instanceof Uint8Array && Number.isSafeInteger(ch.seq) && this.log.holds(r, ch))) fresh.push(ch);
+        else if (this.log.heldOtherwise(r, ch)) differing.push(ch);
+        else report.stale++;
+      }
+    });
+    for (const ch of differing) {
+      try {
+        this.verified(ch);
+        report.stale++; // a second version its origin signed: not the sender's doing
+      } catch (e) {
+        report.rejected.push({ model: String(ch?.model), uuid: ch?.uuid ?? null, error: e as Error });
+      }
+    }
     const { valid, newest } = this.admit(fresh, (ch) => this.verified(ch), (ch) => String(ch?.model), report);
     await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
       for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);

@@ -9,7 +9,7 @@
  */
 import type { SharedChange } from '../models/model';
 import type { Reader, Writer } from '../store';
-import { decodeHlc, encodeHlc, type Hlc } from '../core/hlc';
+import { compareBytes, decodeHlc, encodeHlc, type Hlc } from '../core/hlc';
 import { idKey, toHex, type Id } from '../core/ids';
 import { opCode, opFromCode } from './records';
 import type { Registry } from './registry';
@@ -94,6 +94,30 @@ export class PeerLog {
     );
     if (moved !== 1) {
       throw new Error(`internal error: the peer log holds this device's own change ${ch.seq} of origin ${toHex(ch.hlc.device).slice(0, 12)} already`);
+    }
+  }
+
+  /**
+   * Whether the log holds change `ch.seq` of its origin as something other
+   * than `ch` (stamp, model, row, operation, data or signature); false if
+   * that entry is not in the log (pruned: nothing to compare with).
+   */
+  heldOtherwise(r: Reader, ch: SharedChange): boolean {
+    const row = r.rows('SELECT hlc, model, uuid, op, data, signature FROM peer_log WHERE origin = ? AND seq = ?', [ch.hlc.device, ch.seq])[0];
+    if (!row) return false;
+    const [hlc, model, uuid, op, data, signature] = row;
+    try {
+      const same = (a: unknown, b: unknown) => a instanceof Uint8Array && b instanceof Uint8Array && compareBytes(a, b) === 0;
+      return !(
+        same(hlc, encodeHlc(ch.hlc)) &&
+        model === ch.model &&
+        same(uuid, ch.uuid) &&
+        op === opCode(ch.op) &&
+        same(data, this.registry.sharedModel(ch.model).codec.encode(ch.data)) &&
+        same(signature, ch.signature)
+      );
+    } catch {
+      return true; // not even encodable: not what is held
     }
   }
 

@@ -130,6 +130,13 @@ describe('authenticated origins (issue 12 regressions)', function () {
       assert.equal(report.rejected.length, altered.length);
       assert.deepEqual(tagNames(b), []);
       assert.equal((await b.applyShared([ch])).shared.length, 1, 'the original still applies');
+      // Once it is held: the same change again is nothing new; altered copies are still refused, not passed over
+      // (a relay that alters what it relays is named, though the change itself is already here).
+      const again = await b.applyShared([ch]);
+      assert.deepEqual([again.stale, again.rejected.length], [1, 0]);
+      const late = await b.applyShared(altered.filter((x) => x.seq === ch.seq));
+      assert.equal(late.rejected.length, altered.length - 1, late.rejected.map((r) => r.error.message).join('; '));
+      assert.deepEqual(tagNames(b), ['signed']);
     } finally {
       await close();
     }
