@@ -313,23 +313,8 @@ export class PeerLog {
   /** Whether `partner` has left an entry logged before `since` (ms) unacknowledged. */
   private stalled(r: Reader, partner: Id, since: number): boolean {
     if (since === -Infinity) return false;
-    const oldest = this.oldestUnacked(r, partner);
+    const oldest = this.unackedBy(r, partner).oldestLoggedAt;
     return oldest !== null && oldest < since;
-  }
-
-  /**
-   * When the oldest entry `partner` has not acknowledged was logged here
-   * (ms), null if it lacks none.
-   */
-  oldestUnacked(r: Reader, partner: Id): number | null {
-    const acked = this.acks(r, partner);
-    let oldest: number | null = null;
-    for (const [origin] of r.rows('SELECT origin FROM log_vector')) {
-      const o = origin as Uint8Array;
-      const at = r.value('SELECT min(logged_at) FROM peer_log WHERE origin = ? AND seq > ?', [o, acked.get(idKey(o)) ?? 0]);
-      if (typeof at === 'number' && (oldest === null || at < oldest)) oldest = at;
-    }
-    return oldest;
   }
 
   /**
@@ -370,16 +355,25 @@ export class PeerLog {
 
   /**
    * Entries held in the log that `partner` has not acknowledged (per origin,
-   * above its acked seq): a range count on the (origin, seq) key, no scan.
+   * above its acked seq: a range on the (origin, seq) key, no scan), and
+   * when the oldest of them was logged here (ms; null if it lacks none).
    */
-  unacked(r: Reader, partner: Id): number {
+  unackedBy(r: Reader, partner: Id): { entries: number; oldestLoggedAt: number | null } {
     const acked = this.acks(r, partner);
-    let n = 0;
+    let entries = 0;
+    let oldestLoggedAt: number | null = null;
     for (const [origin] of r.rows('SELECT origin FROM log_vector')) {
       const o = origin as Uint8Array;
-      n += Number(r.value('SELECT count(*) FROM peer_log WHERE origin = ? AND seq > ?', [o, acked.get(idKey(o)) ?? 0]));
+      const [n, at] = r.rows('SELECT count(*), min(logged_at) FROM peer_log WHERE origin = ? AND seq > ?', [o, acked.get(idKey(o)) ?? 0])[0];
+      entries += Number(n);
+      if (typeof at === 'number' && (oldestLoggedAt === null || at < oldestLoggedAt)) oldestLoggedAt = at;
     }
-    return n;
+    return { entries, oldestLoggedAt };
+  }
+
+  /** How many entries `partner` has not acknowledged (see unackedBy). */
+  unacked(r: Reader, partner: Id): number {
+    return this.unackedBy(r, partner).entries;
   }
 
   /** Per origin, the highest seq pruned from the log (0: none): below it, a returning partner needs a snapshot. */

@@ -141,8 +141,7 @@ export class LibraryRunner {
       ready: ready.some((d) => idEquals(d, p.device)),
       lastSeen: p.lastSeen,
       addedAt: p.addedAt,
-      lag: lib.read((r) => lib.log.unacked(r, p.device)),
-      holdsLogUntil: this.holdsLogUntil(p),
+      ...this.logHold(p),
       cutOffUntil: this.cutOffUntil(p.device),
     }));
     return {
@@ -181,8 +180,7 @@ export class LibraryRunner {
         state: paused ? 'paused' : (s?.state ?? 'offline'),
         lastSeen: s?.online ? Date.now() : maxOrNull(p.lastSeen, heard),
         backfill: s?.backfill ?? null,
-        lag: lib.read((r) => lib.log.unacked(r, p.device)),
-        holdsLogUntil: this.holdsLogUntil(p),
+        ...this.logHold(p),
         cutOffUntil: this.cutOffUntil(p.device),
         paused,
       };
@@ -202,16 +200,15 @@ export class LibraryRunner {
   }
 
   /**
-   * When `partner` stops holding the log back unless it is heard from and acknowledges meanwhile (as
-   * PeerLog.prune counts: its last contact, else when it was paired, or the oldest entry it has not
-   * acknowledged, whichever is earlier), null: never.
+   * The log entries `partner` has not acknowledged (`lag`), and when it stops holding the log back
+   * unless it is heard from and acknowledges meanwhile (as PeerLog.prune counts: its last contact, else
+   * when it was paired, or when the oldest of those entries was logged, whichever is earlier; null: never).
    */
-  private holdsLogUntil(partner: { device: Id; lastSeen: number | null; addedAt: number }): number | null {
-    const horizon = this.pruneAbsentAfterMs;
-    if (horizon === null) return null;
+  private logHold(partner: { device: Id; lastSeen: number | null; addedAt: number }): { lag: number; holdsLogUntil: number | null } {
     const lib = this.library;
-    const oldest = lib.read((r) => lib.log.oldestUnacked(r, partner.device));
-    return Math.min(partner.lastSeen ?? partner.addedAt, oldest ?? Infinity) + horizon;
+    const { entries, oldestLoggedAt } = lib.read((r) => lib.log.unackedBy(r, partner.device));
+    const horizon = this.pruneAbsentAfterMs;
+    return { lag: entries, holdsLogUntil: horizon === null ? null : Math.min(partner.lastSeen ?? partner.addedAt, oldestLoggedAt ?? Infinity) + horizon };
   }
 
   /** Stops syncing with one partner until resumePeer (or a restart of the service): its link closes, it is neither dialled nor admitted. */
@@ -318,7 +315,7 @@ export interface RunnerPeer {
   backfill: { received: number; announced: number } | null;
   /** Shared changes of this device's peer log the peer has not acknowledged yet. */
   lag: number;
-  /** When it stops holding the log back unless heard from again (ms), null: never (see PartnerStatus). */
+  /** When it stops holding the log back unless heard from and acknowledging meanwhile (ms), null: never (see PartnerStatus). */
   holdsLogUntil: number | null;
   /** Until when its links are refused for sending too many bad frames or records (ms), null if they are not. */
   cutOffUntil?: number | null;

@@ -76,7 +76,7 @@ export interface PeerInput {
   lastSeen: number | null;
   backfill?: { received: number; announced: number } | null;
   lag?: number;
-  /** Not in every engine version: when it stops holding the log back unless heard from again (ms), null: never. */
+  /** Not in every engine version: when it stops holding the log back unless heard from and acknowledging meanwhile (ms), null: never. */
   holdsLogUntil?: number | null;
   /** Not in every engine version: until when its links are refused for sending bad records (ms), null: not cut off. */
   cutOffUntil?: number | null;
