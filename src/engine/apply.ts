@@ -11,10 +11,11 @@ import { OwnershipError } from '../models/errors';
 import { isDeviceIdOf, SIGNATURE_BYTES, verify } from '../core/signing';
 import { changeSigningBytes } from './records';
 import { checkMemberChange, memberId } from './members';
+import { keepStatement } from './member-statements';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
-import { entry } from '../models/catalog';
+import { entry, member } from '../models/catalog';
 
 export interface Rejection {
   model: string;
@@ -111,7 +112,8 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
       break;
     case 'delete':
       data = checkData(model.name, model.fields, ch.data ?? {}, false);
-      if (Object.keys(data).length) throw new RecordFormatError(`${model.name}: a delete carries no fields`);
+      // An unpair carries the remover's cutoff (membership.ts); any other delete, nothing.
+      if (Object.keys(data).some((f) => !(model.name === 'member' && f === 'cutoff'))) throw new RecordFormatError(`${model.name}: a delete carries no fields`);
       break;
     default:
       throw new RecordFormatError(`${model.name}: unknown operation ${JSON.stringify(ch.op)}`);
@@ -242,6 +244,12 @@ export class Applier {
       report.stale++;
       return;
     }
+    if (model.name === 'member') {
+      // A statement: the member rows are folded from all of them (Library.rebuildMembers, in this transaction).
+      keepStatement(w, ch);
+      report.shared.push(ch);
+      return;
+    }
     if (waits) {
       this.parking.parkChange(w, model, ch, parent!);
       report.parked++;
@@ -250,6 +258,12 @@ export class Applier {
     if (model.applyChange(w, ch)) report.shared.push(ch);
     else report.stale++;
     this.release(w, model, [ch.uuid], report);
+  }
+
+  /** After the members were folded again: what waited for a live member (a device row of a device now paired) applies. */
+  releaseMembers(w: Writer, report: ApplyReport): void {
+    const live = w.rows('SELECT uuid FROM member WHERE live = 1').map((row) => row[0] as Uint8Array);
+    this.release(w, member, live, report);
   }
 
   /** Merges a validated snapshot row, then applies what waited for it. */

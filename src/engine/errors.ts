@@ -23,3 +23,12 @@ export class LibraryNotFoundError extends Error {
     this.name = 'LibraryNotFoundError';
   }
 }
+
+/** A member statement (pair, unpair, rename) from a device that is not a live member of the library. */
+export class NotAMemberError extends Error {
+  readonly code = 'ERR_NOT_MEMBER';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotAMemberError';
+  }
+}

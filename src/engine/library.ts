@@ -19,7 +19,7 @@ import { Store, type JournalIo, type Reader, type StoreEvent, type Writer } from
 import { Applier, ApplyReport, checkSharedChange, checkSharedRow, checkSignature, checkStateRecord } from './apply';
 import { changeSigningBytes } from './records';
 import { deviceIdOf, deviceKeyPair, isDeviceIdOf, isKeyPair, sign, SIGNATURE_BYTES, type DeviceKeyPair } from '../core/signing';
-import { InvalidChangeError, LibraryNotFoundError, NotFoundError } from './errors';
+import { InvalidChangeError, LibraryNotFoundError, NotAMemberError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from '../core/hlc';
 import { idEquals, idKey, idToString, INCARNATION_BYTES, newId, originId, toHex, type Id } from '../core/ids';
@@ -30,6 +30,8 @@ import { Parking } from './parking';
 import { baseSeq, PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
 import { MIGRATIONS } from './schema';
+import { cutoffOf, hasStatements, isLiveMember, keepStatement, readAnchors, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
+import type { Anchor } from './membership';
 
 export const APP_VERSION = '0.1.0';
 
@@ -310,6 +312,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
           lib.parking.upgrade(w);
         });
       }
+      if (meta.get('membership') !== 1) {
+        // A library from before membership was folded from statements (membership.ts).
+        await store.transaction((w) => {
+          upgradeMembership(w);
+          w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('membership', 1)");
+        });
+      }
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
       lib.announced = lib.announceDevice(opts).catch(() => undefined);
@@ -372,7 +381,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     try {
       await this.store.transaction((w) => {
         fn(this.localTx(w, report, committed));
-        if (touchesMembers(committed.shared)) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
+        if (touchesMembers(committed.shared)) partnersChanged = this.foldMembers(w, report);
         w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         if (committed.state.size) w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('own_hlc', ?)", [encodeHlc(this.ownClock.last())]);
       });
@@ -467,6 +476,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     if (!this.signsAsItself) {
       throw new OwnershipError(`this library was opened without device ${idToString(this.deviceId)}'s key: it cannot write changes other devices accept`);
     }
+    if (model.name === 'member') data = this.memberStatement(w, uuid, op, data);
     let change: SharedChange;
     try {
       const unsigned = { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, publicKey: this.keyPair.publicKey, signature: NO_SIGNATURE, data };
@@ -481,6 +491,20 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.applier.applyChange(w, model, change, report, true);
     committed.shared.push(change);
     return change;
+  }
+
+  /**
+   * A member statement this device may make: only as a live member (the
+   * founder's anchor, or granted and not removed since), and an unpair
+   * carries how far this device has seen the removed device's statements.
+   */
+  private memberStatement(w: Writer, uuid: Id, op: SharedOp, data: RecordData): RecordData {
+    if (!isLiveMember(w, this.deviceId)) {
+      throw new NotAMemberError(`device ${idToString(this.deviceId)} is not a member of library ${idToString(this.id)} (it was unpaired, or never granted): it cannot change who is`);
+    }
+    if (op !== 'delete') return data;
+    const device = registry.sharedModel('member').get(w, uuid)?.data.device as Id;
+    return { cutoff: cutoffOf(w, device) };
   }
 
   /**
@@ -633,7 +657,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       try {
         const durable = this.store.transaction((w) => {
           apply(w);
-          if (members) partnersChanged = reconcilePartners(w, this.deviceId, this.clock.last().ms);
+          if (members) partnersChanged = this.foldMembers(w, report);
           this.clock.receive(newest);
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
           if (ownNewest) {
@@ -714,11 +738,81 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async applySnapshotRows(modelName: string, rows: readonly SharedRow[]): Promise<ApplyReport> {
     const model = registry.sharedModel(modelName);
     const report = new ApplyReport();
+    // Member rows are folded from signed statements (applyMemberStatements), never taken as rows: no relay can vouch for one.
+    if (model.name === 'member') return report;
     const { valid, newest } = this.admit(rows, (row) => checkSharedRow(model, row), () => model.name, report);
-    await this.applyRemote(report, newest, model.name === 'member', (w) => {
+    await this.applyRemote(report, newest, false, (w) => {
       for (const row of valid) this.applier.mergeRow(w, model, row, report);
     });
     return report;
+  }
+
+  /**
+   * Member statements from a peer's snapshot (its log no longer has them):
+   * each verified like any change, kept (not logged: the snapshot's base
+   * covers their place in the log), and the members folded again.
+   */
+  async applyMemberStatements(statements: readonly SharedChange[]): Promise<ApplyReport> {
+    const report = new ApplyReport();
+    const check = (ch: SharedChange) => {
+      if (ch?.model !== 'member') throw new RecordFormatError(`a member statement must be a member change, not ${String(ch?.model)}`);
+      return this.verified(ch);
+    };
+    const { valid, newest } = this.admit(statements, check, () => 'member', report);
+    await this.applyRemote(report, newest, true, (w) => {
+      for (const ch of valid) {
+        if (keepStatement(w, ch)) report.shared.push(ch);
+        else report.stale++;
+      }
+    });
+    return report;
+  }
+
+  /** A page of the member statements held (for a peer's snapshot), whole members at a time. */
+  memberStatements(after: Id | null, limit: number): { statements: SharedChange[]; after: Id | null; hasMore: boolean } {
+    return this.store.read((r) => statementsPage(r, after, limit));
+  }
+
+  /** This device's name as its device row has it (the host name until it has one). */
+  private ownName(): string {
+    const row = this.store.read((r) => registry.deviceOwnedModel('device').get(r, this.deviceId));
+    return row && !row.deleted ? String(row.data.name) : os.hostname();
+  }
+
+  /** The devices this library's membership starts from (membership.ts); empty until pinned. */
+  anchors(): Anchor[] {
+    return this.store.read(readAnchors);
+  }
+
+  /**
+   * Pins the library's anchors, as the inviter handed them at pairing
+   * (never from sync). Only once: a library with anchors keeps them.
+   */
+  async pinAnchors(anchors: readonly Anchor[]): Promise<void> {
+    if (anchors.length === 0) return;
+    for (const a of anchors) {
+      if (!isDeviceIdOf(a.device, a.publicKey)) throw new OwnershipError(`anchor ${idToString(a.device)}: its key is not the one its device id is made from`);
+    }
+    let partnersChanged = false;
+    const report = new ApplyReport();
+    await this.store.transaction((w) => {
+      if (readAnchors(w).length) return;
+      writeAnchors(w, anchors);
+      partnersChanged = this.foldMembers(w, report);
+    });
+    if (report.applied) this.emit('applied', report);
+    if (partnersChanged) this.emit('partners');
+  }
+
+  /**
+   * Folds the member rows again from the anchors and statements (a
+   * statement arrived or anchors were pinned), applies what waited for a
+   * member, and makes the partners follow; true if the partners changed.
+   */
+  private foldMembers(w: Writer, report: ApplyReport): boolean {
+    rebuildMembers(w);
+    this.applier.releaseMembers(w, report);
+    return reconcilePartners(w, this.deviceId, this.clock.last().ms);
   }
 
   /**
@@ -920,6 +1014,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
    */
   async addMember(m: { device: Id; publicKey: Uint8Array; name: string }): Promise<void> {
     if (m.publicKey.byteLength !== 32) throw new Error('A member needs a 32-byte public key');
+    // The first member statement of a library no one paired into yet: this device founds its membership.
+    const unanchored = this.store.read((r) => readAnchors(r).length === 0 && !hasStatements(r));
+    if (unanchored && this.signsAsItself) await this.pinAnchors([{ device: this.deviceId, publicKey: this.keyPair.publicKey, name: this.ownName() }]);
     await this.write((tx) => tx.create('member', { device: m.device, public_key: toHex(m.publicKey), name: m.name }));
   }
 

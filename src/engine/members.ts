@@ -3,9 +3,11 @@
  * this device's partners.
  *
  * Members are a shared model (models/catalog.ts `member`), so pairing on any
- * device reaches every other through sync, and so does unpairing. The local
- * `partner` table (acks, last seen, the keys the firewall admits) follows
- * the member rows in the same transaction that changed them:
+ * device reaches every other through sync, and so does unpairing; the rows
+ * are folded from the library's anchors and signed statements
+ * (membership.ts, member-statements.ts). The local `partner` table (acks,
+ * last seen, the keys the firewall admits) follows the member rows in the
+ * same transaction that changed them:
  *
  * - a live member other than this device is a partner, with the member's
  *   key and name;
@@ -13,8 +15,12 @@
  * - if this device's own member row was deleted, it was unpaired from the
  *   library: it keeps its data but no longer syncs with any member.
  *
- * Partners with no member row at all (added directly, as tests and the
- * in-memory demo do) are left alone.
+ * - a partner that some statement is about but that has no member row (the
+ *   grant that let it in was void) is no longer a partner.
+ *
+ * Partners no statement is about (added directly, as tests and the
+ * in-memory demo do, or a joiner's before the statements reach it) are
+ * left alone.
  */
 import type { Reader, Writer } from '../store';
 import { fromHex, idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
@@ -23,6 +29,9 @@ import type { RecordData } from '../models/fields';
 import { OwnershipError } from '../models/errors';
 import type { SharedOp } from '../models/model';
 import { member } from '../models/catalog';
+import { decodeCutoff, memberId } from './membership';
+
+export { memberId };
 
 export interface Member {
   device: Id;
@@ -41,6 +50,8 @@ export interface Member {
  * Throws OwnershipError.
  */
 export function checkMemberChange(op: SharedOp, uuid: Id, author: Id, data: RecordData): void {
+  if (data.cutoff !== undefined && op !== 'delete') throw new OwnershipError(`member ${idToString(uuid)}: only an unpair carries a cutoff`);
+  if (op === 'delete') decodeCutoff(data.cutoff);
   if (op === 'create') {
     const key = typeof data.public_key === 'string' && /^[0-9a-f]{64}$/.test(data.public_key) ? fromHex(data.public_key) : null;
     if (!key || !isDeviceIdOf(data.device as Id, key)) {
@@ -70,17 +81,13 @@ export function readMembers(r: Reader): Member[] {
   }
 }
 
-/** The member row id of a device. */
-export function memberId(device: Id): Id {
-  return member.derivedId({ device })!;
-}
 
 /** Makes the partner table follow the member rows; true if it changed. */
 export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
   const members = readMembers(w);
   const selfRemoved = members.some((m) => idEquals(m.device, self) && !m.live);
   const current = new Map(
-    w.rows('SELECT device, name, public_key FROM partner').map(([d, n, k]) => [idKey(d as Uint8Array), { name: n as string | null, key: k as Uint8Array | null }]),
+    w.rows('SELECT device, name, public_key FROM partner').map(([d, n, k]) => [idKey(d as Uint8Array), { device: d as Uint8Array, name: n as string | null, key: k as Uint8Array | null }]),
   );
   let changed = false;
   for (const m of members) {
@@ -92,6 +99,15 @@ export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
       changed = true;
     } else if (!wanted && cur) {
       deletePartner(w, m.device);
+      changed = true;
+    }
+  }
+  // A partner some statement was about that has no row now: the grant that let it in was void (or never counted).
+  const rows = new Set(members.map((m) => idKey(m.device)));
+  for (const [key, { device }] of current) {
+    if (rows.has(key)) continue;
+    if (w.value('SELECT 1 FROM member_statement WHERE uuid = ? LIMIT 1', [memberId(device)]) !== undefined) {
+      deletePartner(w, device);
       changed = true;
     }
   }

@@ -26,9 +26,15 @@ const engineTables = [
   'CREATE INDEX parked_parent ON parked(parent_model, parent_uuid)',
 ];
 
-/** Models added after version 1, by the migration that creates their tables. */
+/** Models added after version 1, by the migration that creates their tables (as they were then). */
 const ADDED_IN: Readonly<Record<string, number>> = { member: 3 };
-const modelTables = (version: number) => registry.all.filter((m) => (ADDED_IN[m.name] ?? 1) === version).flatMap((m) => m.schema);
+const TABLES_AS_ADDED: Readonly<Record<string, readonly string[]>> = {
+  member: [
+    'CREATE TABLE member (uuid BLOB PRIMARY KEY, hlc BLOB NOT NULL, created_hlc BLOB, deleted_hlc BLOB, live INTEGER NOT NULL, ' +
+      'device BLOB, device_hlc BLOB, public_key TEXT, public_key_hlc BLOB, name TEXT, name_hlc BLOB) WITHOUT ROWID',
+  ],
+};
+const modelTables = (version: number) => registry.all.filter((m) => (ADDED_IN[m.name] ?? 1) === version).flatMap((m) => TABLES_AS_ADDED[m.name] ?? m.schema);
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -86,6 +92,19 @@ export const MIGRATIONS: Migration[] = [
       // holding the log back (PeerLog.prune). Entries logged before this count as logged now (the upgrade).
       'ALTER TABLE peer_log ADD COLUMN logged_at INTEGER',
       "UPDATE peer_log SET logged_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    ],
+  },
+  {
+    version: 7,
+    name: 'member statements: membership is derived from signed grants and unpairs',
+    statements: [
+      // The field an unpair carries (never stored: the column stays empty).
+      'ALTER TABLE member ADD COLUMN cutoff TEXT',
+      'ALTER TABLE member ADD COLUMN cutoff_hlc BLOB',
+      // Every member change this device holds, kept for good (the log prunes; membership is folded from these: membership.ts).
+      'CREATE TABLE member_statement (origin BLOB NOT NULL, seq INTEGER NOT NULL, hlc BLOB NOT NULL, uuid BLOB NOT NULL, op INTEGER NOT NULL, ' +
+        'data BLOB NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (origin, seq)) WITHOUT ROWID',
+      'CREATE INDEX member_statement_uuid ON member_statement(uuid)',
     ],
   },
 ];

@@ -136,6 +136,8 @@ export const albumItem = new SharedTable({
  * (and of an unpaired one) through sync. A member's row id is derived from
  * its device id; unpairing deletes the row, and only a later pairing (a
  * create) brings it back: a stale update from the removed device cannot.
+ * The rows are derived from the library's anchors and its signed member
+ * statements (engine/membership.ts), never merged from a snapshot.
  */
 export const member = new SharedTable({
   name: 'member',
@@ -147,6 +149,12 @@ export const member = new SharedTable({
     /** Hex of the device's 32-byte Hyperswarm public key. */
     { name: 'public_key', type: 'text', maxLength: 64 },
     { name: 'name', type: 'text', maxLength: 256 },
+    /**
+     * Only on a delete (an unpair), never stored: JSON [[origin hex, seq], …],
+     * how far the remover had seen each run of the removed device's member
+     * statements (membership.ts: beyond it they are void).
+     */
+    { name: 'cutoff', type: 'json', nullable: true, maxLength: 65_536 },
   ],
 });
 

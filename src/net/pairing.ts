@@ -10,7 +10,7 @@
  * On the encrypted connection (one Protomux channel, PAIR_PROTOCOL):
  *
  *   joiner  → JoinRequest { proof_join, its device id, name, network key }
- *   inviter → Accept { proof_invite, library id, name, secret, inviter, members }
+ *   inviter → Accept { proof_invite, library id, name, secret, inviter, members, anchors }
  *           | Refuse { reason, attempts left }
  *   joiner  → Done
  *
@@ -42,7 +42,7 @@ import { keyPairFromSeed } from './keys';
 import { loadNetModules, loadSodium, type NetModules } from './native';
 import { afterResponsiveWait, channelOpenWaitMs, newSwarm } from './swarm-host';
 
-export const PAIR_PROTOCOL = 'leaderless-sync/pair/1';
+export const PAIR_PROTOCOL = 'leaderless-sync/pair/2';
 
 export const DEFAULT_INVITE_TTL_MS = 10 * 60_000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -73,6 +73,8 @@ export interface LibraryOffer {
   inviter: DeviceCard;
   /** Every member the inviter knows (itself included); the joiner syncs with them. */
   members: DeviceCard[];
+  /** The devices the library's membership starts from (engine/membership.ts): the joiner pins them. */
+  anchors: DeviceCard[];
 }
 
 /** What the inviting side needs from its library. */
@@ -84,6 +86,8 @@ export interface InviteHost {
   self: DeviceCard;
   /** The library's current members (this device included). */
   members(): DeviceCard[];
+  /** The library's anchors (read after admit, which may pin them). */
+  anchors(): DeviceCard[];
   /** Records the joiner as a member (durably) before the secret is sent. */
   admit(joiner: DeviceCard): Promise<void>;
 }
@@ -150,6 +154,9 @@ function messageBody(op: 'preencode' | 'encode', s: State, m: Message): void {
       card[op](s, m.offer.inviter);
       c.uint[op](s, members.length);
       for (const d of members) card[op](s, d);
+      const anchors = m.offer.anchors.slice(0, MAX_MEMBERS);
+      c.uint[op](s, anchors.length);
+      for (const d of anchors) card[op](s, d);
       break;
     }
     case Type.Refuse:
@@ -191,7 +198,11 @@ export function decodeMessage(bytes: Uint8Array): Message {
         if (n > MAX_MEMBERS) throw new Error(`${n} members (the limit is ${MAX_MEMBERS})`);
         const members: DeviceCard[] = [];
         for (let i = 0; i < n; i++) members.push(card.decode(s));
-        m = { type, proof, offer: { libraryId, name, secret, inviter, members } };
+        const a = c.uint.decode(s);
+        if (a > MAX_MEMBERS) throw new Error(`${a} anchors (the limit is ${MAX_MEMBERS})`);
+        const anchors: DeviceCard[] = [];
+        for (let i = 0; i < a; i++) anchors.push(card.decode(s));
+        m = { type, proof, offer: { libraryId, name, secret, inviter, members, anchors } };
         break;
       }
       case Type.Refuse: {
@@ -409,7 +420,7 @@ export class Invite extends EventEmitter {
       return void this.shutDown();
     }
     const { host } = this.opts;
-    const offer: LibraryOffer = { libraryId: host.libraryId, name: host.libraryName, secret: host.secret, inviter: host.self, members: host.members() };
+    const offer: LibraryOffer = { libraryId: host.libraryId, name: host.libraryName, secret: host.secret, inviter: host.self, members: host.members(), anchors: host.anchors() };
     const inviteProof = proofFor(this.keys, 'invite', { handshakeHash: conn.handshakeHash, joinerKey: conn.remotePublicKey, inviterKey: conn.publicKey });
     send(channel, { type: Type.Accept, proof: inviteProof, offer });
     // Let the Accept reach the joiner (it answers Done and closes) before `done` resolves: a

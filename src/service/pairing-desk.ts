@@ -97,6 +97,7 @@ export class PairingDesk {
         secret: lib.secret,
         self,
         members: () => memberCards(lib, self),
+        anchors: () => lib.anchors(),
         admit: async (joiner) => {
           // Identity is a key: the id a joiner announces must be its key's, and an id already live in the library is that device, already paired.
           if (!isDeviceIdOf(joiner.device, joiner.publicKey)) throw new Error(`the joining device's id ${idToString(joiner.device)} is not the one its key makes`);
@@ -176,6 +177,9 @@ export class PairingDesk {
     });
     this.host.expectPeers(members.filter((m) => !idEquals(m.device, device)).map((m) => m.publicKey));
     const lib = await this.host.createLibrary({ name: offer.name, libraryId: offer.libraryId, secret: offer.secret, deviceId: device });
+    // Who the library's membership starts from, as the inviter (whose proof checked) has it: never taken from sync.
+    const anchors = offer.anchors.filter((a) => isDeviceIdOf(a.device, a.publicKey));
+    if (anchors.length) await lib.pinAnchors(anchors);
     const partners: JoinResult['partners'] = [];
     for (const m of members) {
       if (idEquals(m.device, device) || partners.some((p) => p.device === idToString(m.device))) continue;

@@ -633,6 +633,24 @@ export class Session {
         const base = lib.snapshotBase();
         // With the first page of a whole snapshot: the signed changes that prove the base (Library.snapshotHeads).
         const heads = cursor.after === null && cursor.model === lib.registry.shared[0].name ? lib.snapshotHeads(base) : [];
+        if (cursor.model === 'member') {
+          // Members as the signed statements they are folded from (a row would be this device's word for them).
+          const page = lib.memberStatements(cursor.after, max);
+          let sent = 0;
+          const { bytes } = encodeFitting(page.statements, (part): Message => {
+            sent = part.length;
+            const whole = part.length === page.statements.length;
+            // Cut short by the frame: the next page starts after the last member whose statements all went (or, if none did, after the first).
+            const cut = whole ? null : part[part.length - 1].uuid;
+            const before = whole ? [] : part.filter((x) => !idEquals(x.uuid, cut!));
+            const after = whole ? page.after : before.length ? before[before.length - 1].uuid : cut;
+            const snapshot = { model: cursor.model, rows: [], after, hasMore: page.hasMore || !whole, base };
+            return { type: 'shared-change-response', requestId, changes: part, hasMore: false, snapshot, pruned: [] };
+          });
+          this.sendRead(bytes);
+          this.reportSent(cursor.model, sent);
+          return;
+        }
         const rows = lib.sharedRows(cursor.model, cursor.after, max);
         let sent = 0;
         const { bytes } = encodeFitting(rows, (part): Message => {

@@ -120,14 +120,17 @@ async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<
       // Rows only gain changes after this: the first page's base holds for every later page.
       if (base === null) {
         base = page.base;
-        heads = resp.changes;
+        if (model === lib.registry.shared[0]) heads = resp.changes;
       }
-      rows += page.rows.length;
-      if (page.rows.length) {
-        const report = await s.apply(() => lib.applySnapshotRows(model.name, page.rows));
+      // Members come as the signed statements they are folded from, not as rows (Library.applyMemberStatements).
+      const members = model.name === 'member';
+      const got = members ? resp.changes.length : page.rows.length;
+      rows += got;
+      if (got) {
+        const report = await s.apply(() => (members ? lib.applyMemberStatements(resp.changes) : lib.applySnapshotRows(model.name, page.rows)));
         if (report.refused.length) return false;
       }
-      if (!page.hasMore || page.rows.length === 0) break;
+      if (!page.hasMore || got === 0) break;
       after = page.after;
     }
   }

@@ -39,6 +39,8 @@ describe('authenticated origins (issue 12 regressions)', function () {
     const a = await Library.create({ dataDir: tempDir('lls-auth-a-'), name: 'auth', keyPair: keys[0] });
     const b = await Library.create({ dataDir: tempDir('lls-auth-b-'), name: 'auth', keyPair: keys[1], libraryId: a.id, secret: a.secret });
     const c = await Library.create({ dataDir: tempDir('lls-auth-c-'), name: 'auth', keyPair: keys[2], libraryId: a.id, secret: a.secret });
+    // a founded the library: every device pinned it as the anchor of its membership when it paired.
+    for (const lib of [a, b, c]) await lib.pinAnchors([{ device: a.deviceId, publicKey: keys[0].publicKey, name: 'a' }]);
     return { a, b, c, keys, close: () => Promise.all([a.close(), b.close(), c.close()]) };
   }
 
@@ -161,6 +163,7 @@ describe('authenticated origins (issue 12 regressions)', function () {
     try {
       await a.addMember({ device: a.deviceId, publicKey: keys[0].publicKey, name: 'a' });
       await a.addMember({ device: b.deviceId, publicKey: keys[1].publicKey, name: 'b' });
+      await a.addMember({ device: c.deviceId, publicKey: keys[2].publicKey, name: 'c' });
       const grants = a.changesSince(new Map(), 100).changes;
       assert.deepEqual((await c.applyShared(grants)).rejected, []);
       assert.deepEqual(

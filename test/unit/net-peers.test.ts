@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { idFromString, idToString } from '../../src/core/ids';
+import { deviceIdOf, deviceKeyPair } from '../../src/core/signing';
 import { Library } from '../../src/engine/library';
 import { loadOrCreateDeviceKeyPair } from '../../src/net/keys';
 import { ControlClient } from '../../src/service/control-client';
@@ -165,6 +167,53 @@ describe('real peers: CLI processes on a local testnet', function () {
     assert.equal(done.counts.entry, N, 'every entry exactly once');
     assert.equal(done.parked, 0);
     await until('same digest on all three', () => sameDigest([dirA, dirB, dirC]));
+  });
+
+  it('an unpaired device that, while its remover is away, grants an accomplice (stamped before its unpair) through a member that has not heard yet: once the unpair arrives, neither is a member anywhere', async () => {
+    const [dirA, dirB, dirC] = [tempDir('lls-a-'), tempDir('lls-b-'), tempDir('lls-c-')];
+    await ok('init', '--name', 'Team', '--data-dir', dirA);
+    let a = await serve(dirA);
+    let b = await serve(dirB);
+    let c = await serve(dirC);
+    await pair(dirA, dirB);
+    await pair(dirA, dirC);
+    const liveOn = async (dir: string) =>
+      (JSON.parse(await ok('members', '--json', '--data-dir', dir)) as { device: string; live: boolean }[])
+        .filter((m) => m.live)
+        .map((m) => m.device)
+        .sort();
+    await until('three members everywhere', async () => (await Promise.all([dirA, dirB, dirC].map(liveOn))).every((l) => l.length === 3));
+    const [statusA, statusC] = [await libraryStatus(dirA), await libraryStatus(dirC)];
+    const devices = await liveOn(dirA);
+
+    // b and c go down; a unpairs c and goes down too.
+    for (const p of [b, c]) p.kill('SIGKILL');
+    await Promise.all([b.exited, c.exited]);
+    await ok('unpair', statusC.device, '--data-dir', dirA);
+    a.kill('SIGTERM');
+    await a.exited;
+
+    // Whoever holds c's data directory and key grants an accomplice, stamped on c's clock an hour behind (before the unpair).
+    const accomplice = deviceKeyPair();
+    const accompliceId = idToString(deviceIdOf(accomplice.publicKey));
+    const lc = await Library.open({ dataDir: dirC, libraryId: idFromString(statusA.library), keyPair: loadOrCreateDeviceKeyPair(path.join(dirC, DEVICE_KEY_FILE)), now: () => Date.now() - 3_600_000 });
+    await lc.addMember({ device: deviceIdOf(accomplice.publicKey), publicKey: accomplice.publicKey, name: 'accomplice' });
+    await lc.close();
+
+    // b, not knowing of the unpair, takes the grant from c.
+    b = await serve(dirB);
+    c = await serve(dirC);
+    await until('b took the grant', async () => (await liveOn(dirB)).includes(accompliceId), 60_000);
+    // a comes back: the unpair reaches b, c's grant reaches a; it was beyond what a had seen of c when it unpaired it.
+    a = await serve(dirA);
+    const without = devices.filter((d) => d !== statusC.device);
+    await until('neither c nor the accomplice is a member on a and b', async () => {
+      const [onA, onB] = [await liveOn(dirA), await liveOn(dirB)];
+      return JSON.stringify(onA) === JSON.stringify(without) && JSON.stringify(onB) === JSON.stringify(without);
+    });
+    const partnersOfB = (await libraryStatus(dirB)).partners.map((p) => p.device);
+    assert.deepEqual(partnersOfB, [statusA.device], 'b syncs with a alone');
+    await until('a and b agree', () => sameDigest([dirA, dirB]));
   });
 
   it('strangers and unpaired devices are refused; bad codes fail cleanly; a restarted peer reconnects and catches up', async () => {

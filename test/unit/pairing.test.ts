@@ -68,7 +68,7 @@ describe('invite codes', () => {
 
 describe('pairing messages', () => {
   it('round-trip and refuse malformed, unknown and oversized input with a protocol error', () => {
-    const offer = { libraryId: newId(), name: 'Work', secret: new Uint8Array(randomBytes(32)), inviter: cardOf('laptop'), members: [cardOf('laptop'), cardOf('desktop')] };
+    const offer = { libraryId: newId(), name: 'Work', secret: new Uint8Array(randomBytes(32)), inviter: cardOf('laptop'), members: [cardOf('laptop'), cardOf('desktop')], anchors: [cardOf('laptop')] };
     const accept = { type: 2 as const, proof: new Uint8Array(32).fill(7), offer };
     assert.deepEqual(decodeMessage(encodeMessage(accept)), accept);
     const refuse = { type: 3 as const, reason: 'wrong invite code', attemptsLeft: 0 };
@@ -105,6 +105,7 @@ describe('pairing over a local testnet', function () {
       secret: new Uint8Array(randomBytes(32)),
       self,
       members: () => [self, ...admitted],
+      anchors: () => [self],
       admit: async (d) => void admitted.push(d),
       admitted,
     };

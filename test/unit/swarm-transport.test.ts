@@ -193,6 +193,8 @@ describe('Hyperswarm transport (local testnet)', function () {
     const libs = [first];
     for (const d of devices.slice(1)) libs.push(await Library.create({ dataDir: d.dir, name, deviceId: d.deviceId, keyPair: d.keyPair, libraryId: first.id, secret: first.secret }));
     for (const [i, lib] of libs.entries()) {
+      // The first device founded the library: each pinned it as its membership's anchor (as pairing does).
+      await lib.pinAnchors([{ device: devices[0].deviceId, publicKey: devices[0].keyPair.publicKey, name: devices[0].name }]);
       for (const [j, other] of devices.entries()) if (i !== j) await lib.addPartner(other.deviceId, other.name, other.keyPair.publicKey);
       cleanup.push(() => lib.close());
     }

@@ -1,0 +1,282 @@
+/**
+ * Issue 12, "Rewrite membership": who is a member is a pure function of the
+ * library's anchors (pinned at pairing) and the signed member statements, so
+ * a paired device cannot grant itself back after an unpair, a device never
+ * granted cannot grant or unpair anyone, and devices that get the same
+ * statements in any order agree — including when an unpair races a grant
+ * by the device being removed, or two devices unpair each other.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import * as path from 'node:path';
+import { idEquals, idKey, newId, toHex, type Id } from '../../src/core/ids';
+import { deviceIdOf, deviceKeyPair, sign, type DeviceKeyPair } from '../../src/core/signing';
+import type { Hlc } from '../../src/core/hlc';
+import { NotAMemberError } from '../../src/engine/errors';
+import { Library } from '../../src/engine/library';
+import { MemoryHub } from '../../src/engine/memory-transport';
+import { encodeCutoff, foldMembership, memberId, type Anchor } from '../../src/engine/membership';
+import { changeSigningBytes } from '../../src/engine/records';
+import { registry } from '../../src/engine/registry';
+import type { SharedChange } from '../../src/models/model';
+import { PeerSync } from '../../src/sync/peer-sync';
+import { cleanupTempDirs, tempDir } from '../support/tmp';
+
+// ------------------------------------------------------------ the fold alone
+
+/** A device of the pure tests: its key, id, and the run (origin) its statements come from. */
+function device(): { key: DeviceKeyPair; id: Id; anchor: Anchor } {
+  const key = deviceKeyPair();
+  const id = deviceIdOf(key.publicKey);
+  return { key, id, anchor: { device: id, publicKey: key.publicKey, name: toHex(id).slice(0, 6) } };
+}
+
+type Dev = ReturnType<typeof device>;
+
+/** A statement by `author` (unsigned: the fold takes verified statements). */
+function statement(author: Dev, seq: number, ms: number, op: SharedChange['op'], target: Dev, cutoff?: Map<string, number>): SharedChange {
+  const hlc: Hlc = { ms, counter: 0, device: author.id }; // origin = the device itself (a library from before runs)
+  const data: SharedChange['data'] =
+    op === 'create' ? { device: target.id, public_key: toHex(target.key.publicKey), name: 'x' } : op === 'update' ? { name: 'renamed' } : { cutoff: encodeCutoff(cutoff ?? new Map()) };
+  return { model: 'member', uuid: memberId(target.id), hlc, seq, op, device: author.id, incarnation: new Uint8Array(0), publicKey: author.key.publicKey, signature: new Uint8Array(64), data };
+}
+
+const liveSet = (live: ReadonlySet<string>, ...devs: Dev[]) => assert.deepEqual([...live].sort(), devs.map((d) => idKey(d.id)).sort());
+
+describe('membership is a pure function of anchors and signed statements (issue 12)', () => {
+  const [a, b, c, d, e] = [device(), device(), device(), device(), device()];
+
+  it('the anchor grants; a device never granted grants and unpairs nobody', () => {
+    const m = foldMembership([a.anchor], [statement(a, 1, 10, 'create', b), statement(d, 1, 20, 'create', e), statement(d, 2, 30, 'delete', b)]);
+    liveSet(m.live, a, b);
+    assert.equal(m.effective.length, 1);
+  });
+
+  it('an unpaired device cannot grant itself (or anyone) back, whatever stamp it puts on it', () => {
+    const removal = statement(a, 2, 100, 'delete', c, new Map()); // a had seen none of c's statements
+    for (const stamp of [50, 150]) {
+      const m = foldMembership([a.anchor], [statement(a, 1, 10, 'create', c), removal, statement(c, 1, stamp, 'create', c), statement(c, 2, stamp + 1, 'create', d)]);
+      liveSet(m.live, a);
+      assert.equal(m.voided.length, 2, 'beyond what the remover had seen of c');
+    }
+  });
+
+  it("the remover's cutoff keeps what it had seen of the removed device, and voids the rest", () => {
+    const seen = statement(c, 1, 20, 'create', d); // c granted d; a saw it before unpairing c
+    const unseen = statement(c, 2, 90, 'create', e); // under way when a unpaired c
+    const removal = statement(a, 2, 100, 'delete', c, new Map([[toHex(c.id), 1]]));
+    const m = foldMembership([a.anchor], [statement(a, 1, 10, 'create', c), seen, unseen, removal]);
+    liveSet(m.live, a, d);
+    assert.deepEqual(m.voided, [unseen]);
+  });
+
+  it('a device granted again speaks again from its new grant on', () => {
+    const m = foldMembership(
+      [a.anchor],
+      [
+        statement(a, 1, 10, 'create', b),
+        statement(a, 2, 20, 'create', c),
+        statement(a, 3, 30, 'delete', c, new Map()),
+        statement(c, 1, 25, 'create', d), // void: beyond a's cutoff
+        statement(b, 1, 40, 'create', c), // b grants c again
+        statement(c, 2, 50, 'create', e), // after the new grant: counts
+      ],
+    );
+    liveSet(m.live, a, b, c, e);
+  });
+
+  it('two devices that unpair each other: the earlier unpair wins, the same everywhere', () => {
+    const base = [statement(a, 1, 10, 'create', b), statement(a, 2, 11, 'create', c)];
+    const bRemovesC = statement(b, 1, 50, 'delete', c, new Map());
+    const cRemovesB = statement(c, 1, 60, 'delete', b, new Map());
+    liveSet(foldMembership([a.anchor], [...base, bRemovesC, cRemovesB]).live, a, b);
+    liveSet(foldMembership([a.anchor], [...base, cRemovesB, bRemovesC]).live, a, b);
+  });
+
+  it('any order of the same statements gives the same members and the same effective statements', () => {
+    const devs = [a, b, c, d, e];
+    const arb = fc.array(
+      fc.record({ author: fc.nat(4), target: fc.nat(4), op: fc.constantFrom<SharedChange['op']>('create', 'delete', 'update'), ms: fc.nat(200), cut: fc.nat(3) }),
+      { maxLength: 14 },
+    );
+    fc.assert(
+      fc.property(arb, fc.infiniteStream(fc.nat()), (specs, rand) => {
+        const seqs = new Map<number, number>();
+        const list = specs.map((s) => {
+          const seq = (seqs.get(s.author) ?? 0) + 1;
+          seqs.set(s.author, seq);
+          const target = s.op === 'update' ? devs[s.author] : devs[s.target];
+          return statement(devs[s.author], seq, s.ms, s.op, target, new Map([[toHex(target.id), s.cut]]));
+        });
+        const shuffled = [...list];
+        const it = rand[Symbol.iterator]();
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = it.next().value % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+        }
+        const x = foldMembership([a.anchor], list);
+        const y = foldMembership([a.anchor], shuffled);
+        assert.deepEqual([...y.live].sort(), [...x.live].sort());
+        assert.deepEqual(y.effective, x.effective);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ------------------------------------------------------------ in the engine
+
+const tag = (name: string) => ({ name, color: null, icon: null, description: null, namespace: null });
+
+/** `ch` re-signed by `key` with `edit` (a device whose engine was built to lie). */
+function resign(library: Id, key: DeviceKeyPair, ch: SharedChange, edit: Partial<SharedChange>): SharedChange {
+  const body = { ...ch, ...edit };
+  return { ...body, signature: sign(key, changeSigningBytes(library, registry.sharedModel(body.model), body)) };
+}
+
+async function send(from: Library, to: Library): Promise<void> {
+  const have = new Map([...to.vector()].map(([k, v]) => [k, v.seq]));
+  const page = from.changesSince(have, 10_000);
+  if (page.changes.length) await to.applyShared(page.changes);
+}
+
+const liveMembers = (lib: Library) =>
+  lib
+    .members()
+    .filter((m) => m.live)
+    .map((m) => m.name)
+    .sort();
+const memberSum = (lib: Library) => toHex(lib.sharedStates().find((s) => s.model === 'member')?.sum ?? new Uint8Array(0));
+
+describe('membership in the engine: grants, unpairs and races (issue 12)', function () {
+  this.timeout(30_000);
+  const open: Library[] = [];
+  afterEach(async () => {
+    for (const l of open.splice(0)) await l.close();
+  });
+  after(cleanupTempDirs);
+
+  /** Devices of one library founded by the first; each pinned the founder as its anchor (as pairing does). */
+  async function devices(names: string[]): Promise<{ libs: Library[]; keys: DeviceKeyPair[] }> {
+    const dir = tempDir();
+    const keys = names.map(() => deviceKeyPair());
+    const libs: Library[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const first = libs[0];
+      libs.push(await Library.create({ dataDir: path.join(dir, names[i]), name: 'lib', deviceName: names[i], keyPair: keys[i], libraryId: first?.id, secret: first?.secret }));
+    }
+    open.push(...libs);
+    for (const lib of libs) await lib.pinAnchors([{ device: libs[0].deviceId, publicKey: keys[0].publicKey, name: names[0] }]);
+    return { libs, keys };
+  }
+
+  it('a device never granted cannot grant or unpair, here or relayed in its name', async () => {
+    const { libs, keys } = await devices(['a', 'b', 'outsider']);
+    const [a, b, outsider] = libs;
+    await a.addMember({ device: a.deviceId, publicKey: keys[0].publicKey, name: 'a' });
+    await a.addMember({ device: b.deviceId, publicKey: keys[1].publicKey, name: 'b' });
+    await send(a, outsider);
+    await assert.rejects(outsider.addMember({ device: newId(), publicKey: keys[2].publicKey, name: 'x' }), NotAMemberError);
+    await assert.rejects(outsider.unpair(b.deviceId), NotAMemberError);
+    // Its engine built to lie: a grant of itself and an unpair of b, signed with its own key.
+    const [own] = await outsider.commitShared([{ model: 'tag', op: 'create', data: tag('cover') }]);
+    const grant = resign(a.id, keys[2], own, { model: 'member', uuid: memberId(outsider.deviceId), seq: own.seq + 1, op: 'create', data: { device: outsider.deviceId, public_key: toHex(keys[2].publicKey), name: 'outsider' } });
+    const unpair = resign(a.id, keys[2], own, { model: 'member', uuid: memberId(b.deviceId), seq: own.seq + 2, op: 'delete', data: { cutoff: '[]' } });
+    const report = await a.applyShared([own, grant, unpair]);
+    assert.deepEqual(report.rejected, []);
+    assert.deepEqual(liveMembers(a), ['a', 'b'], 'no grant or unpair by a device that is not a member counts');
+    assert.ok(!a.partners().some((p) => idEquals(p.device, outsider.deviceId)));
+  });
+
+  it('an unpaired device cannot come back on its own: not by granting itself, not by a grant stamped before its unpair, in any order', async () => {
+    const { libs, keys } = await devices(['a', 'b', 'c', 'd', 'late']);
+    const [a, b, c, d, late] = libs;
+    for (const [i, lib] of libs.slice(0, 3).entries()) await a.addMember({ device: lib.deviceId, publicKey: keys[i].publicKey, name: 'abc'[i] });
+    for (const lib of [b, c, late]) await send(a, lib);
+    // a unpairs c; c, not knowing yet, grants d, and a grant of itself stamped an hour before the unpair.
+    await a.unpair(c.deviceId);
+    const [cGrant] = await c.write((tx) => tx.create('member', { device: d.deviceId, public_key: toHex(keys[3].publicKey), name: 'd' })).then((x) => x.shared);
+    const backdated = resign(a.id, keys[2], cGrant, {
+      seq: cGrant.seq + 1,
+      hlc: { ...cGrant.hlc, ms: cGrant.hlc.ms - 3_600_000 },
+      uuid: memberId(c.deviceId),
+      data: { device: c.deviceId, public_key: toHex(keys[2].publicKey), name: 'c is back' },
+    });
+    // b gets the unpair first, late gets c's statements first.
+    await send(a, b);
+    await b.applyShared([cGrant, backdated]);
+    await late.applyShared([cGrant, backdated]);
+    await send(a, late);
+    await a.applyShared([cGrant, backdated]);
+    for (const lib of [a, b, late]) assert.deepEqual(liveMembers(lib), ['a', 'b'], 'neither d nor c');
+    assert.equal(memberSum(b), memberSum(a));
+    assert.equal(memberSum(late), memberSum(a));
+    // c learns it was unpaired: it can no longer let anyone in, itself included.
+    await send(a, c);
+    await assert.rejects(c.addMember({ device: c.deviceId, publicKey: keys[2].publicKey, name: 'c' }), NotAMemberError);
+    assert.equal(c.partners().length, 0);
+    // A live member can grant it again: then it is back everywhere.
+    await b.addMember({ device: c.deviceId, publicKey: keys[2].publicKey, name: 'c again' });
+    for (const lib of [a, late]) await send(b, lib);
+    for (const lib of [a, b, late]) assert.deepEqual(liveMembers(lib), ['a', 'b', 'c again']);
+  });
+
+  it('member rows from a snapshot are never taken; the statements they come from are, verified', async () => {
+    const { libs, keys } = await devices(['a', 'b', 'c']);
+    const [a, b, c] = libs;
+    await a.addMember({ device: a.deviceId, publicKey: keys[0].publicKey, name: 'a' });
+    await a.addMember({ device: b.deviceId, publicKey: keys[1].publicKey, name: 'b' });
+    // A row claiming c is a member (what a lying partner's snapshot page would say).
+    const row = { ...a.sharedRows('member', null, 10)[1], uuid: memberId(c.deviceId), data: { device: c.deviceId, public_key: toHex(keys[2].publicKey), name: 'c' } };
+    await c.applySnapshotRows('member', [row]);
+    assert.deepEqual(liveMembers(c), ['a'], 'the anchor only');
+    const { statements } = a.memberStatements(null, 100);
+    const tampered = { ...statements[0], data: { ...statements[0].data, name: 'tampered' } };
+    const report = await c.applyMemberStatements([tampered, ...statements.slice(1)]);
+    assert.equal(report.rejected.length, 1);
+    assert.match(report.rejected[0].error.message, /signature does not verify/);
+    await c.applyMemberStatements(statements);
+    assert.deepEqual(liveMembers(c), ['a', 'b']);
+    assert.equal(memberSum(c), memberSum(a));
+  });
+
+  it('a device that joins after the log was pruned gets the member statements with its snapshot, and the same members', async () => {
+    const { libs, keys } = await devices(['a', 'b', 'c']);
+    const [a, b, c] = libs;
+    await a.addMember({ device: a.deviceId, publicKey: keys[0].publicKey, name: 'a' });
+    await a.addMember({ device: b.deviceId, publicKey: keys[1].publicKey, name: 'b' });
+    for (let i = 0; i < 5; i++) await a.commitShared([{ model: 'tag', op: 'create', data: tag(`t${i}`) }]);
+    const hub = new MemoryHub();
+    const syncs = [a, b].map((lib) => new PeerSync(lib, hub.transport(lib.deviceId)));
+    let syncC: PeerSync | null = null;
+    try {
+      for (const s of syncs) s.start();
+      await until('b has everything', () => b.counts().tag === 5 && liveMembers(b).length === 2);
+      await until('b acknowledged', async () => (await a.prune()) > 0 || a.read((r) => Number(r.value('SELECT count(*) FROM peer_log'))) <= 2);
+      assert.ok(a.read((r) => Number(r.value("SELECT count(*) FROM peer_log WHERE model = 'member'"))) < 2, "a's log no longer has every grant");
+      // c is granted and joins: its catch-up starts below what a pruned.
+      await a.addMember({ device: c.deviceId, publicKey: keys[2].publicKey, name: 'c' });
+      syncs[0].partnersChanged(); // as the service does on the library's 'partners' event
+      await c.addPartner(a.deviceId, 'a', keys[0].publicKey);
+      syncC = new PeerSync(c, hub.transport(c.deviceId));
+      let snapshots = 0;
+      syncC.on('snapshot', () => snapshots++);
+      syncC.start();
+      await until('c caught up', () => c.counts().tag === 5 && liveMembers(c).length === 3);
+      assert.ok(snapshots >= 1, 'c merged a snapshot');
+      assert.deepEqual(liveMembers(c), ['a', 'b', 'c']);
+      assert.equal(memberSum(c), memberSum(a));
+      assert.ok(c.partners().some((p) => idEquals(p.device, b.deviceId)), 'c syncs with b, granted before c joined');
+    } finally {
+      for (const s of [...syncs, syncC]) await s?.stop();
+    }
+  });
+});
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
