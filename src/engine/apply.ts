@@ -11,7 +11,7 @@ import { OwnershipError } from '../models/errors';
 import { isDeviceIdOf, SIGNATURE_BYTES, verify } from '../core/signing';
 import { changeSigningBytes } from './records';
 import { checkMemberChange, memberId } from './members';
-import { keepStatement } from './member-statements';
+import { isLetIn, keepStatement } from './member-statements';
 import type { Parking } from './parking';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
@@ -37,6 +37,10 @@ export class ApplyReport {
    * no watermark moved past them; a later catch-up fetches them again.
    */
   deferred = 0;
+  /** Of those, deferred because the partner that sent them has as many records waiting as one partner may. */
+  overSenderLimit = 0;
+  /** Of those, member statements not kept (membership.ts): their author is let in by nothing held yet. */
+  unkept = 0;
   readonly rejected: Rejection[] = [];
   /** Stamps refused for being too far ahead of this device's clock. */
   readonly refused: ClockDriftError[] = [];
@@ -112,8 +116,8 @@ export function checkSharedChange(model: SharedModel, ch: SharedChange): SharedC
       break;
     case 'delete':
       data = checkData(model.name, model.fields, ch.data ?? {}, false);
-      // An unpair carries the remover's cutoff (membership.ts); any other delete, nothing.
-      if (Object.keys(data).some((f) => !(model.name === 'member' && f === 'cutoff'))) throw new RecordFormatError(`${model.name}: a delete carries no fields`);
+      // An unpair names the statements its author had seen (membership.ts); any other delete carries nothing.
+      if (Object.keys(data).some((f) => !(model.name === 'member' && f === 'after'))) throw new RecordFormatError(`${model.name}: a delete carries no fields`);
       break;
     default:
       throw new RecordFormatError(`${model.name}: unknown operation ${JSON.stringify(ch.op)}`);
@@ -168,6 +172,8 @@ function isParentModel(registry: Registry, name: string): boolean {
 
 export class Applier {
   private readonly parents: Set<string>;
+  /** The partner whose records are being applied (null: this device's own, or released ones); set by Library around an apply. */
+  sender: Id | null = null;
 
   constructor(
     registry: Registry,
@@ -197,11 +203,8 @@ export class Applier {
     const res = model.applyState(w, records);
     report.stale += res.stale;
     for (const { record, parent } of [...waiting, ...res.parked]) {
-      if (this.parking.full(w)) {
-        report.deferred++;
-        continue;
-      }
-      this.parking.parkState(w, model, record, parent);
+      if (this.mayNotWait(w, report)) continue;
+      this.parking.parkState(w, model, record, parent, this.sender);
       report.parked++;
     }
     for (const { record, error } of res.rejected) report.rejected.push({ model: model.name, uuid: record.uuid, error });
@@ -210,6 +213,19 @@ export class Applier {
       for (const rec of res.applied) if (rec.deleted) entry.purgeLocation(w, rec.uuid, encodeHlcTime(rec.hlc));
     }
     this.release(w, model, res.applied.map((r) => r.uuid), report);
+  }
+
+  /**
+   * True (and counted as deferred) if one more record may not wait for its
+   * parent: the room for all is full, or the partner that sent it has its
+   * share of it (then a lying partner cannot crowd out everyone else's).
+   */
+  private mayNotWait(w: Writer, report: ApplyReport): boolean {
+    const over = this.parking.fullFor(w, this.sender);
+    if (!over && !this.parking.full(w)) return false;
+    report.deferred++;
+    if (over) report.overSenderLimit++;
+    return true;
   }
 
   /**
@@ -236,8 +252,12 @@ export class Applier {
     const table = model.parentTable();
     const waits = !!parent && !!table && w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent.uuid]) === undefined;
     // Checked before it is logged: a change that cannot wait must not count as received.
-    if (waits && !logged && this.parking.full(w) && !this.log.holds(w, ch)) {
+    if (waits && !logged && !this.log.holds(w, ch) && this.mayNotWait(w, report)) return;
+    // A member statement that cannot be kept (its author let in by nothing held here yet, or no room) is not
+    // logged either: catch-up fetches it again, so a device never holds in its log what it does not fold.
+    if (model.name === 'member' && !logged && !this.log.holds(w, ch) && !isLetIn(w, ch.device)) {
       report.deferred++;
+      report.unkept++;
       return;
     }
     if (!logged && !this.log.append(w, ch)) {
@@ -251,7 +271,7 @@ export class Applier {
       return;
     }
     if (waits) {
-      this.parking.parkChange(w, model, ch, parent!);
+      this.parking.parkChange(w, model, ch, parent!, logged ? null : this.sender);
       report.parked++;
       return;
     }
@@ -278,6 +298,17 @@ export class Applier {
 
   private release(w: Writer, model: Model, uuids: readonly Id[], report: ApplyReport): void {
     if (!this.parents.has(model.name) || uuids.length === 0 || this.parking.size(w) === 0) return;
+    // What waited and waits again is nobody's new record: not counted against the partner applying now.
+    const sender = this.sender;
+    this.sender = null;
+    try {
+      this.releaseEach(w, model, uuids, report);
+    } finally {
+      this.sender = sender;
+    }
+  }
+
+  private releaseEach(w: Writer, model: Model, uuids: readonly Id[], report: ApplyReport): void {
     for (const uuid of uuids) {
       const waiting = this.parking.release(w, model.name, uuid);
       if (waiting.length === 0) continue;

@@ -30,8 +30,8 @@ import { Parking } from './parking';
 import { baseSeq, PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
 import { MIGRATIONS } from './schema';
-import { cutoffOf, hasStatements, isLiveMember, keepStatement, readAnchors, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
-import type { Anchor } from './membership';
+import { isLiveMember, keepLetIn, readAnchors, readMembership, readStatements, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
+import { encodeAfter, type Anchor } from './membership';
 
 export const APP_VERSION = '0.1.0';
 
@@ -51,6 +51,8 @@ export interface LibraryOptions {
   journalIo?: JournalIo;
   /** Records that may wait for their parent at once (default MAX_PARKED); beyond it, more are refused and fetched again later. */
   maxParked?: number;
+  /** Of those, records one partner sent, at most (default MAX_PARKED_PER_PARTNER); beyond it, that partner is cut off. */
+  maxParkedPerPartner?: number;
   /**
    * This device's key pair: it signs every shared change this device
    * writes, and (on create) this device's id is derived from its public key.
@@ -62,6 +64,9 @@ export interface LibraryOptions {
 
 /** Records waiting for their parent, at most (a partner cannot make this device hold more). */
 export const MAX_PARKED = 200_000;
+
+/** Of those, records sent by one partner, at most: a partner filling the room with rows that never apply crowds out no one else. */
+export const MAX_PARKED_PER_PARTNER = 50_000;
 
 /** Heads (signed proofs of a snapshot base) sent with a snapshot, at most; entries beyond are not adopted by the receiver. */
 export const MAX_SNAPSHOT_HEADS = 5000;
@@ -223,7 +228,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     ownClock: HlcClock,
     incarnation: Uint8Array,
     makeId: () => Id,
-    maxParked: number,
+    maxParked: { all: number; perPartner: number },
     private readonly keyPair: DeviceKeyPair,
   ) {
     super();
@@ -233,7 +238,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.origin = clock.device;
     this.ownClock = ownClock;
     this.log = new PeerLog(registry, () => clock.last().ms);
-    this.parking = new Parking(registry, maxParked);
+    this.parking = new Parking(registry, maxParked.all, maxParked.perPartner);
     this.applier = new Applier(registry, this.log, this.parking, deviceId);
   }
 
@@ -297,7 +302,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const ownClock = new HlcClock({ device: deviceId, now: opts.now, maxDriftMs: opts.maxClockDriftMs, last: ownLast instanceof Uint8Array ? decodeHlc(ownLast) : lastShared });
       if (opts.keyPair && !isKeyPair(opts.keyPair)) throw new Error("this device's key pair is damaged: its secret key does not sign for its public key");
       const keyPair = keyFor(opts.keyPair, deviceId);
-      const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, opts.maxParked ?? MAX_PARKED, keyPair);
+      const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, { all: opts.maxParked ?? MAX_PARKED, perPartner: opts.maxParkedPerPartner ?? MAX_PARKED_PER_PARTNER }, keyPair);
       store.onFailure((e) => lib.fail(e));
       if (meta.get('owner_state') !== 1) {
         // A library from before owner states were kept (or incarnations): computed once from its rows.
@@ -476,7 +481,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     if (!this.signsAsItself) {
       throw new OwnershipError(`this library was opened without device ${idToString(this.deviceId)}'s key: it cannot write changes other devices accept`);
     }
-    if (model.name === 'member') data = this.memberStatement(w, uuid, op, data);
+    if (model.name === 'member') data = this.memberStatement(w, op, data);
     let change: SharedChange;
     try {
       const unsigned = { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, publicKey: this.keyPair.publicKey, signature: NO_SIGNATURE, data };
@@ -495,16 +500,15 @@ export class Library extends TypedEmitter<LibraryEvents> {
 
   /**
    * A member statement this device may make: only as a live member (the
-   * founder's anchor, or granted and not removed since), and an unpair
-   * carries how far this device has seen the removed device's statements.
+   * founder's anchor, or granted and not unpaired since), naming the
+   * statements it holds (membership.ts).
    */
-  private memberStatement(w: Writer, uuid: Id, op: SharedOp, data: RecordData): RecordData {
+  private memberStatement(w: Writer, op: SharedOp, data: RecordData): RecordData {
     if (!isLiveMember(w, this.deviceId)) {
       throw new NotAMemberError(`device ${idToString(this.deviceId)} is not a member of library ${idToString(this.id)} (it was unpaired, or never granted): it cannot change who is`);
     }
-    if (op !== 'delete') return data;
-    const device = registry.sharedModel('member').get(w, uuid)?.data.device as Id;
-    return { cutoff: cutoffOf(w, device) };
+    const after = encodeAfter(readMembership(w).headsFor(this.deviceId));
+    return op === 'delete' ? { after } : { ...data, after };
   }
 
   /**
@@ -564,6 +568,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * never thrown); stamps too far ahead are refused and reported.
    */
   async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint): Promise<ApplyReport> {
+    const sender = this.sender;
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
     let foreign = false;
@@ -580,7 +585,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     let ownNewest: Hlc | null = null;
     for (const rec of valid) if (idEquals(rec.hlc.device, this.deviceId) && (!ownNewest || compareHlc(rec.hlc, ownNewest) > 0)) ownNewest = rec.hlc;
     await this.applyRemote(report, newest, false, (w) => {
-      this.applier.applyState(w, model, valid, report);
+      this.sentBy(sender, () => this.applier.applyState(w, model, valid, report));
       // A page of a catch-up: the watermark moves with it, in the same transaction, unless a stamp was
       // refused or a record could not wait for its parent (the page is fetched again later), or the page
       // held another owner's rows (it vouches for nothing).
@@ -593,8 +598,36 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return report;
   }
 
+  /**
+   * Runs `apply` (a call of applyState, applyShared or another remote apply)
+   * as records that `partner` sent: those that wait for a parent count
+   * towards its share of the room (MAX_PARKED_PER_PARTNER). The partner is
+   * taken when the call starts, so `apply` must call into the library at once.
+   */
+  fromPartner<T>(partner: Id, apply: () => Promise<T>): Promise<T> {
+    this.sender = partner;
+    try {
+      return apply();
+    } finally {
+      this.sender = null;
+    }
+  }
+
+  /** The partner named by fromPartner while its apply call starts. */
+  private sender: Id | null = null;
+
+  private sentBy(sender: Id | null, fn: () => void): void {
+    this.applier.sender = sender;
+    try {
+      fn();
+    } finally {
+      this.applier.sender = null;
+    }
+  }
+
   /** Applies shared changes received from a peer (from any origin), idempotently. */
   async applyShared(changes: readonly SharedChange[]): Promise<ApplyReport> {
+    const sender = this.sender;
     const report = new ApplyReport();
     // One held already would not be applied: it is not verified again (live and catch-up overlap, and a
     // change held above a gap is sent again each catch-up round until the gap closes) unless it is not what is
@@ -608,17 +641,23 @@ export class Library extends TypedEmitter<LibraryEvents> {
         else report.stale++;
       }
     });
+    const versions: SharedChange[] = [];
     for (const ch of differing) {
       try {
         this.verified(ch);
         report.stale++; // a second version its origin signed: not the sender's doing
+        // Of a member statement, both versions count (membership.ts): kept and passed on, so every device folds both.
+        if (ch.model === 'member') versions.push(ch);
       } catch (e) {
         report.rejected.push({ model: String(ch?.model), uuid: ch?.uuid ?? null, error: e as Error });
       }
     }
+    if (versions.length) await this.applyMemberStatements(versions);
     const { valid, newest } = this.admit(fresh, (ch) => this.verified(ch), (ch) => String(ch?.model), report);
     await this.applyRemote(report, newest, touchesMembers(valid), (w) => {
-      for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
+      this.sentBy(sender, () => {
+        for (const ch of valid) this.applier.applyChange(w, registry.sharedModel(ch.model), ch, report, false);
+      });
     });
     return report;
   }
@@ -760,16 +799,17 @@ export class Library extends TypedEmitter<LibraryEvents> {
     };
     const { valid, newest } = this.admit(statements, check, () => 'member', report);
     await this.applyRemote(report, newest, true, (w) => {
-      for (const ch of valid) {
-        if (keepStatement(w, ch)) report.shared.push(ch);
-        else report.stale++;
-      }
+      const { kept, held, left } = keepLetIn(w, valid);
+      report.shared.push(...kept);
+      report.stale += held;
+      report.deferred += left.length;
+      report.unkept += left.length;
     });
     return report;
   }
 
   /** A page of the member statements held (for a peer's snapshot), whole members at a time. */
-  memberStatements(after: Id | null, limit: number): { statements: SharedChange[]; after: Id | null; hasMore: boolean } {
+  memberStatements(after: Id | null, limit: number): { statements: SharedChange[]; ids: Id[]; hasMore: boolean } {
     return this.store.read((r) => statementsPage(r, after, limit));
   }
 
@@ -810,9 +850,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * member, and makes the partners follow; true if the partners changed.
    */
   private foldMembers(w: Writer, report: ApplyReport): boolean {
-    rebuildMembers(w);
+    const membership = rebuildMembers(w);
     this.applier.releaseMembers(w, report);
-    return reconcilePartners(w, this.deviceId, this.clock.last().ms);
+    return reconcilePartners(w, this.deviceId, this.clock.last().ms, membership.mentioned);
   }
 
   /**
@@ -1015,7 +1055,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async addMember(m: { device: Id; publicKey: Uint8Array; name: string }): Promise<void> {
     if (m.publicKey.byteLength !== 32) throw new Error('A member needs a 32-byte public key');
     // The first member statement of a library no one paired into yet: this device founds its membership.
-    const unanchored = this.store.read((r) => readAnchors(r).length === 0 && !hasStatements(r));
+    const unanchored = this.store.read((r) => readAnchors(r).length === 0 && readStatements(r).length === 0);
     if (unanchored && this.signsAsItself) await this.pinAnchors([{ device: this.deviceId, publicKey: this.keyPair.publicKey, name: this.ownName() }]);
     await this.write((tx) => tx.create('member', { device: m.device, public_key: toHex(m.publicKey), name: m.name }));
   }
@@ -1119,6 +1159,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /** Records that may wait for their parent at once. */
   get parkedLimit(): number {
     return this.parking.max;
+  }
+
+  get parkedLimitPerPartner(): number {
+    return this.parking.maxPerSender;
   }
 
   async close(): Promise<void> {

@@ -15,8 +15,8 @@
  * - if this device's own member row was deleted, it was unpaired from the
  *   library: it keeps its data but no longer syncs with any member.
  *
- * - a partner that some statement is about but that has no member row (the
- *   grant that let it in was void) is no longer a partner.
+ * - a partner that a member's statement is about but that has no member
+ *   row (the grant that let it in does not count) is no longer a partner.
  *
  * Partners no statement is about (added directly, as tests and the
  * in-memory demo do, or a joiner's before the statements reach it) are
@@ -29,7 +29,7 @@ import type { RecordData } from '../models/fields';
 import { OwnershipError } from '../models/errors';
 import type { SharedOp } from '../models/model';
 import { member } from '../models/catalog';
-import { decodeCutoff, memberId } from './membership';
+import { decodeAfter, memberId } from './membership';
 
 export { memberId };
 
@@ -50,8 +50,7 @@ export interface Member {
  * Throws OwnershipError.
  */
 export function checkMemberChange(op: SharedOp, uuid: Id, author: Id, data: RecordData): void {
-  if (data.cutoff !== undefined && op !== 'delete') throw new OwnershipError(`member ${idToString(uuid)}: only an unpair carries a cutoff`);
-  if (op === 'delete') decodeCutoff(data.cutoff);
+  decodeAfter(data.after);
   if (op === 'create') {
     const key = typeof data.public_key === 'string' && /^[0-9a-f]{64}$/.test(data.public_key) ? fromHex(data.public_key) : null;
     if (!key || !isDeviceIdOf(data.device as Id, key)) {
@@ -59,7 +58,7 @@ export function checkMemberChange(op: SharedOp, uuid: Id, author: Id, data: Reco
     }
   } else if (op === 'update') {
     if (!idEquals(uuid, memberId(author))) throw new OwnershipError(`member ${idToString(uuid)}: only that device itself may change its member record`);
-    if (Object.keys(data).some((f) => f !== 'name')) throw new OwnershipError(`member ${idToString(uuid)}: an update may change only the name`);
+    if (Object.keys(data).some((f) => f !== 'name' && f !== 'after')) throw new OwnershipError(`member ${idToString(uuid)}: an update may change only the name`);
   }
 }
 
@@ -83,9 +82,11 @@ export function readMembers(r: Reader): Member[] {
 
 
 /** Makes the partner table follow the member rows; true if it changed. */
-export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
+export function reconcilePartners(w: Writer, self: Id, now: number, mentioned: ReadonlySet<string> = new Set()): boolean {
   const members = readMembers(w);
-  const selfRemoved = members.some((m) => idEquals(m.device, self) && !m.live);
+  // Unpaired, or a member's statement is about it and it is no member (the grant that let it in does not count).
+  const selfRemoved =
+    members.some((m) => idEquals(m.device, self) && !m.live) || (mentioned.has(idKey(self)) && !members.some((m) => idEquals(m.device, self) && m.live));
   const current = new Map(
     w.rows('SELECT device, name, public_key FROM partner').map(([d, n, k]) => [idKey(d as Uint8Array), { device: d as Uint8Array, name: n as string | null, key: k as Uint8Array | null }]),
   );
@@ -102,11 +103,10 @@ export function reconcilePartners(w: Writer, self: Id, now: number): boolean {
       changed = true;
     }
   }
-  // A partner some statement was about that has no row now: the grant that let it in was void (or never counted).
+  // A partner that a member's statement is about but that has no row: the grant that let it in does not count.
   const rows = new Set(members.map((m) => idKey(m.device)));
   for (const [key, { device }] of current) {
-    if (rows.has(key)) continue;
-    if (w.value('SELECT 1 FROM member_statement WHERE uuid = ? LIMIT 1', [memberId(device)]) !== undefined) {
+    if (!rows.has(key) && mentioned.has(key)) {
       deletePartner(w, device);
       changed = true;
     }

@@ -15,11 +15,15 @@ export type Parked = { model: DeviceOwnedModel; record: StateRecord } | { model:
 export class Parking {
   /** Rows in the parked table; kept in memory so the common case (none) costs nothing. */
   private count = -1;
+  /** Per partner (idKey): rows it sent that wait here; filled as asked, forgotten when rows leave. */
+  private bySender = new Map<string, number>();
 
   constructor(
     private readonly registry: Registry,
     /** At most this many records wait at once: more are refused (`full`), and fetched again once the wait is over. */
     readonly max: number = Infinity,
+    /** At most this many of them sent by one partner (`fullFor`): one partner cannot take the room of all. */
+    readonly maxPerSender: number = Infinity,
   ) {}
 
   size(r: Reader): number {
@@ -32,17 +36,31 @@ export class Parking {
     return this.size(r) >= this.max;
   }
 
-  parkState(w: Writer, model: DeviceOwnedModel, record: StateRecord, parent: ParentRef): void {
-    this.insert(w, parent, model, record.uuid, encodeWith(stateRecordEncoding(model), record), record.hlc.device, encodeHlcTime(record.hlc));
+  /** Records `sender` (the partner they came from; null: none, e.g. released ones) sent wait here. */
+  sentBy(r: Reader, sender: Id): number {
+    const key = idKey(sender);
+    let n = this.bySender.get(key);
+    if (n === undefined) this.bySender.set(key, (n = this.size(r) === 0 ? 0 : Number(r.value('SELECT count(*) FROM parked WHERE sender = ?', [sender]))));
+    return n;
   }
 
-  parkChange(w: Writer, model: SharedModel, change: SharedChange, parent: ParentRef): void {
-    this.insert(w, parent, model, change.uuid, encodeWith(sharedChangeEncoding(model), change), null, null);
+  /** No more records from `sender` may wait. */
+  fullFor(r: Reader, sender: Id | null): boolean {
+    return sender !== null && this.maxPerSender !== Infinity && this.sentBy(r, sender) >= this.maxPerSender;
   }
 
-  private insert(w: Writer, parent: ParentRef, model: Model, uuid: Id, record: Uint8Array, owner: Id | null, stamp: Uint8Array | null): void {
+  parkState(w: Writer, model: DeviceOwnedModel, record: StateRecord, parent: ParentRef, sender: Id | null): void {
+    this.insert(w, parent, model, record.uuid, encodeWith(stateRecordEncoding(model), record), record.hlc.device, encodeHlcTime(record.hlc), sender);
+  }
+
+  parkChange(w: Writer, model: SharedModel, change: SharedChange, parent: ParentRef, sender: Id | null): void {
+    this.insert(w, parent, model, change.uuid, encodeWith(sharedChangeEncoding(model), change), null, null, sender);
+  }
+
+  private insert(w: Writer, parent: ParentRef, model: Model, uuid: Id, record: Uint8Array, owner: Id | null, stamp: Uint8Array | null, sender: Id | null): void {
     this.size(w);
-    w.run('INSERT INTO parked (parent_model, parent_uuid, model, uuid, record, owner, stamp) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    if (sender) this.sentBy(w, sender);
+    w.run('INSERT INTO parked (parent_model, parent_uuid, model, uuid, record, owner, stamp, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
       parent.model,
       parent.uuid,
       model.name,
@@ -50,8 +68,10 @@ export class Parking {
       record,
       owner,
       stamp,
+      sender,
     ]);
     this.count++;
+    if (sender) this.bySender.set(idKey(sender), this.bySender.get(idKey(sender))! + 1);
   }
 
   /**
@@ -68,6 +88,7 @@ export class Parking {
       if (w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent as Uint8Array]) !== undefined) continue;
       w.run('DELETE FROM parked WHERE id = ?', [id as number]);
       this.count--;
+      this.bySender.clear();
       dropped++;
     }
     return dropped;
@@ -87,6 +108,7 @@ export class Parking {
     if (rows.length === 0) return [];
     w.run('DELETE FROM parked WHERE parent_model = ? AND parent_uuid = ?', [parentModel, parentUuid]);
     this.count -= rows.length;
+    this.bySender.clear();
     return rows.map(([, name, record]) => {
       const model = this.registry.get(name as string);
       return model.kind === 'device-owned'
@@ -126,5 +148,6 @@ export class Parking {
   /** Forget the cached count (after a rolled-back transaction). */
   invalidate(): void {
     this.count = -1;
+    this.bySender.clear();
   }
 }

@@ -98,13 +98,24 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     name: 'member statements: membership is derived from signed grants and unpairs',
     statements: [
-      // The field an unpair carries (never stored: the column stays empty).
-      'ALTER TABLE member ADD COLUMN cutoff TEXT',
-      'ALTER TABLE member ADD COLUMN cutoff_hlc BLOB',
-      // Every member change this device holds, kept for good (the log prunes; membership is folded from these: membership.ts).
-      'CREATE TABLE member_statement (origin BLOB NOT NULL, seq INTEGER NOT NULL, hlc BLOB NOT NULL, uuid BLOB NOT NULL, op INTEGER NOT NULL, ' +
-        'data BLOB NOT NULL, signature BLOB NOT NULL, PRIMARY KEY (origin, seq)) WITHOUT ROWID',
+      // The field every statement carries (never stored: the column stays empty).
+      'ALTER TABLE member ADD COLUMN after TEXT',
+      'ALTER TABLE member ADD COLUMN after_hlc BLOB',
+      // Every member statement this device holds, by id (two versions of one seq are two), kept for good: the log
+      // prunes; membership is folded from these (membership.ts).
+      'CREATE TABLE member_statement (id BLOB PRIMARY KEY, origin BLOB NOT NULL, seq INTEGER NOT NULL, hlc BLOB NOT NULL, uuid BLOB NOT NULL, ' +
+        'op INTEGER NOT NULL, data BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID',
+      'CREATE INDEX member_statement_origin ON member_statement(origin)',
       'CREATE INDEX member_statement_uuid ON member_statement(uuid)',
+    ],
+  },
+  {
+    version: 8,
+    name: 'parked records know the partner that sent them',
+    statements: [
+      // A partner's share of the records waiting for a parent is bounded (Parking.maxPerSender). Rows from before: nobody's.
+      'ALTER TABLE parked ADD COLUMN sender BLOB',
+      'CREATE INDEX parked_sender ON parked(sender)',
     ],
   },
 ];

@@ -150,11 +150,11 @@ export const member = new SharedTable({
     { name: 'public_key', type: 'text', maxLength: 64 },
     { name: 'name', type: 'text', maxLength: 256 },
     /**
-     * Only on a delete (an unpair), never stored: JSON [[origin hex, seq], …],
-     * how far the remover had seen each run of the removed device's member
-     * statements (membership.ts: beyond it they are void).
+     * Never stored: JSON list of the ids of the member statements its
+     * author held when it wrote this one (the heads of the graph it saw;
+     * engine/membership.ts).
      */
-    { name: 'cutoff', type: 'json', nullable: true, maxLength: 65_536 },
+    { name: 'after', type: 'json', nullable: true, maxLength: 4096 },
   ],
 });
 

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'not-owner',
   'rate-limited',
   'internal',
+  'over-limit',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -583,13 +583,20 @@ export class Session {
 
   /** Runs a library apply in turn; refused and rejected records are reported and told to the partner. */
   async apply(fn: () => Promise<ApplyReport>): Promise<ApplyReport> {
-    const report = await this.host.exclusive(fn);
+    const report = await this.host.exclusive(() => this.host.library.fromPartner(this.remote, fn));
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
     if (report.refused.length || report.rejected.length) this.host.report({ type: 'refused', peer: this.remote, report });
-    if (report.deferred) {
+    if (report.overSenderLimit) {
+      // No honest partner gets here (records wait for a parent only until it arrives): it is cut off, and the others keep the room.
+      const reason = `${report.overSenderLimit} more record(s) that wait for a parent that never came: ${this.host.library.parkedLimitPerPartner} from this partner wait already (the limit)`;
+      this.sendError(0, 'over-limit', reason);
+      this.host.report({ type: 'error', peer: this.remote, error: new ProtocolError('over-limit', reason) });
+      this.host.report({ type: 'misbehaved', peer: this.remote, reason });
+      this.close(reason);
+    } else if (report.deferred > report.unkept) {
       const limit = this.host.library.parkedLimit;
-      this.fail(new Error(`${report.deferred} record(s) from this partner were not taken: ${limit} records already wait for their parent (the limit); they are fetched again once those are applied`));
+      this.fail(new Error(`${report.deferred - report.unkept} record(s) from this partner were not taken: ${limit} records already wait for their parent (the limit); they are fetched again once those are applied`));
     }
     if (report.applied) this.host.report({ type: 'applied', peer: this.remote, report });
     return report;
@@ -639,12 +646,9 @@ export class Session {
           let sent = 0;
           const { bytes } = encodeFitting(page.statements, (part): Message => {
             sent = part.length;
-            const whole = part.length === page.statements.length;
-            // Cut short by the frame: the next page starts after the last member whose statements all went (or, if none did, after the first).
-            const cut = whole ? null : part[part.length - 1].uuid;
-            const before = whole ? [] : part.filter((x) => !idEquals(x.uuid, cut!));
-            const after = whole ? page.after : before.length ? before[before.length - 1].uuid : cut;
-            const snapshot = { model: cursor.model, rows: [], after, hasMore: page.hasMore || !whole, base };
+            // By statement id: the next page starts after the last one sent (a frame may take fewer than the page).
+            const after = part.length ? page.ids[part.length - 1] : cursor.after;
+            const snapshot = { model: cursor.model, rows: [], after, hasMore: page.hasMore || part.length < page.statements.length, base };
             return { type: 'shared-change-response', requestId, changes: part, hasMore: false, snapshot, pruned: [] };
           });
           this.sendRead(bytes);

@@ -14,6 +14,9 @@ import type { Session } from './session';
 /** In a request's `have`: "send nothing of this origin" (an origin this device cannot take from this partner now). */
 const SKIP = Number.MAX_SAFE_INTEGER;
 
+/** Member statements one snapshot may bring (gathered before they are applied together); a library has far fewer. */
+const MAX_GATHERED_STATEMENTS = 100_000;
+
 /** Snapshots one catch-up may take before it gives up (the partner keeps pruning below us). */
 const MAX_SNAPSHOTS = 3;
 
@@ -110,6 +113,7 @@ async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<
   /** The signed changes at the base's seqs (sent with the first page): how far each origin provably wrote. */
   let heads: readonly SharedChange[] = [];
   let rows = 0;
+  const statements: SharedChange[] = [];
   for (const model of lib.registry.shared) {
     if (only && !only.includes(model)) continue;
     let after: Uint8Array | null = null;
@@ -122,16 +126,23 @@ async function pullSnapshot(s: Session, only?: readonly SharedModel[]): Promise<
         base = page.base;
         if (model === lib.registry.shared[0]) heads = resp.changes;
       }
-      // Members come as the signed statements they are folded from, not as rows (Library.applyMemberStatements).
+      // Members come as the signed statements they are folded from, not as rows: gathered from every page
+      // first (a statement is kept once the one letting its author in is), then applied together.
       const members = model.name === 'member';
       const got = members ? resp.changes.length : page.rows.length;
       rows += got;
-      if (got) {
-        const report = await s.apply(() => (members ? lib.applyMemberStatements(resp.changes) : lib.applySnapshotRows(model.name, page.rows)));
+      if (members) statements.push(...resp.changes);
+      else if (got) {
+        const report = await s.apply(() => lib.applySnapshotRows(model.name, page.rows));
         if (report.refused.length) return false;
       }
+      if (statements.length > MAX_GATHERED_STATEMENTS) throw new Error(`the partner's snapshot holds more than ${MAX_GATHERED_STATEMENTS} member statements`);
       if (!page.hasMore || got === 0) break;
       after = page.after;
+    }
+    if (statements.length) {
+      const report = await s.apply(() => lib.applyMemberStatements(statements.splice(0)));
+      if (report.refused.length) return false;
     }
   }
   if (!only) {

@@ -9,6 +9,8 @@
  *   sequence number, signed with the liar's own key;
  * - `foreign`: asked for one owner's rows, a page of rows that name another;
  * - `acks`: acknowledgements of made-up origins;
+ * - `orphans`: more rows than one partner may leave waiting for a parent
+ *   (locations of made-up devices, whose device row never comes);
  * - `garbage`: a frame that is no message at all.
  *
  * Honest devices must refuse every lie, name the liar (an error reported
@@ -28,11 +30,14 @@ import { decodeMessage, encodeMessage, type Message } from '../../src/protocol';
 import { Random } from '../support/random';
 import type { MemoryNetwork } from './memory-network';
 
-export type Lie = 'altered' | 'claimed' | 'foreign' | 'acks' | 'garbage';
+export type Lie = 'altered' | 'claimed' | 'foreign' | 'acks' | 'garbage' | 'orphans';
+
+/** Rows in one orphan flood: more than a partner's share in the liar's schedules (schedule.ts LIAR_PARKED_SHARE). */
+const ORPHANS_PER_FLOOD = 60;
 
 export class Liar {
   /** Lies told, by kind. */
-  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, acks: 0, garbage: 0 };
+  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, acks: 0, garbage: 0, orphans: 0 };
   /** Partners (idKey) that were told at least one lie. */
   readonly victims = new Set<string>();
   private readonly rnd: Random;
@@ -63,6 +68,19 @@ export class Liar {
   stop(): void {
     this.active = false;
     this.net.tamper = null;
+  }
+
+  /** Locations of made-up devices: each waits for its device's row, which never comes. */
+  private orphans(): StateRecord[] {
+    return Array.from({ length: ORPHANS_PER_FLOOD }, (_, i) => {
+      const device = this.rnd.bytes(16);
+      return {
+        uuid: this.rnd.bytes(16),
+        hlc: { ms: 1_000_000, counter: i, device },
+        deleted: false,
+        data: { device, volume: null, path: `/made-up/${i}`, name: `made-up ${i}`, workspace_key: `made-up/${i}`, entry_count: 0, total_bytes: 0 },
+      };
+    });
   }
 
   private rewrite(to: Id, frame: Uint8Array): Uint8Array[] {
@@ -112,6 +130,7 @@ export class Liar {
       lie('acks', encodeMessage({ type: 'ack', vector }));
     }
     if (this.rnd.chance(0.02)) lie('garbage', this.rnd.bytes(1 + this.rnd.int(64)));
+    if (this.rnd.chance(0.01)) lie('orphans', encodeMessage({ type: 'state-batch', model: 'location', records: this.orphans() }));
     return out;
   }
 }

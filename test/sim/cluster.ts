@@ -122,6 +122,8 @@ export class Cluster {
     readonly seed: number,
     private readonly syncOptions: Partial<SessionOptions> = {},
     private readonly fsyncDelayMs = 0,
+    /** Passed to every device's library (e.g. a small per-partner share of parked records, for a liar to exceed). */
+    private readonly libraryOptions: { maxParkedPerPartner?: number } = {},
   ) {
     this.rnd = new Random(seed);
     this.net = new MemoryNetwork(this.clock, new Random(seed ^ 0x9e3779b9));
@@ -185,6 +187,7 @@ export class Cluster {
         newId: this.newId,
         journalIo: n.disk,
         onStoreEvent: this.onStoreEvent,
+        ...this.libraryOptions,
       });
       await n.library.ready();
     } finally {
@@ -362,7 +365,7 @@ export class Cluster {
   /** Opens a node's library from its disk (after a restart or a crash) and (unless `start` is false) syncs again if it had joined. */
   private async reopen(n: Node, start = true): Promise<void> {
     try {
-      n.library = await Library.open({ dataDir: n.dataDir, libraryId: this.libraryId, now: n.now, newId: this.newId, journalIo: n.disk, onStoreEvent: this.onStoreEvent, keyPair: n.keyPair });
+      n.library = await Library.open({ dataDir: n.dataDir, libraryId: this.libraryId, now: n.now, newId: this.newId, journalIo: n.disk, onStoreEvent: this.onStoreEvent, keyPair: n.keyPair, ...this.libraryOptions });
     } catch (e) {
       throw new Error(`${n.name} does not open again after losing power: ${(e as Error).message}`, { cause: e });
     }

@@ -112,6 +112,9 @@ const FSYNC_DELAY_MS = 3;
 /** How long an honest device first cuts a liar off (ms of virtual time). */
 const LIAR_CUT_OFF_MS = 100;
 
+/** With a liar, what one partner may leave waiting for a parent on a device (its orphan floods exceed it: Liar 'orphans'). */
+export const LIAR_PARKED_SHARE = 40;
+
 const RESPONSE_CODES = new Set([MESSAGE_CODES['state-response'], MESSAGE_CODES['shared-change-response']]);
 
 export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Promise<ScheduleResult> {
@@ -119,7 +122,12 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
   const count = 2 + rnd.int(4);
   const syncOptions = { antiEntropyMs: 1000, requestTimeoutMs: 400, heartbeatMs: 200, deadAfterMs: 1000, pruneIntervalMs: 300 };
   // A liar is cut off for 100 ms, doubling up to 6.4 s: long enough to matter, short enough to end before the checks.
-  const cluster = new Cluster(seed, opts.liar ? { ...syncOptions, cutOffMs: LIAR_CUT_OFF_MS } : syncOptions, opts.fsyncDelayMs ?? FSYNC_DELAY_MS);
+  const cluster = new Cluster(
+    seed,
+    opts.liar ? { ...syncOptions, cutOffMs: LIAR_CUT_OFF_MS } : syncOptions,
+    opts.fsyncDelayMs ?? FSYNC_DELAY_MS,
+    opts.liar ? { maxParkedPerPartner: LIAR_PARKED_SHARE } : {},
+  );
   let liar: Liar | null = null;
   const result: ScheduleResult = {
     seed,

@@ -15,7 +15,7 @@ import { cleanupTempDirs } from '../support/tmp';
 
 const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 500);
 /** Schedules with a lying device (test/sim/byzantine.ts), on seeds of their own. */
-const LIAR_SCHEDULES = Number(process.env.SIM_LIAR_SCHEDULES ?? 100);
+const LIAR_SCHEDULES = Number(process.env.SIM_LIAR_SCHEDULES ?? 500);
 /** Schedules at a time: each waits on turns of the event loop between its steps. */
 const JOBS = Number(process.env.SIM_JOBS ?? 4);
 
@@ -66,7 +66,7 @@ describe(`simulation: ${SCHEDULES} random schedules`, function () {
     assert.equal(totals.failed, 0);
   });
 
-  it('with a paired device that lies (alters and claims others\' changes, answers for another owner, acks made-up origins, sends garbage), every lie is refused, the liar is reported, and all converge', async () => {
+  it('with a paired device that lies (alters and claims others\' changes, answers for another owner, acks made-up origins, floods rows that never apply, sends garbage), every lie is refused, the liar is reported, and all converge', async () => {
     const totals = eventTotals();
     try {
       await runSchedules(100_001, LIAR_SCHEDULES, JOBS, { liar: true }, (r) => totals.add(r));
