@@ -481,7 +481,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     if (!this.signsAsItself) {
       throw new OwnershipError(`this library was opened without device ${idToString(this.deviceId)}'s key: it cannot write changes other devices accept`);
     }
-    if (model.name === 'member') data = this.memberStatement(w, op, data);
+    if (model.name === 'member') data = this.memberStatement(w, uuid, op, data);
     let change: SharedChange;
     try {
       const unsigned = { model: model.name, uuid, hlc, seq: this.logSeq + 1, op, device: this.deviceId, incarnation: this.incarnation, publicKey: this.keyPair.publicKey, signature: NO_SIGNATURE, data };
@@ -503,11 +503,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * founder's anchor, or granted and not unpaired since), naming the
    * statements it holds (membership.ts).
    */
-  private memberStatement(w: Writer, op: SharedOp, data: RecordData): RecordData {
+  private memberStatement(w: Writer, uuid: Id, op: SharedOp, data: RecordData): RecordData {
     if (!isLiveMember(w, this.deviceId)) {
       throw new NotAMemberError(`device ${idToString(this.deviceId)} is not a member of library ${idToString(this.id)} (it was unpaired, or never granted): it cannot change who is`);
     }
-    const after = encodeAfter(readMembership(w).headsFor(this.deviceId));
+    const target = op === 'create' ? (data.device as Id) : op === 'update' ? this.deviceId : ((registry.sharedModel('member').get(w, uuid)?.data.device as Id | undefined) ?? null);
+    const after = encodeAfter(readMembership(w).headsFor(this.deviceId, target));
     return op === 'delete' ? { after } : { ...data, after };
   }
 

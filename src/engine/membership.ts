@@ -73,11 +73,13 @@ export interface Membership {
   /** Ids of the statements folded (hex) with no statement folded after them: what the next statement names. */
   readonly heads: readonly string[];
   /**
-   * At most MAX_AFTER of the heads for a statement by `device`: those whose
-   * past holds its latest grant (or unpair) first, so its own standing is
-   * always in what it names.
+   * At most MAX_AFTER of the heads for a statement by `author` about
+   * `target`: first those whose past holds the author's latest grant (so its
+   * own standing is in what it names), then those holding the target's
+   * latest grant or unpair (so a grant after an unpair is seen to come
+   * after it, however many other heads there are), then the rest.
    */
-  headsFor(device: Id): string[];
+  headsFor(author: Id, target?: Id | null): string[];
   /** Statements not folded: one they name is missing here. */
   readonly waiting: number;
   /** Devices (idKey) that a statement made by a member at the time grants, renames or unpairs (counting or not). */
@@ -214,11 +216,18 @@ export function foldMembership(anchors: readonly Anchor[], statements: readonly 
   const hasChild = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (!out[i]) for (const p of g.nodes[i].parents) hasChild[p] = 1;
   const headIdx = g.nodes.map((_, i) => i).filter((i) => !out[i] && !hasChild[i]);
-  const headsFor = (device: Id): string[] => {
-    const evs = (events.get(idKey(device)) ?? []).filter((e) => !out[e]);
-    const last = evs.length ? evs[evs.length - 1] : -1;
-    const holds = (h: number) => last >= 0 && (h === last || before(last, h));
-    return [...headIdx.filter(holds), ...headIdx.filter((h) => !holds(h))].slice(0, MAX_AFTER).map((i) => g.nodes[i].id);
+  const headsFor = (author: Id, target: Id | null = null): string[] => {
+    const holdsLatestOf = (device: Id | null) => {
+      const evs = device ? (events.get(idKey(device)) ?? []).filter((e) => !out[e]) : [];
+      const last = evs.length ? evs[evs.length - 1] : -1;
+      return (h: number) => last >= 0 && (h === last || before(last, h));
+    };
+    const rank = [holdsLatestOf(author), holdsLatestOf(target)];
+    const score = (h: number) => (rank[0](h) ? 0 : rank[1](h) ? 1 : 2);
+    return [...headIdx]
+      .sort((x, y) => score(x) - score(y) || x - y)
+      .slice(0, MAX_AFTER)
+      .map((i) => g.nodes[i].id);
   };
   const mentioned = new Set<string>();
   for (let i = 0; i < n; i++) if (!unauthorized[i] && g.nodes[i].target !== null) mentioned.add(g.nodes[i].target!);

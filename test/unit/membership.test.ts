@@ -135,6 +135,24 @@ describe('membership is a pure function of anchors and signed statements (issue 
     assert.ok(!m.live.has(idKey(x.id)) && !m.live.has(idKey(y.id)), 'neither x nor its accomplice');
   });
 
+  it('a re-grant names the unpair it follows, however many other heads a member made (64 at most are named)', () => {
+    const gm = statement(a, 'create', b, []);
+    const gx = statement(a, 'create', c, [gm]);
+    const junk: SharedChange[] = [];
+    // Parallel renames by b whose ids sort first: they would fill the 64 names a statement may carry.
+    while (junk.length < 200) {
+      const j = statement(b, 'update', b, [gx]);
+      if (statementId(j).startsWith('0')) junk.push(j);
+    }
+    const base = [gm, gx, ...junk];
+    const unpair = statement(a, 'delete', c, [gx]);
+    const m = foldMembership([a.anchor], [...base, unpair]);
+    const after = m.headsFor(a.id, c.id);
+    assert.ok(after.includes(statementId(unpair)));
+    const again = statement(a, 'create', c, [gx, unpair].filter((x) => after.includes(statementId(x))));
+    liveSet(foldMembership([a.anchor], [...base, unpair, again]).live, a, b, c);
+  });
+
   it('a grant racing an unpair of the same device loses; one after the unpair stands', () => {
     const gb = statement(a, 'create', b, []);
     const gc = statement(a, 'create', c, [gb]);
