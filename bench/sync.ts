@@ -49,6 +49,7 @@ import { ENGINE_NODE_FLAGS, ENGINE_RESOURCE_LIMITS } from '../src/worker/limits'
 import { isMainThread, MessageChannel, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import { PortTransport } from './port-transport';
 import { EntryTree, fillRelayedTree } from './entries';
+import { decodeAnchors, encodeAnchors, type Anchor } from '../src/engine/membership';
 import { rawInsert } from './raw-insert';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
@@ -108,9 +109,20 @@ async function servingPeer(dir: string, libraryId: Id, secret: Uint8Array): Prom
  * sync.start() until it is ready, then checks it holds every row (digest
  * equal to `serverDigest()`).
  */
-async function timeBackfill(dir: string, libraryId: Id, secret: Uint8Array, serverId: Id, transport: (freshId: Id) => Transport, serverDigest: () => Promise<string>, beforeStart: (freshId: Id) => Promise<void>): Promise<BackfillResult> {
+async function timeBackfill(
+  dir: string,
+  libraryId: Id,
+  secret: Uint8Array,
+  serverId: Id,
+  anchors: Anchor[],
+  transport: (freshId: Id) => Transport,
+  serverDigest: () => Promise<string>,
+  beforeStart: (freshId: Id) => Promise<void>,
+): Promise<BackfillResult> {
   const fresh = await Library.create({ dataDir: dir, name: 'bench', libraryId, secret, deviceName: 'fresh' });
   await fresh.ready();
+  // As pairing does: the joiner pins the library's anchors from its inviter (the server founded its membership).
+  await fresh.pinAnchors(anchors);
   await fresh.addPartner(serverId, 'server');
   await beforeStart(fresh.deviceId);
   const freshSync = new PeerSync(fresh, transport(fresh.deviceId), { pageSize: PAGE_SIZE });
@@ -145,7 +157,7 @@ async function backfillSameThread(libraryId: Id, secret: Uint8Array): Promise<Ba
   const { server, fillMs } = await servingPeer(path.join(root, 'server-1'), libraryId, secret);
   say(`serving peer filled with ${N.toLocaleString('en-US')} entries of a third device in ${(fillMs / 1000).toFixed(1)} s (not timed)`);
   let serverSync: PeerSync | null = null;
-  const result = await timeBackfill(path.join(root, 'fresh-1'), libraryId, secret, server.deviceId, (freshId) => hub.transport(freshId), async () => server.digest(), async (freshId) => {
+  const result = await timeBackfill(path.join(root, 'fresh-1'), libraryId, secret, server.deviceId, server.anchors(), (freshId) => hub.transport(freshId), async () => server.digest(), async (freshId) => {
     await server.addPartner(freshId, 'fresh');
     serverSync = new PeerSync(server, hub.transport(server.deviceId), { pageSize: PAGE_SIZE });
     serverSync.start();
@@ -155,7 +167,7 @@ async function backfillSameThread(libraryId: Id, secret: Uint8Array): Promise<Ba
   return result;
 }
 
-type ServerMessage = { type: 'filled'; device: Id; fillMs: number } | { type: 'digest'; digest: string } | { type: 'stopped' };
+type ServerMessage = { type: 'filled'; device: Id; anchors: string; fillMs: number } | { type: 'digest'; digest: string } | { type: 'stopped' };
 
 /**
  * The serving peer on a worker thread of its own (as on a machine of its
@@ -187,6 +199,7 @@ async function backfillAcrossThreads(libraryId: Id, secret: Uint8Array): Promise
     libraryId,
     secret,
     filled.device,
+    decodeAnchors(filled.anchors),
     () => transport,
     async () => {
       const d = next('digest');
@@ -218,7 +231,7 @@ async function serve(data: { dir: string; libraryId: Id; secret: Uint8Array; por
       parentPort!.postMessage({ type: 'stopped' } satisfies ServerMessage);
     }
   });
-  parentPort!.postMessage({ type: 'filled', device: server.deviceId, fillMs } satisfies ServerMessage);
+  parentPort!.postMessage({ type: 'filled', device: server.deviceId, anchors: encodeAnchors(server.anchors()), fillMs } satisfies ServerMessage);
 }
 
 /** BENCH_PROFILE=file.cpuprofile: a CPU profile and an allocation sample of the backfill alone (open them in Chrome DevTools). */
