@@ -253,7 +253,7 @@ export class Applier {
     const waits = !!parent && !!table && w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent.uuid]) === undefined;
     // Checked before it is logged: a change that cannot wait must not count as received.
     if (waits && !logged && !this.log.holds(w, ch) && this.mayNotWait(w, report)) return;
-    // A member statement that cannot be kept (its author let in by nothing held here yet, or no room) is not
+    // A member statement that cannot be kept (its author is let in by nothing held here yet) is not
     // logged either: catch-up fetches it again, so a device never holds in its log what it does not fold.
     if (model.name === 'member' && !logged && !this.log.holds(w, ch) && !isLetIn(w, ch.device)) {
       report.deferred++;

@@ -809,7 +809,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return report;
   }
 
-  /** A page of the member statements held (for a peer's snapshot), whole members at a time. */
+  /** A page of the member statements held (for a peer's snapshot), by statement id. */
   memberStatements(after: Id | null, limit: number): { statements: SharedChange[]; ids: Id[]; hasMore: boolean } {
     return this.store.read((r) => statementsPage(r, after, limit));
   }

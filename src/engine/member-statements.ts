@@ -73,7 +73,7 @@ export function keepLetIn(w: Writer, statements: readonly SharedChange[]): { kep
   return { kept, held, left: [...waiting.values()].flat() };
 }
 
-/** Keeps a verified member statement (and who its origin is) that whyNotKept allows; 'held' if kept already. */
+/** Keeps a verified member statement (and who its origin is) whose author isLetIn; 'held' if kept already. */
 export function keepStatement(w: Writer, ch: SharedChange): 'kept' | 'held' {
   const id = fromHex(statementId(ch));
   if (w.value('SELECT 1 FROM member_statement WHERE id = ?', [id]) !== undefined) return 'held';
