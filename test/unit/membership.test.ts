@@ -21,6 +21,8 @@ import { changeSigningBytes } from '../../src/engine/records';
 import { registry } from '../../src/engine/registry';
 import type { SharedChange } from '../../src/models/model';
 import { PeerSync } from '../../src/sync/peer-sync';
+import { readMembership } from '../../src/engine/member-statements';
+import { Cluster } from '../sim/cluster';
 import { cleanupTempDirs, tempDir } from '../support/tmp';
 
 // ------------------------------------------------------------ the fold alone
@@ -377,3 +379,55 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('membership over simulated sync: two versions of one statement (issue 12)', function () {
+  this.timeout(120_000);
+
+  it('a device that signs two versions of one statement, one to each device: both reach every device, all agree, and its unpair holds everywhere', async () => {
+    const cl = new Cluster(9, { antiEntropyMs: 2000 });
+    try {
+      const [a, b, c] = [await cl.add('a'), await cl.add('b'), await cl.add('c')];
+      for (const n of [a, b, c]) await n.library.pinAnchors([{ device: a.library.deviceId, publicKey: a.keyPair.publicKey, name: 'a' }]);
+      for (const n of [a, b, c]) await a.library.addMember({ device: n.library.deviceId, publicKey: n.keyPair.publicKey, name: n.name });
+      const x = device();
+      await a.library.addMember({ device: x.id, publicKey: x.key.publicKey, name: 'x' });
+      await cl.connectAll();
+      await cl.run(1000);
+      // x (a member) signs seq 1 twice: a grant of p to a, a grant of q to b.
+      const seen = a.library.read((r) => readMembership(r).headsFor(x.id));
+      const [p, q] = [device(), device()];
+      const version = (target: Dev): SharedChange => {
+        const body: SharedChange = {
+          model: 'member',
+          uuid: memberId(target.id),
+          hlc: { ms: cl.clock.now(), counter: 0, device: x.id },
+          seq: 1,
+          op: 'create',
+          device: x.id,
+          incarnation: new Uint8Array(0),
+          publicKey: x.key.publicKey,
+          signature: new Uint8Array(64),
+          data: { device: target.id, public_key: toHex(target.key.publicKey), name: 'v', after: encodeAfter(seen) },
+        };
+        return { ...body, signature: sign(x.key, changeSigningBytes(a.library.id, registry.sharedModel('member'), body)) };
+      };
+      await cl.drive(a.library.applyShared([version(p)]));
+      await cl.drive(b.library.applyShared([version(q)]));
+      await cl.run(20_000);
+      const ids = (n: { library: Library }) =>
+        n.library
+          .members()
+          .filter((m) => m.live)
+          .map((m) => idKey(m.device))
+          .sort();
+      for (const n of [b, c]) assert.deepEqual(ids(n), ids(a), `${n.name} holds the same members as a`);
+      assert.ok(ids(a).includes(idKey(p.id)) && ids(a).includes(idKey(q.id)), 'both versions count, on every device');
+      await cl.drive(a.library.unpair(x.id));
+      await cl.run(20_000);
+      for (const n of [a, b, c]) assert.ok(!ids(n).includes(idKey(x.id)), `${n.name}: x is out`);
+      for (const n of [b, c]) assert.deepEqual(ids(n), ids(a));
+    } finally {
+      await cl.close();
+    }
+  });
+});
