@@ -34,6 +34,8 @@ export async function catchUpShared(s: Session): Promise<void> {
     if (!(await pullSnapshot(s))) return;
   }
   const stuck = new Map<string, Id>();
+  /** Changes taken since an origin was last left out: one of them (a member's grant, a parent) may be what it waited for. */
+  let takenSinceStuck = false;
   for (;;) {
     const before = seqs(lib.have());
     const skipped = new Map([...stuck, ...s.unprovenOrigins]);
@@ -46,12 +48,22 @@ export async function catchUpShared(s: Session): Promise<void> {
       continue;
     }
     if (resp.changes.length) await s.apply(() => lib.applyShared(resp.changes));
-    if (!resp.hasMore || resp.changes.length === 0) return reconcileShared(s);
     // An origin that did not move forward would come back the same: leave it out from now on.
     const after = seqs(lib.have());
     for (const ch of resp.changes) {
       const k = idKey(ch.hlc.device);
       if ((after.get(k)?.seq ?? 0) <= (before.get(k)?.seq ?? 0)) stuck.set(k, ch.hlc.device);
+      else if (stuck.size) takenSinceStuck = true;
+    }
+    if (!resp.hasMore || resp.changes.length === 0) {
+      // Once, if what came after may have been what the ones left out waited for (a member statement that came
+      // before its author's grant): ask for them again now rather than at the next catch-up.
+      if (stuck.size && takenSinceStuck) {
+        stuck.clear();
+        takenSinceStuck = false;
+        continue;
+      }
+      return reconcileShared(s);
     }
   }
 }

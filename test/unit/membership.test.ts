@@ -431,3 +431,38 @@ describe('membership over simulated sync: two versions of one statement (issue 1
     }
   });
 });
+
+describe('membership over simulated sync: a statement that comes before its author\'s grant (issue 12)', function () {
+  this.timeout(120_000);
+
+  it('is asked for again in the same catch-up once the grant is taken, not left for the next one', async () => {
+    // Anti-entropy far away: only the catch-up on reconnecting can bring it.
+    const cl = new Cluster(5, { antiEntropyMs: 600_000 });
+    try {
+      const [a, c, d] = [await cl.add('a'), await cl.add('c'), await cl.add('d')];
+      for (const n of [a, c, d]) await n.library.pinAnchors([{ device: a.library.deviceId, publicKey: a.keyPair.publicKey, name: 'a' }]);
+      for (const n of [a, c, d]) await a.library.addMember({ device: n.library.deviceId, publicKey: n.keyPair.publicKey, name: n.name });
+      const g = device();
+      await a.library.addMember({ device: g.id, publicKey: g.key.publicKey, name: 'g' });
+      await cl.connectAll();
+      await cl.run(1000);
+      // y's origin sorts before g's, so a catch-up asks for y's rename before g's grant of y.
+      let y = device();
+      while (Buffer.compare(Buffer.from(y.id), Buffer.from(g.id)) > 0) y = device();
+      cl.net.partition([a.library.deviceId, d.library.deviceId], [c.library.deviceId]);
+      const signed = (author: Dev, op: SharedChange['op'], target: Dev, after: string[], data: SharedChange['data']): SharedChange => {
+        const body: SharedChange = { model: 'member', uuid: memberId(target.id), hlc: { ms: cl.clock.now(), counter: 0, device: author.id }, seq: 1, op, device: author.id, incarnation: new Uint8Array(0), publicKey: author.key.publicKey, signature: new Uint8Array(64), data: { ...data, after: encodeAfter(after) } };
+        return { ...body, signature: sign(author.key, changeSigningBytes(a.library.id, registry.sharedModel('member'), body)) };
+      };
+      const grant = signed(g, 'create', y, d.library.read((r) => readMembership(r).headsFor(g.id)), { device: y.id, public_key: toHex(y.key.publicKey), name: 'y' });
+      await cl.drive(d.library.applyShared([grant]));
+      const rename = signed(y, 'update', y, [statementId(grant)], { name: 'y, renamed' });
+      await cl.drive(d.library.applyShared([rename]));
+      cl.net.heal();
+      await cl.run(5000);
+      assert.equal(c.library.members().find((m) => idEquals(m.device, y.id))?.name, 'y, renamed');
+    } finally {
+      await cl.close();
+    }
+  });
+});
