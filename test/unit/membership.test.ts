@@ -380,19 +380,31 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10
   }
 }
 
+/**
+ * Simulated devices of one library founded by the first (each pinned it as
+ * the anchor), all members, plus a member that is no simulated device (its
+ * key is the test's, to sign what it likes); linked and settled.
+ */
+async function simulatedMembers(cl: Cluster, names: string[], outside: string) {
+  const nodes = [];
+  for (const name of names) nodes.push(await cl.add(name));
+  const [a] = nodes;
+  for (const n of nodes) await n.library.pinAnchors([{ device: a.library.deviceId, publicKey: a.keyPair.publicKey, name: a.name }]);
+  for (const n of nodes) await a.library.addMember({ device: n.library.deviceId, publicKey: n.keyPair.publicKey, name: n.name });
+  const other = device();
+  await a.library.addMember({ device: other.id, publicKey: other.key.publicKey, name: outside });
+  await cl.connectAll();
+  await cl.run(1000);
+  return [nodes, other] as const;
+}
+
 describe('membership over simulated sync: two versions of one statement (issue 12)', function () {
   this.timeout(120_000);
 
   it('a device that signs two versions of one statement, one to each device: both reach every device, all agree, and its unpair holds everywhere', async () => {
     const cl = new Cluster(9, { antiEntropyMs: 2000 });
     try {
-      const [a, b, c] = [await cl.add('a'), await cl.add('b'), await cl.add('c')];
-      for (const n of [a, b, c]) await n.library.pinAnchors([{ device: a.library.deviceId, publicKey: a.keyPair.publicKey, name: 'a' }]);
-      for (const n of [a, b, c]) await a.library.addMember({ device: n.library.deviceId, publicKey: n.keyPair.publicKey, name: n.name });
-      const x = device();
-      await a.library.addMember({ device: x.id, publicKey: x.key.publicKey, name: 'x' });
-      await cl.connectAll();
-      await cl.run(1000);
+      const [[a, b, c], x] = await simulatedMembers(cl, ['a', 'b', 'c'], 'x');
       // x (a member) signs seq 1 twice: a grant of p to a, a grant of q to b.
       const seen = a.library.read((r) => readMembership(r).headsFor(x.id));
       const [p, q] = [device(), device()];
@@ -439,13 +451,7 @@ describe('membership over simulated sync: a statement that comes before its auth
     // Anti-entropy far away: only the catch-up on reconnecting can bring it.
     const cl = new Cluster(5, { antiEntropyMs: 600_000 });
     try {
-      const [a, c, d] = [await cl.add('a'), await cl.add('c'), await cl.add('d')];
-      for (const n of [a, c, d]) await n.library.pinAnchors([{ device: a.library.deviceId, publicKey: a.keyPair.publicKey, name: 'a' }]);
-      for (const n of [a, c, d]) await a.library.addMember({ device: n.library.deviceId, publicKey: n.keyPair.publicKey, name: n.name });
-      const g = device();
-      await a.library.addMember({ device: g.id, publicKey: g.key.publicKey, name: 'g' });
-      await cl.connectAll();
-      await cl.run(1000);
+      const [[a, c, d], g] = await simulatedMembers(cl, ['a', 'c', 'd'], 'g');
       // y's origin sorts before g's, so a catch-up asks for y's rename before g's grant of y.
       let y = device();
       while (Buffer.compare(Buffer.from(y.id), Buffer.from(g.id)) > 0) y = device();
