@@ -30,7 +30,7 @@ import { Parking } from './parking';
 import { baseSeq, PeerLog, type LogRead, type VersionVector } from './peer-log';
 import { registry, type Registry } from './registry';
 import { MIGRATIONS } from './schema';
-import { isLiveMember, keepLetIn, readAnchors, readMembership, readStatements, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
+import { hasStatements, isLiveMember, keepLetIn, readAnchors, readMembership, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
 import { encodeAfter, type Anchor } from './membership';
 
 export const APP_VERSION = '0.1.0';
@@ -815,7 +815,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
   }
 
   /** This device's name as its device row has it (the host name until it has one). */
-  private ownName(): string {
+  deviceName(): string {
     const row = this.store.read((r) => registry.deviceOwnedModel('device').get(r, this.deviceId));
     return row && !row.deleted ? String(row.data.name) : os.hostname();
   }
@@ -1056,8 +1056,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
   async addMember(m: { device: Id; publicKey: Uint8Array; name: string }): Promise<void> {
     if (m.publicKey.byteLength !== 32) throw new Error('A member needs a 32-byte public key');
     // The first member statement of a library no one paired into yet: this device founds its membership.
-    const unanchored = this.store.read((r) => readAnchors(r).length === 0 && readStatements(r).length === 0);
-    if (unanchored && this.signsAsItself) await this.pinAnchors([{ device: this.deviceId, publicKey: this.keyPair.publicKey, name: this.ownName() }]);
+    const unanchored = this.store.read((r) => readAnchors(r).length === 0 && !hasStatements(r));
+    if (unanchored && this.signsAsItself) await this.pinAnchors([{ device: this.deviceId, publicKey: this.keyPair.publicKey, name: this.deviceName() }]);
     await this.write((tx) => tx.create('member', { device: m.device, public_key: toHex(m.publicKey), name: m.name }));
   }
 

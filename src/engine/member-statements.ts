@@ -75,11 +75,9 @@ export function keepLetIn(w: Writer, statements: readonly SharedChange[]): { kep
 
 /** Keeps a verified member statement (and who its origin is) whose author isLetIn; 'held' if kept already. */
 export function keepStatement(w: Writer, ch: SharedChange): 'kept' | 'held' {
-  const id = fromHex(statementId(ch));
-  if (w.value('SELECT 1 FROM member_statement WHERE id = ?', [id]) !== undefined) return 'held';
   w.run('INSERT OR IGNORE INTO origin (origin, device, incarnation, public_key) VALUES (?, ?, ?, ?)', [ch.hlc.device, ch.device, ch.incarnation, ch.publicKey]);
-  w.run('INSERT INTO member_statement (id, origin, seq, hlc, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
-    id,
+  const inserted = w.run('INSERT OR IGNORE INTO member_statement (id, origin, seq, hlc, uuid, op, data, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    fromHex(statementId(ch)),
     ch.hlc.device,
     ch.seq,
     encodeHlc(ch.hlc),
@@ -88,7 +86,7 @@ export function keepStatement(w: Writer, ch: SharedChange): 'kept' | 'held' {
     member.codec.encode(ch.data),
     ch.signature,
   ]);
-  return 'kept';
+  return inserted === 1 ? 'kept' : 'held';
 }
 
 function toStatement(row: readonly unknown[]): SharedChange {
@@ -105,6 +103,11 @@ function toStatement(row: readonly unknown[]): SharedChange {
     signature: signature as Uint8Array,
     data: member.codec.decode(data as Uint8Array),
   };
+}
+
+/** Whether any statement is held. */
+export function hasStatements(r: Reader): boolean {
+  return r.value('SELECT 1 FROM member_statement LIMIT 1') !== undefined;
 }
 
 /** Every statement held. */

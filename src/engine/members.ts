@@ -80,13 +80,12 @@ export function readMembers(r: Reader): Member[] {
   }
 }
 
-
 /** Makes the partner table follow the member rows; true if it changed. */
 export function reconcilePartners(w: Writer, self: Id, now: number, mentioned: ReadonlySet<string> = new Set()): boolean {
   const members = readMembers(w);
-  // Unpaired, or a member's statement is about it and it is no member (the grant that let it in does not count).
-  const selfRemoved =
-    members.some((m) => idEquals(m.device, self) && !m.live) || (mentioned.has(idKey(self)) && !members.some((m) => idEquals(m.device, self) && m.live));
+  // Unpaired, or a member's statement is about it and it has no row (the grant that let it in does not count).
+  const own = members.find((m) => idEquals(m.device, self));
+  const selfRemoved = own ? !own.live : mentioned.has(idKey(self));
   const current = new Map(
     w.rows('SELECT device, name, public_key FROM partner').map(([d, n, k]) => [idKey(d as Uint8Array), { device: d as Uint8Array, name: n as string | null, key: k as Uint8Array | null }]),
   );

@@ -70,8 +70,6 @@ export interface Membership {
   readonly live: ReadonlySet<string>;
   /** Every device a statement that counts granted, or an anchor (idKey → its device, key and latest name). */
   readonly known: ReadonlyMap<string, Anchor>;
-  /** Ids of the statements folded (hex) with no statement folded after them: what the next statement names. */
-  readonly heads: readonly string[];
   /**
    * At most MAX_AFTER of the heads for a statement by `author` about
    * `target`: first those whose past holds the author's latest grant (so its
@@ -212,7 +210,7 @@ export function foldMembership(anchors: readonly Anchor[], statements: readonly 
     }
   }
   const live = new Set([...known.keys()].filter((d) => active(d, -1, out)));
-  // Heads of what counts: what a statement written now names.
+  // Heads of what counts (statements that count with none that counts after them): what a statement written now names.
   const hasChild = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (!out[i]) for (const p of g.nodes[i].parents) hasChild[p] = 1;
   const headIdx = g.nodes.map((_, i) => i).filter((i) => !out[i] && !hasChild[i]);
@@ -231,7 +229,7 @@ export function foldMembership(anchors: readonly Anchor[], statements: readonly 
   };
   const mentioned = new Set<string>();
   for (let i = 0; i < n; i++) if (!unauthorized[i] && g.nodes[i].target !== null) mentioned.add(g.nodes[i].target!);
-  return { effective, live, known, heads: headIdx.map((i) => g.nodes[i].id), headsFor, waiting: statements.length - n, mentioned };
+  return { effective, live, known, headsFor, waiting: statements.length - n, mentioned };
 }
 
 /**
@@ -252,17 +250,16 @@ function buildGraph(statements: readonly SharedChange[], anchors: readonly Ancho
     } catch {
       continue;
     }
-    byId.set(statementId(s), { s, after });
+    byId.set(statementId(s), { s, after: [...new Set(after)] });
   }
   // Kahn's algorithm over the statements held; one naming a statement not held never becomes ready.
   const children = new Map<string, string[]>();
   const missing = new Map<string, number>();
   const ready: string[] = [];
   for (const [id, { after }] of byId) {
-    const parents = [...new Set(after)];
-    missing.set(id, parents.length);
-    for (const p of parents) push(children, p, id);
-    if (parents.length === 0) ready.push(id);
+    missing.set(id, after.length);
+    for (const p of after) push(children, p, id);
+    if (after.length === 0) ready.push(id);
   }
   const order: string[] = [];
   const index = new Map<string, number>();
@@ -287,7 +284,7 @@ function buildGraph(statements: readonly SharedChange[], anchors: readonly Ancho
   const anc: Uint32Array[] = [];
   for (const id of order) {
     const { s, after } = byId.get(id)!;
-    const parents = [...new Set(after)].map((p) => index.get(p)!);
+    const parents = after.map((p) => index.get(p)!);
     const bits = new Uint32Array(words);
     for (const p of parents) {
       const pa = anc[p];

@@ -21,7 +21,6 @@ import { idEquals, idToString, toHex, type Id } from '../core/ids';
 import { isDeviceIdOf } from '../core/signing';
 import { PairingError } from '../net/errors';
 import type { Library } from '../engine/library';
-import { registry } from '../engine/registry';
 import { DEFAULT_INVITE_TTL_MS, Invite, joinWithCode, type DeviceCard, type InviteState } from '../net/pairing';
 import { parseInviteCode } from '../net/invite-code';
 import { NotFoundError } from '../engine/errors';
@@ -207,9 +206,7 @@ export class PairingDesk {
   }
 
   private selfCard(lib: Library): DeviceCard {
-    const row = lib.read((r) => registry.deviceOwnedModel('device').get(r, lib.deviceId));
-    const name = row && !row.deleted ? String(row.data.name) : defaultDeviceName();
-    return { device: lib.deviceId, name, publicKey: this.host.publicKey };
+    return { device: lib.deviceId, name: lib.deviceName(), publicKey: this.host.publicKey };
   }
 }
 
