@@ -304,8 +304,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
       const keyPair = keyFor(opts.keyPair, deviceId);
       const lib = new Library(id, deviceId, store, clock, ownClock, incarnation, makeId, { all: opts.maxParked ?? MAX_PARKED, perPartner: opts.maxParkedPerPartner ?? MAX_PARKED_PER_PARTNER }, keyPair);
       store.onFailure((e) => lib.fail(e));
-      if (meta.get('owner_state') !== 1) {
-        // A library from before owner states were kept (or incarnations): computed once from its rows.
+      if (meta.get('owner_state') !== 2) {
+        // A library from before owner states were kept, or hashed every field (LtHash): computed once from its rows.
         await store.transaction((w) => {
           rebuildOwnerStates(w, registry.deviceOwned);
           w.run('DELETE FROM shared_state');
@@ -313,8 +313,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
             const st = m.computeState(w);
             if (st.rows) w.run('INSERT INTO shared_state (model, rows, sum) VALUES (?, ?, ?)', [st.model, st.rows, st.sum]);
           }
-          w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_state', 1)");
           lib.parking.upgrade(w);
+          w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('owner_state', 2)");
         });
       }
       if (meta.get('membership') !== 1) {

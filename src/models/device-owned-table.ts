@@ -10,6 +10,7 @@ import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec, type RecordData } from './fields';
 import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type ModelName, type ParentRef, type StateRecord } from './model';
 import { OwnerStateDelta } from './owner-state';
+import { rowVersion } from './row-version';
 import { columnType, dataFromRow, sqlValues, stampFromTime, time } from './sql';
 
 export interface DeviceOwnedTableSpec {
@@ -37,6 +38,8 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
   private readonly spec: DeviceOwnedTableSpec;
   private readonly cols: string;
   private readonly upsertSql: string;
+  /** A stored row's owner, stamp, tombstone flag and field values (as row-version.ts hashes them). */
+  private readonly existingSql: string;
   private readonly isIdentity = (f: FieldSpec) => !!f.identity;
 
   constructor(spec: DeviceOwnedTableSpec) {
@@ -55,6 +58,7 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
       ...(spec.extraSchema ?? []),
     ];
     this.cols = spec.fields.map((f) => f.name).join(', ');
+    this.existingSql = `SELECT owner, hlc, deleted, ${this.cols} FROM ${t} WHERE uuid = ?`;
     const names = spec.fields.map((f) => f.name);
     this.upsertSql =
       `INSERT INTO ${t} (uuid, owner, hlc, deleted, ${this.cols}) VALUES (?, ?, ?, ?, ${names.map(() => '?').join(', ')}) ` +
@@ -80,7 +84,7 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
         result.rejected.push({ record: rec, error });
         continue;
       }
-      const existing = w.rows(`SELECT owner, hlc, deleted FROM ${this.table} WHERE uuid = ?`, [rec.uuid])[0];
+      const existing = w.rows(this.existingSql, [rec.uuid])[0];
       if (existing && !idEquals(existing[0] as Uint8Array, owner)) {
         result.rejected.push({ record: rec, error: new OwnershipError(`${this.name} ${idToString(rec.uuid)} belongs to another device`) });
         continue;
@@ -97,8 +101,8 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
       }
       const values = sqlValues(this.fields, rec.data, rec.deleted ? this.isIdentity : undefined);
       w.run(this.upsertSql, [rec.uuid, owner, t, rec.deleted ? 1 : 0, ...values]);
-      if (existing) delta.remove(owner, rec.uuid, existing[1] as Uint8Array, existing[2] === 1);
-      delta.add(owner, rec.uuid, t, rec.deleted);
+      if (existing) delta.remove(owner, rowVersion(this.name, rec.uuid, existing[1] as Uint8Array, existing[2] === 1, existing.slice(3)), existing[2] === 1);
+      delta.add(owner, rowVersion(this.name, rec.uuid, t, rec.deleted, values), t, rec.deleted);
       result.applied.push(rec);
     }
     if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
@@ -106,8 +110,11 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
   }
 
   /** Feeds every row's (owner, uuid, stamp, deleted) to `add` (rebuilding owner states). */
-  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void {
-    for (const [owner, uuid, hlc, deleted] of r.rows(`SELECT owner, uuid, hlc, deleted FROM ${this.table}`)) add(owner as Id, uuid as Id, hlc as Uint8Array, deleted === 1);
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void {
+    for (const row of r.rows(`SELECT owner, hlc, deleted, ${this.cols}, uuid FROM ${this.table}`)) {
+      const [owner, hlc, deleted] = row as [Id, Uint8Array, number];
+      add(owner, rowVersion(this.name, row[row.length - 1] as Uint8Array, hlc, deleted === 1, row.slice(3, row.length - 1)), hlc, deleted === 1);
+    }
   }
 
   parentOf(rec: StateRecord): ParentRef | null {

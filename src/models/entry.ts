@@ -16,6 +16,7 @@ import { OwnershipError } from './errors';
 import { dataCodec, type FieldSpec } from './fields';
 import { digestRows, type ApplyStateResult, type DeviceOwnedModel, type StateRecord } from './model';
 import { OwnerStateDelta } from './owner-state';
+import { rowVersion } from './row-version';
 import { stampFromTime, time } from './sql';
 
 export const ENTRY_KIND = { file: 0, dir: 1, symlink: 2 } as const;
@@ -59,7 +60,24 @@ const INSERT_ONE = `INSERT INTO entry ${COLUMNS} VALUES ${ROW}`;
 const INSERT_MANY = `INSERT INTO entry ${COLUMNS} VALUES ${Array(INSERT_ROWS).fill(ROW).join(', ')}`;
 const UPDATE = 'UPDATE entry SET owner_no = ?, hlc = ?, deleted = ?, location_id = ?, parent_id = ?, name = ?, kind = ?, size = ?, mtime = ? WHERE id = ?';
 const LOOKUP_IDS = 100;
-const LOOKUP = `SELECT uuid, id, hlc, location_id, deleted FROM entry WHERE uuid IN (${Array(LOOKUP_IDS).fill('?').join(', ')})`;
+const LOOKUP =
+  'SELECT e.uuid, e.id, e.hlc, e.location_id, e.deleted, p.uuid, e.name, e.kind, e.size, e.mtime FROM entry e LEFT JOIN entry p ON p.id = e.parent_id ' +
+  `WHERE e.uuid IN (${Array(LOOKUP_IDS).fill('?').join(', ')})`;
+
+/** A stored entry as lookup finds it: `fields` are its parent's uuid, name, kind, size and mtime (what row-version.ts hashes after the location). */
+interface Stored {
+  id: number;
+  hlc: Uint8Array | null;
+  locationId: number;
+  deleted: boolean;
+  fields: SqlValue[];
+}
+
+/** An entry's field values in field order, as row-version.ts hashes them (a tombstone keeps only its location). */
+function hashValues(location: Uint8Array, deleted: boolean, d: Record<string, unknown>): SqlValue[] {
+  if (deleted) return [location, null, null, null, null, null];
+  return [location, (d.parent as Uint8Array | null) ?? null, d.name as string, d.kind as number, d.size as number, d.mtime as number];
+}
 
 interface Candidate {
   rec: StateRecord;
@@ -68,10 +86,11 @@ interface Candidate {
   ownerNo: number;
 }
 
-/** A row to insert: its column values (id first) and stamp (null for a stub). */
+/** A row to insert: its column values (id first), stamp (null for a stub) and the values it is hashed with. */
 interface Pending {
   row: SqlValue[];
   hlc: Uint8Array | null;
+  hashed?: SqlValue[];
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -151,6 +170,8 @@ export class EntryTable implements DeviceOwnedModel {
       const inBatch = pending.get(key);
       const stored = existing.get(key);
       const ownerKey = (c.loc.ownerKey ??= idKey(c.loc.owner));
+      const location = d.location as Uint8Array;
+      const hashed = hashValues(location, rec.deleted, d);
       let id: number;
       if (inBatch) {
         // Twice in one batch, or a stub made for it above: the newer state wins.
@@ -158,10 +179,11 @@ export class EntryTable implements DeviceOwnedModel {
           result.stale++;
           continue;
         }
-        if (inBatch.hlc) delta.remove(c.loc.owner, rec.uuid, inBatch.hlc, inBatch.row[4] === 1, false, ownerKey);
+        if (inBatch.hlc) delta.remove(c.loc.owner, rowVersion(this.name, rec.uuid, inBatch.hlc, inBatch.row[4] === 1, inBatch.hashed!), inBatch.row[4] === 1, false, ownerKey);
         id = inBatch.row[0] as number;
         inBatch.row = values(id);
         inBatch.hlc = c.time;
+        inBatch.hashed = hashed;
       } else if (stored) {
         if (stored.locationId !== c.loc.id) {
           result.rejected.push({ record: rec, error: new OwnershipError(`entry ${idToString(rec.uuid)} belongs to another location`) });
@@ -171,19 +193,20 @@ export class EntryTable implements DeviceOwnedModel {
           result.stale++;
           continue;
         }
-        if (stored.hlc) delta.remove(c.loc.owner, rec.uuid, stored.hlc, stored.deleted, false, ownerKey);
+        if (stored.hlc) delta.remove(c.loc.owner, rowVersion(this.name, rec.uuid, stored.hlc, stored.deleted, [location, ...stored.fields]), stored.deleted, false, ownerKey);
         id = stored.id;
         updates.push({ id, row: values(id) });
         stored.hlc = c.time;
         stored.deleted = rec.deleted;
+        stored.fields = hashed.slice(1);
       } else {
         id = nextId++;
-        const p: Pending = { row: values(id), hlc: c.time };
+        const p: Pending = { row: values(id), hlc: c.time, hashed };
         inserts.push(p);
         pending.set(key, p);
       }
       if (!rec.deleted && d.kind === ENTRY_KIND.dir) ids.set(key, id);
-      delta.add(c.loc.owner, rec.uuid, c.time, rec.deleted, ownerKey);
+      delta.add(c.loc.owner, rowVersion(this.name, rec.uuid, c.time, rec.deleted, hashed), c.time, rec.deleted, ownerKey);
       result.applied.push(rec);
     }
 
@@ -244,13 +267,14 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   /** The stored rows (id, stamp, location) of the candidates, by uuid key: one indexed IN query per LOOKUP_IDS records. */
-  private lookup(w: Writer, candidates: readonly Candidate[]): Map<string, { id: number; hlc: Uint8Array | null; locationId: number; deleted: boolean }> {
-    const out = new Map<string, { id: number; hlc: Uint8Array | null; locationId: number; deleted: boolean }>();
+  private lookup(w: Writer, candidates: readonly Candidate[]): Map<string, Stored> {
+    const out = new Map<string, Stored>();
     for (let i = 0; i < candidates.length; i += LOOKUP_IDS) {
       const params: SqlValue[] = new Array(LOOKUP_IDS).fill(null);
       for (let k = 0; k < LOOKUP_IDS && i + k < candidates.length; k++) params[k] = candidates[i + k].rec.uuid;
-      for (const [uuid, id, hlc, locationId, deleted] of w.rows(LOOKUP, params)) {
-        out.set(idMapKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number, deleted: deleted === 1 });
+      for (const row of w.rows(LOOKUP, params)) {
+        const [uuid, id, hlc, locationId, deleted] = row;
+        out.set(idMapKey(uuid as Uint8Array), { id: id as number, hlc: hlc as Uint8Array | null, locationId: locationId as number, deleted: deleted === 1, fields: row.slice(5) });
       }
     }
     return out;
@@ -262,16 +286,28 @@ export class EntryTable implements DeviceOwnedModel {
     if (!loc) return;
     const [id, owner] = loc as [number, Uint8Array];
     const delta = new OwnerStateDelta(this.name);
-    for (const [uuid, hlc, deleted] of w.rows('SELECT uuid, hlc, deleted FROM entry WHERE location_id = ? AND hlc < ?', [id, deletedAt])) {
-      delta.remove(owner, uuid as Uint8Array, hlc as Uint8Array, deleted === 1, true);
+    const rows = w.rows(
+      'SELECT e.uuid, e.hlc, e.deleted, p.uuid, e.name, e.kind, e.size, e.mtime FROM entry e LEFT JOIN entry p ON p.id = e.parent_id WHERE e.location_id = ? AND e.hlc < ?',
+      [id, deletedAt],
+    );
+    for (const row of rows) {
+      const deleted = row[2] === 1;
+      delta.remove(owner, rowVersion(this.name, row[0] as Uint8Array, row[1] as Uint8Array, deleted, [location, ...row.slice(3)]), deleted, true);
     }
     w.run('DELETE FROM entry WHERE location_id = ? AND (hlc IS NULL OR hlc < ?)', [id, deletedAt]);
     if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
   }
 
-  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void {
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void {
     const owners = new Map<number, Id>(r.rows('SELECT no, device FROM device_no').map((row) => [row[0] as number, row[1] as Id]));
-    for (const [no, uuid, hlc, deleted] of r.rows('SELECT owner_no, uuid, hlc, deleted FROM entry WHERE hlc IS NOT NULL')) add(owners.get(no as number)!, uuid as Id, hlc as Uint8Array, deleted === 1);
+    const rows = r.rows(
+      'SELECT e.owner_no, e.uuid, e.hlc, e.deleted, l.uuid, p.uuid, e.name, e.kind, e.size, e.mtime FROM entry e JOIN location l ON l.id = e.location_id ' +
+        'LEFT JOIN entry p ON p.id = e.parent_id WHERE e.hlc IS NOT NULL',
+    );
+    for (const row of rows) {
+      const deleted = row[3] === 1;
+      add(owners.get(row[0] as number)!, rowVersion(this.name, row[1] as Uint8Array, row[2] as Uint8Array, deleted, row.slice(4)), row[2] as Uint8Array, deleted);
+    }
   }
 
   private ownerNo(w: Writer, device: Id): number {

@@ -119,7 +119,8 @@ export interface DeviceOwnedModel extends ModelBase {
   /** The newest stamp (8-byte HLC time) of `owner`'s rows held here, tombstones included. */
   newestStamp(r: Reader, owner: Id): Uint8Array | null;
   /** Feeds every row's (owner, uuid, stamp, deleted) to `add`, directory stubs left out (rebuilding owner states, owner-state.ts). */
-  scanRows(r: Reader, add: (owner: Id, uuid: Id, time: Uint8Array, deleted: boolean) => void): void;
+  /** Feeds every row version held (its row-version.ts bytes) to `add`, to compute owner states from the rows. */
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void;
 }
 
 export interface SharedRow {

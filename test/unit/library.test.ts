@@ -96,8 +96,10 @@ describe('Library', () => {
         w.run('DROP TABLE shared_state');
         w.run('DROP TABLE origin');
         w.run('ALTER TABLE peer_log DROP COLUMN signature'); // migration 5
+        w.run('DROP TABLE owner_seal'); // migration 9
+        w.run('DROP TABLE owner_verified');
         w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
-        w.run('DELETE FROM _migrations WHERE version IN (4, 5)');
+        w.run('DELETE FROM _migrations WHERE version IN (4, 5, 9)');
       });
       await old.close();
       const reopened = track(await Library.open({ dataDir, libraryId: a.id }));
