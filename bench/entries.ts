@@ -6,6 +6,7 @@
 import { encodeHlcTime, type Hlc } from '../src/core/hlc';
 import { deviceIdOf, deviceKeyPair } from '../src/core/signing';
 import type { Library } from '../src/engine/library';
+import { makeSeal, stateOf } from '../src/engine/owner-seals';
 import { ENTRY_KIND } from '../src/models/entry';
 import type { StateRecord } from '../src/models/model';
 
@@ -87,7 +88,8 @@ export class EntryTree {
 /**
  * Fills `lib` with `tree` as a relay of its device (applied as remote state,
  * a few batches in flight), and makes it vouch for all of it so it can
- * serve a backfill.
+ * serve a backfill: its watermarks, and the device's seal of exactly these
+ * rows (the tree's device holds the same, so it signs that).
  */
 export async function fillRelayedTree(lib: Library, tree: EntryTree, batchSize = 1000, window = 4): Promise<void> {
   const { device, location } = tree.parents();
@@ -108,4 +110,8 @@ export async function fillRelayedTree(lib: Library, tree: EntryTree, batchSize =
   await lib.setWatermark(tree.device, 'device', encodeHlcTime(device.hlc));
   await lib.setWatermark(tree.device, 'location', encodeHlcTime(location.hlc));
   await lib.setWatermark(tree.device, 'entry', encodeHlcTime(tree.record(tree.total - 1).hlc));
+  const state = stateOf(lib.ownerStates().filter((o) => o.owner.every((b, i) => b === tree.device[i])));
+  if (!state) throw new Error('filling: no rows of the tree held');
+  const { refused } = await lib.takeSeals([makeSeal(lib.id, tree.key, tree.device, encodeHlcTime({ ms: Date.now(), counter: 0 }), state)]);
+  if (refused.length) throw refused[0];
 }

@@ -32,6 +32,8 @@ import { registry, type Registry } from './registry';
 import { MIGRATIONS } from './schema';
 import { hasStatements, isLiveMember, keepLetIn, readAnchors, readMembership, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
 import { encodeAfter, type Anchor } from './membership';
+import { OwnerProofs, type OwnerProof } from './owner-proofs';
+import type { OwnerSeal } from './owner-seals';
 
 export const APP_VERSION = '0.1.0';
 
@@ -141,6 +143,12 @@ export interface LibraryEvents {
   /** The set of partners (or a partner's key or name) changed: update links and firewalls. */
   partners: () => void;
   /**
+   * What is held of these owners' rows is now exactly what they sealed, at
+   * a newer row than before (or, for this device, its own rows changed
+   * through a partner): partners may pull them from here now.
+   */
+  proven: (owners: Id[]) => void;
+  /**
    * The journal could not be written (disk full, I/O error): nothing more is
    * committed, and what is in memory past the last durable commit must not
    * be shown to anyone. Sync stops; reopening the library from disk recovers.
@@ -240,7 +248,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.log = new PeerLog(registry, () => clock.last().ms);
     this.parking = new Parking(registry, maxParked.all, maxParked.perPartner);
     this.applier = new Applier(registry, this.log, this.parking, deviceId);
+    this.proofs = new OwnerProofs(id, deviceId, this.signsAsItself ? keyPair : null, () => encodeHlcTime(ownClock.now()));
   }
+
+  /** Seals: this device's own, every owner's newest, and whether what is held of each owner is what it sealed. */
+  private readonly proofs: OwnerProofs;
 
   /** Creates a new library (or this device's copy of one it is joining). */
   static async create(opts: CreateLibraryOptions): Promise<Library> {
@@ -585,8 +597,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
     const { valid, newest } = this.admit(records, check, () => model.name, report);
     let ownNewest: Hlc | null = null;
     for (const rec of valid) if (idEquals(rec.hlc.device, this.deviceId) && (!ownNewest || compareHlc(rec.hlc, ownNewest) > 0)) ownNewest = rec.hlc;
+    const owners = new Map<string, Id>();
+    for (const rec of valid) owners.set(idKey(rec.hlc.device), rec.hlc.device);
+    const proven: Id[] = [];
     await this.applyRemote(report, newest, false, (w) => {
       this.sentBy(sender, () => this.applier.applyState(w, model, valid, report));
+      for (const o of owners.values()) if (this.proofs.check(w, o) || (idEquals(o, this.deviceId) && report.applied)) proven.push(o);
       // A page of a catch-up: the watermark moves with it, in the same transaction, unless a stamp was
       // refused or a record could not wait for its parent (the page is fetched again later), or the page
       // held another owner's rows (it vouches for nothing).
@@ -596,6 +612,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
     }, ownNewest);
+    if (proven.length) this.emit('proven', proven);
     return report;
   }
 
@@ -912,6 +929,73 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return { proven, unproven };
   }
 
+  // ---------------------------------------------------------------- owner seals
+
+  /** This device's seal of its own device-owned rows as they are now (null: it has none, or no key to sign with). */
+  ownSeal(): OwnerSeal | null {
+    return this.store.read((r) => this.proofs.ownSeal(r));
+  }
+
+  /**
+   * Takes seals a partner sent: each is checked (an OwnershipError for one
+   * not signed by its owner, the rest still taken) and kept if it is the
+   * newest of its owner here.
+   */
+  async takeSeals(seals: readonly OwnerSeal[]): Promise<{ kept: number; refused: Error[] }> {
+    const refused: Error[] = [];
+    const proven: Id[] = [];
+    let kept = 0;
+    if (seals.length === 0) return { kept, refused };
+    await this.store.transaction((w) => {
+      for (const seal of seals) {
+        try {
+          if (this.proofs.take(w, seal, (o) => proven.push(o))) kept++;
+        } catch (e) {
+          refused.push(e as Error);
+        }
+      }
+    });
+    if (proven.length) this.emit('proven', proven);
+    return { kept, refused };
+  }
+
+  /** Whether what is held of `owner`'s rows is exactly what it sealed, and since when. */
+  ownerProof(owner: Id): OwnerProof {
+    return this.store.read((r) => this.proofs.proof(r, owner));
+  }
+
+  /** The same for every owner with rows or a seal here. */
+  ownerProofs(): OwnerProof[] {
+    return this.store.read((r) => this.proofs.proofs(r));
+  }
+
+  /** Seals to give a partner: this device's own, and those of the owners whose rows it holds verified. */
+  sealsToShare(): OwnerSeal[] {
+    return this.store.read((r) => this.proofs.sealsToShare(r));
+  }
+
+  /**
+   * Whether this device serves `owner`'s rows to others and vouches for
+   * them: its own always; another's only while what it holds of them is
+   * exactly what that owner sealed, so it never passes on rows the owner
+   * did not write.
+   */
+  servable(owner: Id): boolean {
+    return idEquals(owner, this.deviceId) || this.ownerProof(owner).state === 'verified';
+  }
+
+  /** Whether records of `owner` wait here for a parent (then what is held of it is not all that was received). */
+  hasParked(owner: Id): boolean {
+    return this.store.read((r) => registry.deviceOwned.some((m) => this.parking.oldestStamp(r, owner, m.name) !== null));
+  }
+
+  /** The seal to send with `owner`'s rows: this device's own, or the owner's when its rows are verified here; else null. */
+  sealFor(owner: Id): OwnerSeal | null {
+    if (idEquals(owner, this.deviceId)) return this.ownSeal();
+    const p = this.ownerProof(owner);
+    return p.state === 'verified' ? p.seal : null;
+  }
+
   /** Per (owner, model): the newest owner stamp received with nothing missing below it. */
   watermark(owner: Id, model: string): Uint8Array | null {
     const v = this.store.read((r) => r.value('SELECT hlc FROM state_watermark WHERE owner = ? AND model = ?', [owner, model]));
@@ -930,7 +1014,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       return this.store.read((r) => m.newestStamp(r, owner));
     }
     const mark = this.watermark(owner, model);
-    if (!mark) return null;
+    if (!mark || !this.servable(owner)) return null;
     const parked = this.store.read((r) => this.parking.oldestStamp(r, owner, model));
     if (!parked || compareBytes(parked, mark) > 0) return mark;
     return justBefore(parked);
@@ -943,13 +1027,24 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * has (it went back to an older copy of its data after they left it), and
    * are dropped: those stamped up to `asOf`, the newest stamp of the
    * owner's statement (a later one may wait for a row made after it).
-   * Returns how many.
+   * The watermarks go back to before the dropped rows: should the owner
+   * take the parent back (from a peer that kept it), they are fetched
+   * again. Returns how many.
    */
   async dropOrphans(owner: Id, model: string, newest: Uint8Array | null, asOf: Uint8Array): Promise<number> {
     if (idEquals(owner, this.deviceId) || this.parkedCount() === 0) return 0;
     const mark = this.watermark(owner, model);
     if (newest && (!mark || compareBytes(mark, newest) < 0)) return 0;
-    return this.store.transaction((w) => this.parking.dropOrphans(w, owner, model, asOf));
+    return this.store.transaction((w) => {
+      const { dropped, oldest } = this.parking.dropOrphans(w, owner, model, asOf);
+      // The watermark passed them while they waited: it goes back to before them, so they are asked for again if their parent comes back.
+      for (const [m, stamp] of oldest) {
+        const before = justBefore(stamp);
+        if (before) w.run('UPDATE state_watermark SET hlc = ? WHERE owner = ? AND model = ? AND hlc > ?', [before, owner, m, before]);
+        else w.run('DELETE FROM state_watermark WHERE owner = ? AND model = ?', [owner, m]);
+      }
+      return dropped;
+    });
   }
 
   /** Records that `owner`'s `model` rows up to `hlc` (8-byte time) are all here. Only moves forward. */

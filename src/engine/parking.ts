@@ -80,18 +80,21 @@ export class Parking {
    * has is here (the caller knows): that parent does not exist in its
    * owner's data any more. Returns how many were dropped.
    */
-  dropOrphans(w: Writer, owner: Id, parentModel: string, asOf: Uint8Array): number {
-    if (this.size(w) === 0) return 0;
+  dropOrphans(w: Writer, owner: Id, parentModel: string, asOf: Uint8Array): { dropped: number; oldest: Map<string, Uint8Array> } {
+    const oldest = new Map<string, Uint8Array>();
+    if (this.size(w) === 0) return { dropped: 0, oldest };
     const table = this.registry.get(parentModel).table;
     let dropped = 0;
-    for (const [id, parent] of w.rows('SELECT id, parent_uuid FROM parked WHERE owner = ? AND parent_model = ? AND stamp <= ?', [owner, parentModel, asOf])) {
+    for (const [id, parent, model, stamp] of w.rows('SELECT id, parent_uuid, model, stamp FROM parked WHERE owner = ? AND parent_model = ? AND stamp <= ?', [owner, parentModel, asOf])) {
       if (w.value(`SELECT 1 FROM ${table} WHERE uuid = ?`, [parent as Uint8Array]) !== undefined) continue;
       w.run('DELETE FROM parked WHERE id = ?', [id as number]);
       this.count--;
       this.bySender.clear();
       dropped++;
+      const was = oldest.get(model as string);
+      if (stamp instanceof Uint8Array && (!was || Buffer.compare(stamp, was) < 0)) oldest.set(model as string, stamp);
     }
-    return dropped;
+    return { dropped, oldest };
   }
 
   /** The oldest stamp (8-byte time) of `owner`'s `model` rows parked here, or null. */

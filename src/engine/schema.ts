@@ -125,10 +125,11 @@ export const MIGRATIONS: Migration[] = [
       // The LtHash of an owner's rows of a model (owner-state.ts); filled on open (meta owner_state = 2), with sums from it.
       'ALTER TABLE owner_state ADD COLUMN hash BLOB',
       // Per owner, the newest seal held: the owner's signature over the digest of its rows' hashes (owner-seal.ts).
-      'CREATE TABLE owner_seal (owner BLOB PRIMARY KEY, newest BLOB NOT NULL, rows INTEGER NOT NULL, digest BLOB NOT NULL, ' +
+      'CREATE TABLE owner_seal (owner BLOB PRIMARY KEY, sealed_at BLOB NOT NULL, newest BLOB NOT NULL, rows INTEGER NOT NULL, digest BLOB NOT NULL, ' +
         'public_key BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID',
-      // Per owner, up to which stamp what is held here was last found to be exactly what it sealed, and since when (ms).
-      'CREATE TABLE owner_verified (owner BLOB PRIMARY KEY, newest BLOB NOT NULL, rows INTEGER NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID',
+      // Per owner, the seal that what is held here was last found to be exactly (it may be older than the newest held), and since when (ms).
+      'CREATE TABLE owner_verified (owner BLOB PRIMARY KEY, sealed_at BLOB NOT NULL, newest BLOB NOT NULL, rows INTEGER NOT NULL, digest BLOB NOT NULL, ' +
+        'public_key BLOB NOT NULL, signature BLOB NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID',
     ],
   },
 ];

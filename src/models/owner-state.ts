@@ -168,6 +168,11 @@ export function readOwnerStates(r: Reader, model?: string): OwnerState[] {
   return rows.map(toState);
 }
 
+/** The owner states of one owner (one per model it has rows of). */
+export function readOwnerStatesOf(r: Reader, owner: Id): OwnerState[] {
+  return r.rows(`SELECT ${STATE_COLUMNS} FROM owner_state WHERE owner = ?`, [owner]).map(toState);
+}
+
 export function readOwnerState(r: Reader, owner: Id, model: string): OwnerState | null {
   const row = r.rows(`SELECT ${STATE_COLUMNS} FROM owner_state WHERE owner = ? AND model = ?`, [owner, model])[0];
   return row ? toState(row) : null;

@@ -40,6 +40,8 @@ import type {
 import { ModelCodecs } from './model-codecs';
 import { idEquals } from '../core/ids';
 import { SUM_BYTES } from '../models/owner-state';
+import { SEAL_DIGEST_BYTES, type OwnerSeal } from '../engine/owner-seals';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../core/signing';
 import {
   bool,
   boundedArray,
@@ -116,6 +118,15 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
     hasMore: bool,
     base: vector,
   });
+  const seal = struct<OwnerSeal>('seal', {
+    owner: id,
+    sealedAt: hlcTime,
+    newest: hlcTime,
+    rows: boundedUint('rows', 0, MAX_SAFE),
+    digest: fixedBytes('digest', SEAL_DIGEST_BYTES),
+    publicKey: fixedBytes('public key', PUBLIC_KEY_BYTES),
+    signature: fixedBytes('signature', SIGNATURE_BYTES),
+  });
   const snapshotCursor = struct<SnapshotCursor>('snapshot cursor', { model: models.sharedName, after: optional(id) });
   return {
     hello: message('hello', {
@@ -130,14 +141,17 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
       }),
       shared: boundedArray('shared sums', sharedSum, { max: MAX_MODELS, minItemBytes: 2 + 1 + SUM_BYTES, uniqueBy: (x) => x.model }),
       settled: bool,
+      seals: boundedArray('seals', seal, { max: MAX_VECTOR_ENTRIES, minItemBytes: 16 + 8 + 8 + 1 + SEAL_DIGEST_BYTES + PUBLIC_KEY_BYTES + SIGNATURE_BYTES, uniqueBy: (x) => idKeyOf(x.owner) }),
     }),
     'state-change': message('state-change', {
       model: models.deviceOwnedName,
       record: (m) => models.stateRecord(m.model),
+      seal: optional(seal),
     }),
     'state-batch': message('state-batch', {
       model: models.deviceOwnedName,
       records: (m) => models.stateRecords(m.model),
+      seal: optional(seal),
     }),
     'shared-change': message('shared-change', { change: models.sharedChange }),
     'shared-change-batch': message('shared-change-batch', { changes: models.sharedChanges }),
@@ -158,11 +172,13 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
         hasMore: bool,
         remaining: boundedUint('remaining', 0, MAX_SAFE),
         completeThrough: optional(hlcTime),
+        seal: optional(seal),
       },
       (m) => {
         for (const r of m.records) {
           if (!idEquals(r.hlc.device, m.owner)) fail('not-owner', `a ${m.model} record in a response for one owner is stamped by another device`);
         }
+        if (m.seal && !idEquals(m.seal.owner, m.owner)) fail('not-owner', `a response for one owner's ${m.model} rows carries another device's seal`);
       },
     ),
     'shared-change-request': message('shared-change-request', { requestId, have: vector, limit, snapshot: optional(snapshotCursor) }),

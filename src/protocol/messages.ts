@@ -5,6 +5,7 @@
  */
 import type { Id } from '../core/ids';
 import type { ModelName, SharedChange, SharedRow, StateRecord } from '../models/model';
+import type { OwnerSeal } from '../engine/owner-seals';
 import { type ErrorCode, ProtocolError } from './errors';
 import { MAX_ERROR_MESSAGE_CHARS } from './limits';
 
@@ -42,6 +43,8 @@ export interface HelloMessage {
   readonly shared: readonly SharedSum[];
   /** Nothing waits here for a parent: every change the vector counts is applied (informational: its shared sums then cover the whole vector). */
   readonly settled: boolean;
+  /** The sender's seal of its own rows, and those of owners whose rows it holds verified (engine/owner-seals.ts). */
+  readonly seals: readonly OwnerSeal[];
 }
 
 /** What the sender holds of one shared model. */
@@ -56,6 +59,8 @@ export interface StateChangeMessage {
   readonly type: 'state-change';
   readonly model: ModelName;
   readonly record: StateRecord;
+  /** The sender's seal of its rows with this change. */
+  readonly seal: OwnerSeal | null;
 }
 
 /** Live device-owned row states coalesced under load. */
@@ -63,6 +68,8 @@ export interface StateBatchMessage {
   readonly type: 'state-batch';
   readonly model: ModelName;
   readonly records: readonly StateRecord[];
+  /** The sender's seal of its rows with these changes. */
+  readonly seal: OwnerSeal | null;
 }
 
 /** One live shared change (shared models only; the change names its model). */
@@ -106,6 +113,12 @@ export interface StateResponseMessage {
    * peer lacks are never skipped. Null: it vouches for none.
    */
   readonly completeThrough: Uint8Array | null;
+  /**
+   * The owner's seal that the rows the server holds of it are exactly
+   * (always its own when it is the owner; a relay answers only for owners
+   * whose rows it holds verified). Null: none.
+   */
+  readonly seal: OwnerSeal | null;
 }
 
 /** Shared changes the requester lacks, given what it has. */

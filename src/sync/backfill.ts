@@ -26,6 +26,7 @@
 import { compareBytes, encodeHlcTime } from '../core/hlc';
 import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import { sameSum, type OwnerState } from '../models/owner-state';
+import { matches, sameSeal, type OwnerSeal } from '../engine/owner-seals';
 import type { Library } from '../engine/library';
 import type { HelloMessage } from '../protocol';
 import type { Session, SessionOptions } from './session';
@@ -293,19 +294,40 @@ export class Backfill {
   }
 
   private async pullOwner(s: Session, owner: Id): Promise<void> {
+    const lib = this.host.library;
+    // Rows of another device from a relay that this device held none of: at the end, they must be what the owner sealed.
+    const relayed = !idEquals(owner, s.remote) && lib.ownerProof(owner).held === null;
+    const pull: Pull = { seal: null };
     // ahead() lists models in dependency order.
     for (const a of this.ahead(s)) {
       if (!idEquals(a.owner, owner)) continue;
       // Rows refused for clock drift stay unapplied: stop here (later models depend on them) and try again later.
-      if (!(await this.pullModel(s, owner, a.model, a.from))) return;
+      if (!(await this.pullModel(s, owner, a.model, a.from, pull))) return;
       // A whole set pulled to reconcile: not again for the same sum from this partner (it did not help, or it did).
       const key = `${idKey(owner)}/${a.model}`;
       const sum = s.hello ? this.whole.get(s.hello)?.get(key) : undefined;
       if (sum !== undefined && a.from === null) this.reconciled.set(`${idKey(s.remote)}/${key}`, sum);
     }
+    if (relayed && pull.seal && !pull.incomplete) this.checkRelayed(s, owner, pull.seal);
   }
 
-  private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null): Promise<boolean> {
+  /**
+   * This device held none of `owner`'s rows and took them all from the
+   * partner, which sent the owner's seal with them: when what is held now
+   * ends at that seal's newest row, it must be exactly what the seal
+   * states, or the partner relayed rows the owner did not write (or left
+   * some out). Then the partner is cut off. (Rows the owner sent live
+   * meanwhile end past the seal: no verdict; nor while some rows of the
+   * owner wait here for a parent.)
+   */
+  private checkRelayed(s: Session, owner: Id, seal: OwnerSeal): void {
+    const lib = this.host.library;
+    const held = lib.ownerProof(owner).held;
+    if (!held || compareBytes(held.newest, seal.newest) !== 0 || matches(held, seal) || lib.hasParked(owner)) return;
+    s.forged(`the rows of device ${idToString(owner)} it relayed are not what that device sealed (${held.rows} rows held, ${seal.rows} sealed, up to the same stamp)`);
+  }
+
+  private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null, pull: Pull): Promise<boolean> {
     const lib = this.host.library;
     const { pageSize } = this.host.options;
     const key = countKey(owner, model);
@@ -322,6 +344,10 @@ export class Backfill {
       if (resp.model !== model || !idEquals(resp.owner, owner)) {
         throw new Error(`asked for the ${model} rows of device ${idToString(owner)}, the partner answered with the ${resp.model} rows of device ${idToString(resp.owner)}`);
       }
+      if (resp.seal && !(pull.seal && sameSeal(pull.seal, resp.seal))) {
+        await s.takeSeals([resp.seal]);
+        pull.seal = resp.seal;
+      }
       const n = resp.records.length;
       const more = resp.hasMore && n > 0;
       if (more) {
@@ -331,6 +357,7 @@ export class Backfill {
       }
       if (n) {
         const report = await s.apply(() => lib.applyState(model, resp.records, { owner, through: resp.completeThrough }));
+        if (report.deferred || report.rejected.length) pull.incomplete = true;
         if (report.refused.length) return false;
       }
       count.received += n;
@@ -356,6 +383,13 @@ export class Backfill {
     }
     this.host.reportProgress({ models, received, announced, serving: new Set(this.claims.values()).size, done: this.loops.size === 0 });
   }
+}
+
+/** One pull of an owner's rows from a partner: the last seal the partner sent with them. */
+interface Pull {
+  seal: OwnerSeal | null;
+  /** Some rows were not taken (no room to wait for a parent, or refused): no verdict on the rest. */
+  incomplete?: boolean;
 }
 
 function countKey(owner: Id, model: string): string {

@@ -107,6 +107,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
   /** Partners cut off for misbehaving (idKey): until when (scheduler ms) their links are refused, and how many times so far. In memory only. */
   private readonly cutOffs = new Map<string, { until: number; times: number; timer: unknown }>();
   private readonly offFailed: () => void;
+  private readonly offProven: () => void;
   /** Why sync stopped for good (the journal failed); null while it runs. */
   failure: Error | null = null;
   /** Data read for partners that waited for this device's journal before it went out: how many times, and for how long in all (ms). */
@@ -129,6 +130,10 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     });
     transport.on('link', (link: Link) => this.onLink(link));
     this.offFailed = library.on('failed', (e) => this.failed(e));
+    // Rows this device can now vouch for (or its own, changed through a partner): partners hear of them now, not at the next anti-entropy round.
+    this.offProven = library.on('proven', () => {
+      for (const s of this.sessions.values()) s.helloSoon();
+    });
     if (library.failed) this.failed(library.failed);
   }
 
@@ -227,6 +232,7 @@ export class PeerSync extends TypedEmitter<PeerSyncEvents> implements SessionHos
     this.stopped = true;
     this.offCommitted();
     this.offFailed();
+    this.offProven();
     this.options.scheduler.clearTimeout(this.pruneTimer);
     for (const c of this.cutOffs.values()) this.options.scheduler.clearTimeout(c.timer);
     for (const s of this.sessions.values()) s.close('stopped');

@@ -24,6 +24,7 @@ import type { ApplyReport } from '../engine/apply';
 import { compareBytes, encodeHlcTime } from '../core/hlc';
 import { catchUpShared } from './shared-catch-up';
 import { idEquals, idKey, idToString, type Id } from '../core/ids';
+import type { OwnerSeal } from '../engine/owner-seals';
 import type { Committed, Library } from '../engine/library';
 import type { Link, Scheduler } from '../engine/transport';
 
@@ -207,9 +208,11 @@ export class Session {
     this.outbox = null;
     if (!box || this.state === 'closed') return;
     try {
+      // Only this device's own rows are broadcast: its seal goes with them, so partners can check them at once.
+      const seal = box.state.size ? this.host.library.ownSeal() : null;
       for (const [model, records] of box.state) {
         this.sendAll(records, (part) =>
-          part.length === 1 ? { type: 'state-change', model: model as never, record: part[0] } : { type: 'state-batch', model: model as never, records: part },
+          part.length === 1 ? { type: 'state-change', model: model as never, record: part[0], seal } : { type: 'state-batch', model: model as never, records: part, seal },
         );
         this.reportSent(model, records.length);
       }
@@ -240,6 +243,24 @@ export class Session {
     for (const [model, count] of per) this.reportSent(model, count);
   }
 
+  /**
+   * Sends a Hello on the next turn (several calls meanwhile send one), once
+   * ready: what this device holds and vouches for changed, so the partner
+   * catches up now rather than at the next anti-entropy round.
+   */
+  helloSoon(): void {
+    if (this.helloQueued || this.state !== 'ready') return;
+    this.helloQueued = true;
+    this.host.options.scheduler.setTimeout(() => {
+      this.helloQueued = false;
+      if (this.state !== 'ready') return;
+      this.lastHello = this.host.options.scheduler.now();
+      this.sendHello();
+    }, 0);
+  }
+
+  private helloQueued = false;
+
   private sendHello(): void {
     this.sendRead(encodeMessage(this.helloMessage()));
   }
@@ -253,12 +274,14 @@ export class Session {
       deviceId: lib.deviceId,
       vector: lib.have(),
       watermarks: lib.ownerStates().flatMap((o) => {
-        if (!o.newest) return [];
+        // Another owner's rows are offered only while they are exactly what it sealed (Library.servable), or to that owner.
+        if (!o.newest || !this.serves(o.owner)) return [];
         // Complete: every row up to the newest is here (its own rows always; others' once caught up to it).
         const mark = idEquals(o.owner, lib.deviceId) ? o.newest : lib.watermark(o.owner, o.model);
         return [{ owner: o.owner, model: o.model as never, hlc: o.newest, rows: o.rows, sum: o.sum, complete: !!mark && compareBytes(mark, o.newest) >= 0 }];
       }),
       shared: lib.sharedStates().map((x) => ({ model: x.model as never, rows: x.rows, sum: x.sum })),
+      seals: lib.sealsToShare(),
       settled: lib.parkedCount() === 0,
     };
   }
@@ -499,6 +522,7 @@ export class Session {
     if (this.state === 'closed' || !this.remoteHello) return;
     this.state = 'catching-up';
     try {
+      await this.takeSeals(this.remoteHello.seals);
       await catchUpShared(this);
       await this.host.pullDeviceOwned(this);
     } catch (e) {
@@ -571,14 +595,46 @@ export class Session {
   private async applyLive(msg: Message): Promise<void> {
     const lib = this.host.library;
     try {
-      if (msg.type === 'state-change') await this.apply(() => lib.applyState(msg.model, [msg.record]));
-      else if (msg.type === 'state-batch') await this.apply(() => lib.applyState(msg.model, msg.records));
-      else if (msg.type === 'shared-change') await this.apply(() => lib.applyShared([msg.change]));
+      if (msg.type === 'state-change' || msg.type === 'state-batch') {
+        // A live change is the sender's own: rows of any other device (this one included) are refused, never relayed live.
+        const records = (msg.type === 'state-change' ? [msg.record] : msg.records).filter((r) => {
+          if (idEquals(r.hlc.device, this.remote)) return true;
+          this.misbehaved(0, 'not-owner', `a live ${msg.model} change of device ${idToString(r.hlc.device)}: a partner sends only its own rows live`);
+          return false;
+        });
+        if (msg.seal) await this.takeSeals([msg.seal], true);
+        if (records.length) await this.apply(() => lib.applyState(msg.model, records));
+      } else if (msg.type === 'shared-change') await this.apply(() => lib.applyShared([msg.change]));
       else if (msg.type === 'shared-change-batch') await this.apply(() => lib.applyShared(msg.changes));
       if (msg.type === 'shared-change' || msg.type === 'shared-change-batch') this.sendAckSoon();
     } catch (e) {
       this.fail(e as Error);
     }
+  }
+
+  /**
+   * Takes seals the partner sent (its Hello's, or its own with a live change
+   * or a page of rows): one not signed by its owner counts against the
+   * partner, as does (`own`) a live change's seal that is not the sender's.
+   */
+  async takeSeals(seals: readonly OwnerSeal[], own = false): Promise<void> {
+    const mine = own ? seals.filter((x) => idEquals(x.owner, this.remote)) : seals;
+    if (mine.length < seals.length) this.misbehaved(0, 'not-owner', 'a live change carries the seal of another device than its sender');
+    const { refused } = await this.host.exclusive(() => this.host.library.takeSeals(mine));
+    for (const e of refused) this.misbehaved(0, 'not-owner', e.message);
+  }
+
+  /**
+   * The partner relayed another device's rows that are not what that
+   * device sealed (Backfill found it): it is cut off like a partner that
+   * misbehaves.
+   */
+  forged(reason: string): void {
+    if (this.isClosed()) return;
+    this.sendError(0, 'not-owner', reason);
+    this.host.report({ type: 'error', peer: this.remote, error: new ProtocolError('not-owner', reason) });
+    this.host.report({ type: 'misbehaved', peer: this.remote, reason });
+    this.close(reason);
   }
 
   /** Runs a library apply in turn; refused and rejected records are reported and told to the partner. */
@@ -602,12 +658,25 @@ export class Session {
     return report;
   }
 
+  /**
+   * Whether this device serves the partner `owner`'s rows: its own, those
+   * it holds exactly as their owner sealed them, and the partner's own
+   * (a partner restored from an old copy of its data gets back the rows it
+   * wrote since, which it alone can seal again).
+   */
+  private serves(owner: Id): boolean {
+    return idEquals(owner, this.remote) || this.host.library.servable(owner);
+  }
+
   private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<void> {
     const lib = this.host.library;
     const max = Math.min(limit, MAX_RECORDS);
     try {
-      const records = lib.stateSince(model, owner, after, max);
-      const completeThrough = lib.completeThrough(owner, model);
+      // Another owner's rows only while they are exactly what it sealed: else nothing, vouching for nothing.
+      const servable = this.serves(owner);
+      const records = servable ? lib.stateSince(model, owner, after, max) : [];
+      const completeThrough = servable ? lib.completeThrough(owner, model) : null;
+      const seal = servable ? lib.sealFor(owner) : null;
       // Counting what is left costs a scan of it: count once per run of pages, then subtract.
       const key = `${model}/${idKey(owner)}`;
       const run = this.serving.get(key);
@@ -618,10 +687,10 @@ export class Session {
       const { bytes } = encodeFitting(records, (part): Message => {
         sent = part.length;
         last = part.length ? encodeHlcTime(part[part.length - 1].hlc) : after;
-        remaining = continues ? Math.max(0, run.remaining - part.length) : lib.countStateSince(model, owner, last);
+        remaining = !servable ? 0 : continues ? Math.max(0, run.remaining - part.length) : lib.countStateSince(model, owner, last);
         // Rows written since the count are not missed; nor those a full frame left out.
         const hasMore = remaining > 0 || part.length === max || part.length < records.length;
-        return { type: 'state-response', requestId, model: model as never, owner, records: part, hasMore, remaining, completeThrough };
+        return { type: 'state-response', requestId, model: model as never, owner, records: part, hasMore, remaining, completeThrough, seal };
       });
       if (last && remaining > 0) this.serving.set(key, { next: last, remaining });
       else this.serving.delete(key);

@@ -119,7 +119,7 @@ export class Liar {
       if (owner) {
         // (A page whose rows name another owner than the page does cannot even be encoded: it names the other.)
         const records: StateRecord[] = msg.records.map((r) => ({ ...r, hlc: { ...r.hlc, device: owner } }));
-        frame = encodeMessage({ ...msg, owner, records });
+        frame = encodeMessage({ ...msg, owner, records, seal: null });
         this.told.foreign++;
         this.victims.add(idKey(to));
       }
@@ -130,7 +130,7 @@ export class Liar {
       lie('acks', encodeMessage({ type: 'ack', vector }));
     }
     if (this.rnd.chance(0.02)) lie('garbage', this.rnd.bytes(1 + this.rnd.int(64)));
-    if (this.rnd.chance(0.01)) lie('orphans', encodeMessage({ type: 'state-batch', model: 'location', records: this.orphans() }));
+    if (this.rnd.chance(0.01)) lie('orphans', encodeMessage({ type: 'state-batch', model: 'location', records: this.orphans(), seal: null }));
     return out;
   }
 }

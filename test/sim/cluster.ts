@@ -474,7 +474,14 @@ export class Cluster {
           .newestStamps()
           .map((w) => `${idKey(w.owner).slice(0, 6)}/${w.model}:${Buffer.from(w.hlc).toString('hex').slice(6)}`)
           .join(' ');
-        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync?.state} ready=${n.sync?.readyPeers().length} origin=${idKey(n.library.origin).slice(0, 6)} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    errors ${n.errors
+        const proofs = n.library
+          .ownerProofs()
+          .map((p) => {
+            const marks = n.library.registry.deviceOwned.map((m) => n.library.watermark(p.owner, m.name)).map((w) => (w ? Buffer.from(w).toString('hex').slice(6) : '-'));
+            return `${idKey(p.owner).slice(0, 6)}:${p.state}/${p.held?.rows ?? 0}r marks=${marks.join(',')}`;
+          })
+          .join(' ');
+        return `  ${n.name} ${idKey(n.library.deviceId).slice(0, 6)} ${n.sync?.state} ready=${n.sync?.readyPeers().length} origin=${idKey(n.library.origin).slice(0, 6)} ${JSON.stringify(n.library.counts())} parked=${n.library.parkedCount()}\n    vector ${vector}\n    stamps ${stamps}\n    proofs ${proofs}\n    errors ${n.errors
           .slice(-3)
           .map((e) => e.message)
           .join(' | ')}`;

@@ -103,7 +103,7 @@ describe('records waiting for a parent are bounded per partner (issue 12)', func
       await until('all linked', () => syncs.every((s) => s.readyPeers().length === 2));
       // m's engine is honest; these frames are what m adds on its link to a.
       const toA = links.find((l) => idEquals(l.remote, a.deviceId))!;
-      for (let i = 0; i < 3; i++) toA.send(encodeMessage({ type: 'state-batch', model: 'device', records: strangers(40) }));
+      for (let i = 0; i < 3; i++) toA.send(encodeMessage({ type: 'state-batch', model: 'device', records: strangers(40), seal: null }));
       await until('a cut m off', () => cutOffs.some((p) => idEquals(p, m.deviceId)));
       assert.ok(a.parkedCount() <= 50, `at most m's share waits on a (${a.parkedCount()})`);
       await b.commitShared([{ model: 'tag', op: 'create', data: { name: 'after', color: null, icon: null, description: null, namespace: null } }]);

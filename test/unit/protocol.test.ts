@@ -132,6 +132,17 @@ const vectorArb = fc.uniqueArray(record({ origin: idArb, seq: fc.integer({ min: 
   selector: (e) => Buffer.from(e.origin).toString('hex'),
 });
 
+const sealArb = (owner?: Uint8Array) =>
+  record({
+    owner: owner ? fc.constant(owner) : idArb,
+    sealedAt: timeArb,
+    newest: timeArb,
+    rows: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    digest: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    publicKey: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    signature: fc.uint8Array({ minLength: 64, maxLength: 64 }),
+  });
+
 const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } = {
   hello: record({
     type: fc.constant('hello'),
@@ -150,10 +161,13 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
       selector: (x) => x.model,
     }),
     settled: fc.boolean(),
+    seals: fc.uniqueArray(sealArb(), { maxLength: 3, selector: (x) => Buffer.from(x.owner).toString('hex') }),
   }),
-  'state-change': deviceOwnedArb.chain((m) => record({ type: fc.constant('state-change'), model: fc.constant(m.name), record: stateRecordArb(m) })),
+  'state-change': deviceOwnedArb.chain((m) =>
+    record({ type: fc.constant('state-change'), model: fc.constant(m.name), record: stateRecordArb(m), seal: fc.option(sealArb(), { nil: null }) }),
+  ),
   'state-batch': deviceOwnedArb.chain((m) =>
-    record({ type: fc.constant('state-batch'), model: fc.constant(m.name), records: fc.array(stateRecordArb(m), { maxLength: 6 }) }),
+    record({ type: fc.constant('state-batch'), model: fc.constant(m.name), records: fc.array(stateRecordArb(m), { maxLength: 6 }), seal: fc.option(sealArb(), { nil: null }) }),
   ),
   'shared-change': record({ type: fc.constant('shared-change'), change: anySharedChangeArb }),
   'shared-change-batch': record({ type: fc.constant('shared-change-batch'), changes: fc.array(anySharedChangeArb, { maxLength: 6 }) }),
@@ -175,6 +189,7 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
       hasMore: fc.boolean(),
       remaining: fc.nat(),
       completeThrough: fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }), { nil: null }),
+      seal: fc.option(sealArb(owner), { nil: null }),
     }),
   ),
   'shared-change-request': record({
@@ -271,10 +286,10 @@ describe('protocol: message codecs', () => {
       const records = sample(stateRecordArb(m, owner), 40, 7);
       assert.ok(records.some((r) => r.deleted) && records.some((r) => !r.deleted), m.name);
       const msgs: Message[] = [
-        { type: 'state-change', model: m.name, record: records[0] },
-        { type: 'state-batch', model: m.name, records },
+        { type: 'state-change', model: m.name, record: records[0], seal: null },
+        { type: 'state-batch', model: m.name, records, seal: null },
         { type: 'state-request', requestId: 7, model: m.name, owner, after: new Uint8Array(8).fill(1), limit: MAX_RECORDS },
-        { type: 'state-response', requestId: 7, model: m.name, owner, records, hasMore: true, remaining: 123_456, completeThrough: new Uint8Array(8).fill(9) },
+        { type: 'state-response', requestId: 7, model: m.name, owner, records, hasMore: true, remaining: 123_456, completeThrough: new Uint8Array(8).fill(9), seal: null },
       ];
       for (const msg of msgs) assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, `${m.name} ${msg.type}`);
     }
@@ -321,7 +336,7 @@ describe('protocol: message codecs', () => {
       const hlc = { ms: MAX_MS, counter: MAX_COUNTER, device: id(0xff) };
       const msg: Message =
         m.kind === 'device-owned'
-          ? { type: 'state-batch', model: m.name, records: [{ uuid: id(1), hlc, deleted: false, data }] }
+          ? { type: 'state-batch', model: m.name, records: [{ uuid: id(1), hlc, deleted: false, data }], seal: null }
           : { type: 'shared-change', change: { model: m.name, uuid: m.derivedId(data) ?? id(1), hlc, seq: Number.MAX_SAFE_INTEGER, op: 'create', device: id(0xff), incarnation: new Uint8Array(0), publicKey: new Uint8Array(32).fill(0xff), signature: new Uint8Array(64).fill(0xff), data } };
       assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, m.name);
     }
@@ -336,7 +351,7 @@ describe('protocol: message codecs', () => {
       data: { location: id(4), parent: id(5), name: `file-${i}.ts`, kind: 0, size: i * 100, mtime: 1_700_000_000_000 },
     });
     const records = Array.from({ length: MAX_RECORDS }, (_, i) => rec(i));
-    const msg: Message = { type: 'state-batch', model: entry.name, records };
+    const msg: Message = { type: 'state-batch', model: entry.name, records, seal: null };
     assert.deepEqual(decodeMessage(encodeMessage(msg)), msg);
     expectProtocolError(() => encodeMessage({ ...msg, records: [...records, rec(1)] }), 'too-large');
   });
@@ -403,7 +418,7 @@ describe('protocol: message codecs', () => {
   });
 
   it('refuses a Hello of another protocol version', () => {
-    const hello: Message = { type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [], shared: [], settled: true };
+    const hello: Message = { type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [], shared: [], settled: true, seals: [] };
     const bytes = encodeMessage(hello);
     assert.equal(bytes[1], PROTOCOL_VERSION, 'the version follows the type');
     const err = expectProtocolError(() => decodeMessage(concat(type('hello'), uint(PROTOCOL_VERSION + 1), bytes.subarray(2))), 'version');
@@ -544,7 +559,12 @@ describe('protocol: decoding hostile input', () => {
       ['unknown error code', concat(type('error'), uint(0), uint(ERROR_CODES.length), str('x')), 'bad-record'],
       ['duplicate vector origin', concat(type('ack'), uint(2), id(1), uint(1), id(1), uint(2)), 'bad-record'],
       ['duplicate pruned origin', concat(type('shared-change-response'), uint(1), uint(0), uint(0), uint(0), uint(2), id(1), id(1)), 'bad-record'],
-      ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0), uint(0)), 'not-owner'],
+      ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0), uint(0), uint(0)), 'not-owner'],
+      [
+        "another owner's seal in a response",
+        concat(type('state-response'), uint(5), str('device'), id(1), uint(0), uint(0), uint(0), uint(0), uint(1), id(2), new Uint8Array(8), new Uint8Array(8), uint(0), new Uint8Array(32), new Uint8Array(32), new Uint8Array(64)),
+        'not-owner',
+      ],
       ['seq 0', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 40 ? 0 : b))), 'bad-record'],
       ['operation 3', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 41 ? 3 : b))), 'bad-record'],
       ['string longer than the frame', concat(type('shared-change'), str('tag'), tagChange({ name: 'x'.repeat(100) }).map((b, i, a) => (i === a.length - 64 - 101 ? 0xfd : b))), 'bad-frame'],

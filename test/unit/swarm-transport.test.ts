@@ -396,7 +396,7 @@ describe('Hyperswarm transport (local testnet)', function () {
 
     const rand = new Random(7);
     const bytes = (n: number) => Uint8Array.from({ length: n }, () => rand.int(256));
-    const hello = encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true });
+    const hello = encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true, seals: [] });
     const valid = [encodeMessage({ type: 'heartbeat', nowMs: Date.now() }), encodeMessage({ type: 'shared-change-request', requestId: 1, have: [], limit: 100, snapshot: null })];
     // m looks alive between attacks: a Hello on every new link, then heartbeats.
     const greeted = new Set<Link>();
@@ -442,8 +442,8 @@ describe('Hyperswarm transport (local testnet)', function () {
     }
     // Hellos that lie: another library, another device's name. Each ends the link at once.
     for (const lie of [
-      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: newId(), deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true }),
-      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: a.deviceId, vector: [], watermarks: [], shared: [], settled: true }),
+      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: newId(), deviceId: m.deviceId, vector: [], watermarks: [], shared: [], settled: true, seals: [] }),
+      encodeMessage({ type: 'hello', protocolVersion: PROTOCOL_VERSION, libraryId: la.id, deviceId: a.deviceId, vector: [], watermarks: [], shared: [], settled: true, seals: [] }),
     ]) {
       await waitFor('a reopens the link to m', () => linkToA().some((l) => l.open), 20_000);
       const before = tm.closes.length;
@@ -493,7 +493,7 @@ describe('Hyperswarm transport (local testnet)', function () {
       const id = deviceIdOf(randomBytes(32));
       return { uuid: id, hlc: { ms: Date.now(), counter: 0, device: id }, deleted: false, data: { name: `made-up ${i}`, os: 'linux', hostname: 'x', app_version: null, created_at: 1, updated_at: 1, last_seen_at: 1 } };
     });
-    for (let i = 0; i < made.length; i += 100) toA.send(encodeMessage({ type: 'state-batch', model: 'device', records: made.slice(i, i + 100) }));
+    for (let i = 0; i < made.length; i += 100) toA.send(encodeMessage({ type: 'state-batch', model: 'device', records: made.slice(i, i + 100), seal: null }));
 
     await waitFor('a reports m', () => blamed.some((d) => idEquals(d, m.deviceId)));
     await lb.commitShared([tag('second')]); // b's own next change: the one m claimed
