@@ -318,10 +318,11 @@
           x.online ? 'now' : el('span', { title: iso(x.lastSeen), text: ago(x.lastSeen, s.at) }),
           progress,
           heldBack(x, s),
+          verifiedCell(x),
           p.source === 'peers' ? peerActions(x) : '—',
         ];
       });
-      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Log held back', 'Actions'], rows, [false, false, false, false, false, true, false]));
+      children.push(table('Partner devices', ['Device', 'State', 'Link', 'Last seen', 'Backfill', 'Log held back', 'Its files here', 'Actions'], rows, [false, false, false, false, false, true, false, false]));
     }
     return section('peers', 'Peers', children);
   }
@@ -345,6 +346,31 @@
     }
     if (x.online || x.holdsLogUntil === null || x.lag === 0) return num(x.lag);
     return el('span', { title: 'It stops holding the log back at ' + iso(x.holdsLogUntil) + ' unless heard from before (last seen, or its oldest unacknowledged entry, + ' + (typeof s.log.pruneAbsentAfterMs === 'number' ? days(s.log.pruneAbsentAfterMs) : 'the horizon') + ').', text: num(x.lag) + ' until ' + time(x.holdsLogUntil) });
+  }
+
+  // Whether what this device holds of the partner's files and folders is exactly what it signed.
+  function verifiedCell(x) {
+    const v = x.verified;
+    if (!v) return '—';
+    const rows = num(v.rows) + ' record' + (v.rows === 1 ? '' : 's') + ' here';
+    const signed = v.sealedRows === null ? 'no signature of it here' : 'it signed ' + num(v.sealedRows);
+    switch (v.state) {
+      case 'verified':
+        return el('span', { title: 'Exactly what it signed (' + rows + ')' + (v.since !== null ? ', since ' + iso(v.since) : '') + '.' }, [
+          badge('verified', 'ok'),
+          v.since !== null ? el('span', { className: 'small', text: ' since ' + time(v.since) }) : null,
+        ]);
+      case 'behind':
+        return el('span', { title: 'It has signed newer records than are here (' + rows + ', ' + signed + '): catching up.' }, [badge('not yet', 'busy')]);
+      case 'unproven':
+        return el('span', { title: 'No signature of it covers the records here yet (' + rows + ', ' + signed + ').' }, [badge('unproven', 'warn')]);
+      case 'mismatch':
+        return el('span', { title: 'The records here are NOT what it signed (' + rows + ', ' + signed + '): forged or some missing; being repaired.' }, [badge('mismatch', 'err')]);
+      case 'none':
+        return el('span', { title: 'Nothing of it here yet.', text: 'none yet' });
+      default:
+        return v.state;
+    }
   }
 
   function peerActions(x) {

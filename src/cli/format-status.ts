@@ -1,5 +1,5 @@
 /** `leaderless status` as text: the service, then each library's sync state, partners, backfill, log and digest. */
-import type { LibraryStatus, NetworkStatus, PartnerStatus, StatusReport } from '../service/status';
+import type { LibraryStatus, NetworkStatus, PartnerStatus, StatusReport, VerifiedStatus } from '../service/status';
 import { formatDays } from './days';
 
 export function formatStatus(report: StatusReport, now = Date.now()): string {
@@ -36,9 +36,11 @@ function formatLibrary(lib: LibraryStatus, now: number): string[] {
     for (const p of lib.partners) {
       const state = p.ready ? 'online' : p.online ? 'online (catching up)' : 'offline';
       const seen = p.lastSeen === null ? 'never seen' : `last seen ${new Date(p.lastSeen).toISOString()} (${ago(now - p.lastSeen)})`;
-      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}${heldBack(p, lib, now)}${cutOff(p, now)}`);
+      out.push(`    ${p.name ?? '(unnamed)'} ${p.device}: ${state}, ${seen}${p.publicKey ? '' : ', no network key'}${heldBack(p, lib, now)}${cutOff(p, now)}${verified(p.verified, now)}`);
     }
   }
+  const v = lib.verified;
+  if (v && v.owners > 0) out.push(`  verified: the files of ${v.verified} of ${v.owners} other device(s) held here are exactly what each signed`);
   out.push(`  peer log: ${lib.logSize} entries, parked: ${lib.parked}`);
   // Fields added later are missing from an older service's answer.
   if (lib.pruneAbsentAfterMs !== undefined) {
@@ -72,6 +74,27 @@ function heldBack(p: PartnerStatus, lib: LibraryStatus, now: number): string {
 function cutOff(p: PartnerStatus, now: number): string {
   const until = p.cutOffUntil;
   return typeof until === 'number' && until > now ? `, cut off for sending bad records until ${new Date(until).toISOString()} (in ${span(until - now)})` : '';
+}
+
+/**
+ * Whether what is held of the partner's files and folders is exactly what it signed:
+ * ", files verified since …", ", files do NOT match what it signed …" (nothing from an older service).
+ */
+function verified(v: VerifiedStatus | undefined, now: number): string {
+  switch (v?.state) {
+    case 'verified':
+      return typeof v.since === 'number' ? `, files verified since ${new Date(v.since).toISOString()} (${ago(now - v.since)})` : ', files verified';
+    case 'behind':
+      return `, files not verified yet (catching up: it signed ${v.sealedRows ?? '?'} rows, ${v.rows} held here)`;
+    case 'unproven':
+      return `, files not verified (unproven: no signature of it covers the ${v.rows} rows held here yet)`;
+    case 'mismatch':
+      return `, files do NOT match what it signed (${v.rows} rows held here, it signed ${v.sealedRows ?? '?'}: forged or missing rows, being repaired)`;
+    case 'none':
+      return ', none of its files here yet';
+    default:
+      return '';
+  }
 }
 
 function ago(ms: number): string {

@@ -41,13 +41,17 @@ const ZEROS = new Uint8Array(LTHASH_BYTES);
 const digest = new Uint8Array(64);
 const stream = new Uint8Array(LTHASH_BYTES);
 const streamLanes = new Uint16Array(stream.buffer, stream.byteOffset, LTHASH_LANES);
+/** The same lanes two by two: adding them as 32-bit words with the carry out of each low lane masked off (SWAR) halves the loop. */
+const streamWords = new Uint32Array(stream.buffer, stream.byteOffset, LTHASH_LANES / 2);
+const HIGH = 0x80008000;
+const LOW = 0x7fff7fff;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Which implementation expands elements (for benches and logs). */
 export const lthashBackend: 'libsodium' | 'openssl' = sodium ? 'libsodium' : 'openssl';
 
-/** The 1024 lanes of one element, in `streamLanes` (valid until the next call). */
-function expand(element: Uint8Array): Uint16Array {
+/** The 1024 lanes of one element, in `streamLanes` and `streamWords` (valid until the next call). */
+function expand(element: Uint8Array): void {
   if (sodium) {
     sodium.crypto_generichash(digest, element);
     sodium.crypto_stream_chacha20_ietf(stream, NONCE, digest.subarray(0, 32));
@@ -56,30 +60,41 @@ function expand(element: Uint8Array): Uint16Array {
     stream.set(createCipheriv('chacha20', key, IV).update(ZEROS));
   }
   if (!LITTLE_ENDIAN) for (let i = 0; i < LTHASH_LANES; i++) streamLanes[i] = (stream[2 * i] | (stream[2 * i + 1] << 8)) & 0xffff;
-  return streamLanes;
 }
 
 /** An LtHash16 value being added to: lanes in a Uint16Array, so every sum wraps modulo 2^16 by itself. */
 export class LtHash {
   readonly lanes: Uint16Array;
+  private readonly words: Uint32Array;
 
   constructor(bytes?: Uint8Array | null) {
     this.lanes = new Uint16Array(LTHASH_LANES);
+    this.words = new Uint32Array(this.lanes.buffer);
     if (bytes && bytes.length === LTHASH_BYTES) for (let i = 0; i < LTHASH_LANES; i++) this.lanes[i] = bytes[2 * i] | (bytes[2 * i + 1] << 8);
   }
 
   /** Adds one element. */
   add(element: Uint8Array): void {
-    const e = expand(element);
-    const l = this.lanes;
-    for (let i = 0; i < LTHASH_LANES; i++) l[i] += e[i];
+    expand(element);
+    const l = this.words;
+    const e = streamWords;
+    for (let i = 0; i < LTHASH_LANES / 2; i++) {
+      const a = l[i];
+      const b = e[i];
+      l[i] = ((a & LOW) + (b & LOW)) ^ ((a ^ b) & HIGH);
+    }
   }
 
   /** Removes one element (that was added). */
   remove(element: Uint8Array): void {
-    const e = expand(element);
-    const l = this.lanes;
-    for (let i = 0; i < LTHASH_LANES; i++) l[i] -= e[i];
+    expand(element);
+    const l = this.words;
+    const e = streamWords;
+    for (let i = 0; i < LTHASH_LANES / 2; i++) {
+      const a = l[i];
+      const b = e[i];
+      l[i] = ((a | HIGH) - (b & LOW)) ^ ((a ^ ~b) & HIGH);
+    }
   }
 
   /** Adds (sign 1) or subtracts (sign -1) a whole other hash. */

@@ -42,6 +42,8 @@ export class ApplyReport {
   /** Of those, member statements not kept (membership.ts): their author is let in by nothing held yet. */
   unkept = 0;
   readonly rejected: Rejection[] = [];
+  /** Seals that came with device-owned rows and are not signed by their owner (engine/owner-seals.ts). */
+  readonly badSeals: Error[] = [];
   /** Stamps refused for being too far ahead of this device's clock. */
   readonly refused: ClockDriftError[] = [];
   /** Shared rows merged from a snapshot, per model. */

@@ -143,9 +143,9 @@ export interface LibraryEvents {
   /** The set of partners (or a partner's key or name) changed: update links and firewalls. */
   partners: () => void;
   /**
-   * What is held of these owners' rows is now exactly what they sealed, at
-   * a newer row than before (or, for this device, its own rows changed
-   * through a partner): partners may pull them from here now.
+   * What is held of these owners' rows is now exactly what they sealed,
+   * and was not before (or, for this device, its own rows changed through
+   * a partner): partners may pull them from here now.
    */
   proven: (owners: Id[]) => void;
   /**
@@ -580,7 +580,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
    * stamped by its owner. Bad records are rejected one by one (reported,
    * never thrown); stamps too far ahead are refused and reported.
    */
-  async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint): Promise<ApplyReport> {
+  async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint, seal: OwnerSeal | null = null): Promise<ApplyReport> {
     const sender = this.sender;
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
@@ -599,10 +599,23 @@ export class Library extends TypedEmitter<LibraryEvents> {
     for (const rec of valid) if (idEquals(rec.hlc.device, this.deviceId) && (!ownNewest || compareHlc(rec.hlc, ownNewest) > 0)) ownNewest = rec.hlc;
     const owners = new Map<string, Id>();
     for (const rec of valid) owners.set(idKey(rec.hlc.device), rec.hlc.device);
-    const proven: Id[] = [];
+    if (valid.length === 0 && seal) {
+      // No rows to take it with (a page with none, or none valid).
+      report.badSeals.push(...(await this.takeSeals([seal])).refused);
+      seal = null;
+    }
+    const servableBefore = new Map([...owners].map(([k, o]) => [k, this.servable(o)]));
     await this.applyRemote(report, newest, false, (w) => {
+      // The seal that came with the rows, taken with them: what is held goes from one sealed state to the next.
+      if (seal) {
+        try {
+          this.proofs.take(w, seal);
+        } catch (e) {
+          report.badSeals.push(e as Error);
+        }
+      }
       this.sentBy(sender, () => this.applier.applyState(w, model, valid, report));
-      for (const o of owners.values()) if (this.proofs.check(w, o) || (idEquals(o, this.deviceId) && report.applied)) proven.push(o);
+      for (const o of owners.values()) this.proofs.check(w, o);
       // A page of a catch-up: the watermark moves with it, in the same transaction, unless a stamp was
       // refused or a record could not wait for its parent (the page is fetched again later), or the page
       // held another owner's rows (it vouches for nothing).
@@ -612,6 +625,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
     }, ownNewest);
+    // Owners whose rows this device can now serve (or its own, changed through a partner: a new seal).
+    const proven = [...owners].filter(([k, o]) => (idEquals(o, this.deviceId) ? report.applied > 0 : !servableBefore.get(k) && this.servable(o))).map(([, o]) => o);
     if (proven.length) this.emit('proven', proven);
     return report;
   }
@@ -943,18 +958,19 @@ export class Library extends TypedEmitter<LibraryEvents> {
    */
   async takeSeals(seals: readonly OwnerSeal[]): Promise<{ kept: number; refused: Error[] }> {
     const refused: Error[] = [];
-    const proven: Id[] = [];
     let kept = 0;
     if (seals.length === 0) return { kept, refused };
+    const servableBefore = seals.map((x) => this.servable(x.owner));
     await this.store.transaction((w) => {
       for (const seal of seals) {
         try {
-          if (this.proofs.take(w, seal, (o) => proven.push(o))) kept++;
+          if (this.proofs.take(w, seal)) kept++;
         } catch (e) {
           refused.push(e as Error);
         }
       }
     });
+    const proven = seals.filter((x, i) => !servableBefore[i] && this.servable(x.owner)).map((x) => x.owner);
     if (proven.length) this.emit('proven', proven);
     return { kept, refused };
   }

@@ -77,7 +77,7 @@ export class OwnerProofs {
    * kept too (a device restored from an old copy learns its own later
    * seals from its peers). Returns whether it was kept.
    */
-  take(w: Writer, seal: OwnerSeal, proven?: (owner: Id) => void): boolean {
+  take(w: Writer, seal: OwnerSeal): boolean {
     const sig = toHex(seal.signature);
     if (!this.checked.has(sig)) {
       checkSeal(this.library, seal);
@@ -91,7 +91,7 @@ export class OwnerProofs {
     const kept = readSeal(w, seal.owner);
     if (kept && !laterSeal(seal, kept)) return false;
     keepSeal(w, seal);
-    if (this.check(w, seal.owner)) proven?.(seal.owner);
+    this.check(w, seal.owner);
     return true;
   }
 

@@ -15,16 +15,19 @@ const TAG_NUMBER = 2;
 const TAG_TEXT = 3;
 
 let scratch = Buffer.alloc(64 * 1024);
+let at = 0;
+
+/** Makes room for `n` more bytes at `at`. */
+function need(n: number): void {
+  if (at + n <= scratch.length) return;
+  const bigger = Buffer.alloc(Math.max(2 * scratch.length, at + n));
+  scratch.copy(bigger, 0, 0, at);
+  scratch = bigger;
+}
 
 /** The bytes of one row version (valid until the next call: hash them at once). */
 export function rowVersion(model: string, uuid: Uint8Array, time: Uint8Array, deleted: boolean, values: readonly SqlValue[]): Uint8Array {
-  let at = 0;
-  const need = (n: number) => {
-    if (at + n <= scratch.length) return;
-    const bigger = Buffer.alloc(Math.max(2 * scratch.length, at + n));
-    scratch.copy(bigger, 0, 0, at);
-    scratch = bigger;
-  };
+  at = 0;
   need(model.length + 64);
   at += scratch.write(model, at, 'latin1');
   scratch[at++] = 0;
@@ -33,7 +36,8 @@ export function rowVersion(model: string, uuid: Uint8Array, time: Uint8Array, de
   scratch.set(time, at);
   at += time.length;
   scratch[at++] = deleted ? 1 : 0;
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v === null || v === undefined) {
       need(1);
       scratch[at++] = TAG_NULL;

@@ -6,6 +6,7 @@
  */
 import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { Library } from '../engine/library';
+import type { OwnerProof } from '../engine/owner-proofs';
 import type { BackfillProgress } from '../sync/backfill';
 import type { ApplyReport } from '../engine/apply';
 import { DEFAULT_SYNC_OPTIONS, PeerSync, type PeerState } from '../sync/peer-sync';
@@ -13,7 +14,7 @@ import type { SessionOptions } from '../sync/session';
 import type { Transport } from '../engine/transport';
 import { ActivityLog, type ActivityLists } from './activity-log';
 import type { EngineServiceEvents } from './service-events';
-import { backfillStatus, type LibraryStatus, type LibrarySyncState, type PartnerStatus } from './status';
+import { backfillStatus, verifiedStatus, type LibraryStatus, type LibrarySyncState, type PartnerStatus, type VerifiedStatus } from './status';
 
 /** What a runner needs from the service. */
 export interface RunnerHost {
@@ -133,6 +134,7 @@ export class LibraryRunner {
     const sync = this.current;
     const sessions = sync ? [...sync.liveSessions()] : [];
     const ready = sync ? sync.readyPeers() : [];
+    const proofs = this.proofs();
     const partners: PartnerStatus[] = lib.partners().map((p) => ({
       device: idToString(p.device),
       name: p.name,
@@ -143,7 +145,9 @@ export class LibraryRunner {
       addedAt: p.addedAt,
       ...this.logHold(p),
       cutOffUntil: this.cutOffUntil(p.device),
+      verified: verifiedStatus(proofs.get(idKey(p.device))),
     }));
+    const others = [...proofs.values()].filter((p) => !idEquals(p.owner, lib.deviceId));
     return {
       library: this.key,
       name: lib.name,
@@ -152,6 +156,7 @@ export class LibraryRunner {
       backfilled: lib.backfilled,
       backfill: sync?.progress ? backfillStatus(sync.progress) : null,
       partners,
+      verified: { owners: others.length, verified: others.filter((p) => p.state === 'verified').length },
       logSize: lib.read((r) => lib.log.size(r)),
       pruneAbsentAfterMs: this.pruneAbsentAfterMs,
       parked: lib.parkedCount(),
@@ -166,6 +171,7 @@ export class LibraryRunner {
     const lib = this.library;
     const sync = this.current;
     const info = new Map((sync?.peers() ?? []).map((p) => [idKey(p.device), p]));
+    const proofs = this.proofs();
     return lib.partners().map((p) => {
       const k = idKey(p.device);
       const s = info.get(k);
@@ -182,6 +188,7 @@ export class LibraryRunner {
         backfill: s?.backfill ?? null,
         ...this.logHold(p),
         cutOffUntil: this.cutOffUntil(p.device),
+        verified: verifiedStatus(proofs.get(k)),
         paused,
       };
     });
@@ -190,6 +197,11 @@ export class LibraryRunner {
   /** The absence horizon pruning goes by (ms), null if none: partners hold the log back however long they are away. */
   get pruneAbsentAfterMs(): number | null {
     return absenceHorizon(this.host.syncOptions);
+  }
+
+  /** Per owner (idKey): whether what is held of its own rows is exactly what it signed (owners with no rows and no seal here are absent). */
+  private proofs(): Map<string, OwnerProof> {
+    return new Map(this.library.ownerProofs().map((p) => [idKey(p.owner), p]));
   }
 
   /** Until when `device`'s links are refused for misbehaving (ms since the epoch), null if they are not. */
@@ -319,6 +331,8 @@ export interface RunnerPeer {
   holdsLogUntil: number | null;
   /** Until when its links are refused for sending too many bad frames or records (ms), null if they are not. */
   cutOffUntil?: number | null;
+  /** Whether what is held here of its files and folders is exactly what it signed (see PartnerStatus). */
+  verified?: VerifiedStatus;
   paused: boolean;
 }
 

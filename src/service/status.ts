@@ -4,6 +4,7 @@
  * objects as they are, and `leaderless status --json` prints them: fields
  * are only ever added, never renamed or removed.
  */
+import type { OwnerProof } from '../engine/owner-proofs';
 import type { BackfillProgress } from '../sync/backfill';
 import type { SyncState } from '../sync/peer-sync';
 
@@ -39,6 +40,36 @@ export interface PartnerStatus {
   holdsLogUntil: number | null;
   /** Until when this device refuses its links because it sent too many bad frames or records (ms); null: not cut off. */
   cutOffUntil?: number | null;
+  /** Whether what this device holds of the partner's files and folders is exactly what it signed (missing from an older service's answer). */
+  verified?: VerifiedStatus;
+}
+
+/**
+ * - verified: what is held here of the device's own rows (its device,
+ *   volumes, locations, entries) is exactly what it signed;
+ * - behind: it has signed newer rows than are held here (catching up);
+ * - unproven: rows are held that no signature of it covers yet (none came
+ *   yet, or rows came that no seal covers yet);
+ * - mismatch: the rows held are not what it signed (forged, or some are
+ *   missing): being repaired;
+ * - none: no rows of it and no signature of it here.
+ */
+export type VerifiedState = 'verified' | 'behind' | 'unproven' | 'mismatch' | 'none';
+
+export interface VerifiedStatus {
+  state: VerifiedState;
+  /** Since when (ms) what is held has been exactly what it signed (state 'verified'); null otherwise. */
+  since: number | null;
+  /** Its rows held here (0: none). */
+  rows: number;
+  /** The rows its newest signature held here covers; null: no signature of it here. */
+  sealedRows: number | null;
+}
+
+/** A device's OwnerProof as reported (undefined: none, i.e. no rows and no seal of it here). */
+export function verifiedStatus(p: OwnerProof | undefined): VerifiedStatus {
+  if (!p) return { state: 'none', since: null, rows: 0, sealedRows: null };
+  return { state: p.state, since: p.state === 'verified' ? p.since : null, rows: p.held?.rows ?? 0, sealedRows: p.newest?.rows ?? null };
 }
 
 export interface BackfillStatus {
@@ -63,6 +94,12 @@ export interface LibraryStatus {
   /** The last backfill or catch-up progress reported since the service started (null: none). */
   backfill: BackfillStatus | null;
   partners: PartnerStatus[];
+  /**
+   * Other devices whose own rows (or a signature of them) are held here, and
+   * how many of those are held exactly as they signed (missing from an older
+   * service's answer).
+   */
+  verified?: { owners: number; verified: number };
   /** Shared changes held in the peer log (until every partner acknowledged them). */
   logSize: number;
   /**

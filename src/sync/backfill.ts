@@ -344,10 +344,9 @@ export class Backfill {
       if (resp.model !== model || !idEquals(resp.owner, owner)) {
         throw new Error(`asked for the ${model} rows of device ${idToString(owner)}, the partner answered with the ${resp.model} rows of device ${idToString(resp.owner)}`);
       }
-      if (resp.seal && !(pull.seal && sameSeal(pull.seal, resp.seal))) {
-        await s.takeSeals([resp.seal]);
-        pull.seal = resp.seal;
-      }
+      // The partner's seal of the owner's rows, taken with the page (once per pull while it does not change).
+      const seal = resp.seal && !(pull.seal && sameSeal(pull.seal, resp.seal)) ? resp.seal : null;
+      if (resp.seal) pull.seal = resp.seal;
       const n = resp.records.length;
       const more = resp.hasMore && n > 0;
       if (more) {
@@ -355,8 +354,8 @@ export class Backfill {
         next = s.requestState(model, owner, encodeHlcTime(resp.records[n - 1].hlc), pageSize);
         next.catch(() => undefined);
       }
-      if (n) {
-        const report = await s.apply(() => lib.applyState(model, resp.records, { owner, through: resp.completeThrough }));
+      if (n || seal) {
+        const report = await s.apply(() => lib.applyState(model, resp.records, { owner, through: resp.completeThrough }, seal));
         if (report.deferred || report.rejected.length) pull.incomplete = true;
         if (report.refused.length) return false;
       }

@@ -602,8 +602,12 @@ export class Session {
           this.misbehaved(0, 'not-owner', `a live ${msg.model} change of device ${idToString(r.hlc.device)}: a partner sends only its own rows live`);
           return false;
         });
-        if (msg.seal) await this.takeSeals([msg.seal], true);
-        if (records.length) await this.apply(() => lib.applyState(msg.model, records));
+        let seal = msg.seal;
+        if (seal && !idEquals(seal.owner, this.remote)) {
+          this.misbehaved(0, 'not-owner', `a live change carries the seal of device ${idToString(seal.owner)}, not of its sender`);
+          seal = null;
+        }
+        if (records.length || seal) await this.apply(() => lib.applyState(msg.model, records, undefined, seal));
       } else if (msg.type === 'shared-change') await this.apply(() => lib.applyShared([msg.change]));
       else if (msg.type === 'shared-change-batch') await this.apply(() => lib.applyShared(msg.changes));
       if (msg.type === 'shared-change' || msg.type === 'shared-change-batch') this.sendAckSoon();
@@ -612,15 +616,9 @@ export class Session {
     }
   }
 
-  /**
-   * Takes seals the partner sent (its Hello's, or its own with a live change
-   * or a page of rows): one not signed by its owner counts against the
-   * partner, as does (`own`) a live change's seal that is not the sender's.
-   */
-  async takeSeals(seals: readonly OwnerSeal[], own = false): Promise<void> {
-    const mine = own ? seals.filter((x) => idEquals(x.owner, this.remote)) : seals;
-    if (mine.length < seals.length) this.misbehaved(0, 'not-owner', 'a live change carries the seal of another device than its sender');
-    const { refused } = await this.host.exclusive(() => this.host.library.takeSeals(mine));
+  /** Takes the seals of the partner's Hello: one not signed by its owner counts against the partner. */
+  private async takeSeals(seals: readonly OwnerSeal[]): Promise<void> {
+    const { refused } = await this.host.exclusive(() => this.host.library.takeSeals(seals));
     for (const e of refused) this.misbehaved(0, 'not-owner', e.message);
   }
 
@@ -642,6 +640,7 @@ export class Session {
     const report = await this.host.exclusive(() => this.host.library.fromPartner(this.remote, fn));
     for (const e of report.refused) this.sendError(0, 'clock-drift', e.message);
     for (const r of report.rejected) this.misbehaved(0, r.error.name === 'OwnershipError' ? 'not-owner' : 'bad-record', r.error.message);
+    for (const e of report.badSeals) this.misbehaved(0, 'not-owner', e.message);
     if (report.refused.length || report.rejected.length) this.host.report({ type: 'refused', peer: this.remote, report });
     if (report.overSenderLimit) {
       // No honest partner gets here (records wait for a parent only until it arrives): it is cut off, and the others keep the room.

@@ -80,6 +80,33 @@ describe('leaderless status (text)', () => {
     assert.doesNotMatch(text, /fine .*cut off/);
   });
 
+  it('says per partner whether its files held here are exactly what it signed, and how many devices are verified', () => {
+    const text = formatStatus(
+      report({
+        verified: { owners: 4, verified: 1 },
+        partners: [
+          partner({ name: 'good', verified: { state: 'verified', since: NOW - 120_000, rows: 12, sealedRows: 12 } }),
+          partner({ name: 'forged', cutOffUntil: NOW + 60_000, verified: { state: 'mismatch', since: null, rows: 3, sealedRows: 4 } }),
+          partner({ name: 'slow', verified: { state: 'behind', since: null, rows: 1, sealedRows: 5 } }),
+          partner({ name: 'unsigned', verified: { state: 'unproven', since: null, rows: 2, sealedRows: null } }),
+          partner({ name: 'new', verified: { state: 'none', since: null, rows: 0, sealedRows: null } }),
+          partner({ name: 'older' }),
+        ],
+      }),
+      NOW,
+    );
+    const lines = text.split('\n');
+    const line = (name: string) => lines.find((l) => l.startsWith(`    ${name} `)) ?? assert.fail(`no line for ${name}:\n${text}`);
+    assert.match(line('good'), /: offline, last seen .*, files verified since 2026-01-31T11:58:00\.000Z \(2 min ago\)$/);
+    assert.match(line('forged'), /, cut off for sending bad records until .*, files do NOT match what it signed \(3 rows held here, it signed 4: forged or missing rows, being repaired\)$/);
+    assert.match(line('slow'), /, files not verified yet \(catching up: it signed 5 rows, 1 held here\)$/);
+    assert.match(line('unsigned'), /, files not verified \(unproven: no signature of it covers the 2 rows held here yet\)$/);
+    assert.match(line('new'), /, none of its files here yet$/);
+    assert.doesNotMatch(line('older'), /files|undefined/, 'an older service says nothing of it: nothing said');
+    assert.match(text, /\n {2}verified: the files of 1 of 4 other device\(s\) held here are exactly what each signed\n/);
+    assert.doesNotMatch(formatStatus(report({ partners: [partner({})] }), NOW), /verified/, 'no summary from an older service');
+  });
+
   it('takes --prune-absent-after as a positive number of days; anything else is a usage error', () => {
     assert.equal(parseDaysOption('prune-absent-after', undefined), undefined);
     assert.equal(parseDaysOption('prune-absent-after', '30'), 30 * DAY_MS);

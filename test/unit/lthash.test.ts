@@ -52,3 +52,29 @@ describe('LtHash', () => {
     assert.equal(out, `openssl ${hex(h.digest())}`);
   });
 });
+
+describe('LtHash lanes', () => {
+  it('adds and subtracts each 16-bit lane modulo 2^16, carries never crossing lanes', () => {
+    const e1 = Buffer.from('one');
+    const h = new LtHash();
+    h.add(e1);
+    const once = Array.from(h.lanes);
+    for (let i = 0; i < 70; i++) h.add(e1);
+    for (let i = 0; i < 70; i++) h.remove(e1);
+    assert.deepEqual(Array.from(h.lanes), once);
+    h.remove(e1);
+    assert.ok(h.isZero);
+    // Against plain per-lane arithmetic: three adds, one remove.
+    const lanesOf = (e: Uint8Array) => {
+      const x = new LtHash();
+      x.add(e);
+      return Array.from(x.lanes);
+    };
+    const [a, b, c] = [lanesOf(Buffer.from('a')), lanesOf(Buffer.from('b')), lanesOf(Buffer.from('c'))];
+    const y = new LtHash();
+    y.add(Buffer.from('a'));
+    y.add(Buffer.from('b'));
+    y.remove(Buffer.from('c'));
+    assert.deepEqual(Array.from(y.lanes), a.map((v, i) => (v + b[i] - c[i] + 0x10000) & 0xffff));
+  });
+});

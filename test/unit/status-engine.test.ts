@@ -4,8 +4,8 @@
  * device b through the same method table and events the control socket
  * serves. Checks that what the engine answers (status, peers, activity) and
  * pushes (state, peer, network, activity…) ends up in the snapshot the
- * webview renders: the partner online and ready, a change received, the
- * peer log, suspend/resume as paused/suspended and back.
+ * webview renders: the partner online and ready (its files verified), a
+ * change received, the peer log, suspend/resume as paused/suspended and back.
  */
 import assert from 'node:assert/strict';
 import { Library } from '../../src/engine/library';
@@ -105,6 +105,9 @@ describe('status feed against real engines', function () {
     assert.equal(s.peers.source, 'peers');
     assert.equal(s.states.find((x) => x.current)?.state, 'ready');
     assert.equal(s.received.available, true);
+    // What b holds of a's files is exactly what a signed, and the snapshot says since when.
+    s = await until("the partner's files verified", (x) => x.peers.items.some((p) => p.verified?.state === 'verified'));
+    assert.equal(typeof s.peers.items[0].verified?.since, 'number');
 
     await la.commitShared([tag('todo'), tag('done')]);
     s = await until('the tags in the changes received', (x) => x.received.items.some((c) => c.model === 'tag' && c.count >= 1));

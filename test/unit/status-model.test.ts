@@ -211,6 +211,7 @@ describe('status view model', () => {
         holdsLogUntil: null,
         holdsLog: true,
         cutOffUntil: null,
+        verified: null,
         paused: false,
       });
       assert.deepEqual(s.log, { size: 9, horizon: 1234, origins: [{ device: PEER, name: PEER.slice(0, 8), pruned: 1234 }], prunedAt: 1_700_000_000_000, prunedEntries: 1234, pruneAbsentAfterMs: null });
@@ -261,6 +262,38 @@ describe('status view model', () => {
       const older = buildSnapshot(inputs({ now, peers: { ok: true, value: [{ device: OLD, name: 'old', online: false, lastSeen: 0 }] } }));
       assert.equal(older.log.pruneAbsentAfterMs, null);
       assert.deepEqual([older.peers.items[0].lag, older.peers.items[0].holdsLogUntil, older.peers.items[0].holdsLog], [null, null, null]);
+    });
+
+    it('shows per partner whether its files held here are exactly what it signed, from peers or from status', () => {
+      const NEW = '55555555-5555-4555-8555-555555555555';
+      const OLD = '44444444-4444-4444-8444-444444444444';
+      const peer = (device: string, name: string, verified: unknown) => ({ device, name, publicKey: null, online: true, ready: true, state: 'ready', lastSeen: 5, backfill: null, lag: 0, holdsLogUntil: null, paused: false, verified: verified as never });
+      const s = buildSnapshot(
+        inputs({
+          peers: {
+            ok: true,
+            value: [
+              peer(PEER, 'good', { state: 'verified', since: 4_000, rows: 12, sealedRows: 12 }),
+              peer(NEW, 'forged', { state: 'mismatch', since: 4_000, rows: 3, sealedRows: 4 }),
+              peer(OLD, 'older', undefined),
+            ],
+          },
+        }),
+      );
+      assert.deepEqual(
+        s.peers.items.map((p) => [p.name, p.verified]),
+        [
+          ['good', { state: 'verified', since: 4_000, rows: 12, sealedRows: 12 }],
+          // A since that is not of a verified state is no since.
+          ['forged', { state: 'mismatch', since: null, rows: 3, sealedRows: 4 }],
+          ['older', null],
+        ],
+      );
+      const partners = [{ device: PEER, name: 'laptop', publicKey: null, online: false, ready: false, lastSeen: 1, verified: { state: 'behind', since: null, rows: 1, sealedRows: 5 } }];
+      const fallback = buildSnapshot(inputs({ status: { ok: true, value: statusInput({ partners }) }, peers: unknown('peers') }));
+      assert.deepEqual(fallback.peers.items[0].verified, { state: 'behind', since: null, rows: 1, sealedRows: 5 });
+      const garbled = buildSnapshot(inputs({ peers: { ok: true, value: [peer(PEER, 'x', { state: 'verified', since: 'soon', rows: null })] } }));
+      assert.deepEqual(garbled.peers.items[0].verified, { state: 'verified', since: null, rows: 0, sealedRows: null });
     });
 
     it('shows the preferred library when it exists, else the first', () => {

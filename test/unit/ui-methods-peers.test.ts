@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_MAX_CLOCK_DRIFT_MS } from '../../src/core/hlc';
 import { idToString } from '../../src/core/ids';
+import { ENTRY_KIND } from '../../src/models/entry';
 import { Library } from '../../src/engine/library';
 import { EngineService } from '../../src/service/engine-service';
 import { invokeMethod, type MethodTable } from '../../src/service/method-table';
@@ -68,6 +69,18 @@ describe('UI control methods: peers, backfill, resync, pause, activity', functio
     await a?.close();
     await testnet?.destroy();
     cleanupTempDirs();
+  });
+
+  it("peers and status: a synced partner's files here are verified, since when it was first found so", async () => {
+    await waitFor('a holds b exactly as b signed', async () => (await peerOf(ma)).verified?.state === 'verified');
+    const v = (await peerOf(ma)).verified;
+    assert.equal(typeof v.since, 'number');
+    assert.ok(v.since <= Date.now() && v.since > Date.now() - 120_000, String(v.since));
+    assert.ok(v.rows >= 1, 'its device row at least');
+    assert.equal(v.sealedRows, v.rows);
+    const st = (await call(ma, 'status', { digest: false })).libraries[0];
+    assert.deepEqual(st.partners[0].verified, v);
+    assert.deepEqual(st.verified, { owners: 1, verified: 1 });
   });
 
   it('peers: each partner with its state, link, last contact, backfill and log lag', async () => {
@@ -230,5 +243,85 @@ describe('UI control methods: peers, backfill, resync, pause, activity', functio
     assert.ok(r.skewMs > DEFAULT_MAX_CLOCK_DRIFT_MS && r.skewMs < DEFAULT_MAX_CLOCK_DRIFT_MS + 700_000, String(r.skewMs));
     assert.match(r.reason, /ahead/);
     assert.ok((await call(ma, 'activity')).errors.length >= 0);
+  });
+});
+
+describe("UI control methods: whether each partner's files held here are exactly what it signed", function () {
+  this.timeout(60_000);
+  after(cleanupTempDirs);
+
+  const call = async (m: MethodTable, method: string, params: Record<string, unknown> = {}): Promise<any> => {
+    const out = await invokeMethod(m, method, params, { connection: null });
+    if ('error' in out) throw Object.assign(new Error(out.error.message), { code: out.error.code });
+    return out.result;
+  };
+  const location = (lib: Library, name: string) => ({ data: { device: lib.deviceId, volume: null, path: `/${name}`, name, workspace_key: name, entry_count: 0, total_bytes: 0 } });
+
+  it('status and peers say verified (and since when), behind, unproven, mismatch or none per partner, and count the verified', async () => {
+    const svc = await EngineService.start({ dataDir: tempDir('lls-proofs-svc-'), network: false, log: () => {} });
+    const owners: Library[] = [];
+    try {
+      const lib = await svc.createLibrary({ name: 'proofs', deviceName: 'me' });
+      const owner = async (name: string) => {
+        const o = await Library.create({ dataDir: tempDir(`lls-proofs-${name}-`), name: 'proofs', libraryId: lib.id, secret: lib.secret, deviceName: name });
+        owners.push(o);
+        await o.ready();
+        await lib.addPartner(o.deviceId, name);
+        return o;
+      };
+      const deviceRow = (o: Library) => lib.applyState('device', o.stateSince('device', o.deviceId, null, 10), { owner: o.deviceId, through: o.completeThrough(o.deviceId, 'device') });
+
+      // good: its device row and a location, and its seal of exactly those.
+      const good = await owner('good');
+      await good.commitDeviceOwned('location', [location(good, 'g')]);
+      await deviceRow(good);
+      await lib.applyState('location', good.stateSince('location', good.deviceId, null, 10));
+      const before = Date.now();
+      assert.deepEqual((await lib.takeSeals([good.ownSeal()!])).refused, []);
+      // forged: it has two locations; only the later one reaches this device (with the seal of both), so what is held ends where
+      // the seal does and is not what it states.
+      const forged = await owner('forged');
+      const [, second] = await forged.commitDeviceOwned('location', [location(forged, 'f1'), location(forged, 'f2')]);
+      await deviceRow(forged);
+      await lib.applyState('location', [second]);
+      await lib.takeSeals([forged.ownSeal()!]);
+      // slow: signed a location and an entry; only its device row is here.
+      const slow = await owner('slow');
+      const [loc] = await slow.commitDeviceOwned('location', [location(slow, 's')]);
+      await slow.commitDeviceOwned('entry', [{ data: { location: loc.uuid, parent: null, name: 'f', kind: ENTRY_KIND.file, size: 1, mtime: 0 } }]);
+      await deviceRow(slow);
+      await lib.takeSeals([slow.ownSeal()!]);
+      // unsigned: its device row, no seal.
+      const unsigned = await owner('unsigned');
+      await deviceRow(unsigned);
+      // fresh: paired, nothing of it here.
+      await owner('fresh');
+
+      const m = serviceMethods(svc);
+      const byName = (list: any[]) => Object.fromEntries(list.map((p) => [p.name, p.verified]));
+      const peers = byName(await call(m, 'peers'));
+      const st = (await call(m, 'status', { digest: false })).libraries[0];
+      assert.deepEqual(byName(st.partners), peers, 'status and peers say the same');
+
+      assert.equal(peers.good.state, 'verified');
+      assert.ok(peers.good.since >= before && peers.good.since <= Date.now(), `since ${peers.good.since}`);
+      assert.deepEqual({ ...peers.good, since: 0 }, { state: 'verified', since: 0, rows: 2, sealedRows: 2 });
+      assert.deepEqual(peers.forged, { state: 'mismatch', since: null, rows: 2, sealedRows: 3 });
+      assert.deepEqual(peers.slow, { state: 'behind', since: null, rows: 1, sealedRows: 3 });
+      assert.deepEqual(peers.unsigned, { state: 'unproven', since: null, rows: 1, sealedRows: null });
+      assert.deepEqual(peers.fresh, { state: 'none', since: null, rows: 0, sealedRows: null });
+      // This device's own rows are not counted: the other devices with rows or a seal here, and those verified.
+      assert.deepEqual(st.verified, { owners: 4, verified: 1 });
+
+      // Verified stays verified, since the same time, when read again; the forged one once what it signed is all here.
+      await lib.applyState('location', forged.stateSince('location', forged.deviceId, null, 10));
+      const again = byName(await call(m, 'peers'));
+      assert.equal(again.good.since, peers.good.since);
+      assert.equal(again.forged.state, 'verified');
+      assert.deepEqual((await call(m, 'status', { digest: false })).libraries[0].verified, { owners: 4, verified: 2 });
+    } finally {
+      for (const o of owners) await o.close();
+      await svc.close();
+    }
   });
 });

@@ -19,6 +19,7 @@ import {
   itemParamsOf,
   locationNode,
   markDecoration,
+  md,
   normalizeInviteCode,
   peerNode,
   percent,
@@ -149,6 +150,29 @@ describe('views model', () => {
     assert.equal(peerNode({ ...base, paused: true }, NOW).contextValue, 'peer online paused');
   });
 
+  it('says per peer whether its files held here are exactly what it signed', () => {
+    const base = { device: 'D2', name: 'desktop', publicKey: null, online: true, ready: true, state: 'ready' as const, lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false };
+    const since = NOW - 2 * 3600_000;
+    const good = peerNode({ ...base, verified: { state: 'verified', since, rows: 12, sealedRows: 12 } }, NOW);
+    assert.equal(good.description, 'Synced · Files verified');
+    assert.ok(good.tooltip!.includes(`Files: verified, exactly what it signed (since ${md(new Date(since).toLocaleString())}, 2 h ago)`), good.tooltip);
+    const bad = peerNode({ ...base, verified: { state: 'mismatch', since: null, rows: 3, sealedRows: 4 } }, NOW);
+    assert.equal(bad.description, 'Synced · Files do NOT match');
+    assert.match(bad.tooltip!, /Files: do \*\*not\*\* match what it signed \(3 records here, it signed 4\): forged or missing records, being repaired/);
+    assert.match(textOf(markdown.render(bad.tooltip!)), /Files: do not match what it signed/);
+    const slow = peerNode({ ...base, state: 'catching-up', lag: 2, verified: { state: 'behind', since: null, rows: 1, sealedRows: 5 } }, NOW);
+    assert.equal(slow.description, 'Catching up · 2 behind · Files not verified yet');
+    assert.match(slow.tooltip!, /Files: not verified yet, catching up \(it signed 5 records; 1 here\)/);
+    const unsigned = peerNode({ ...base, verified: { state: 'unproven', since: null, rows: 1, sealedRows: null } }, NOW);
+    assert.equal(unsigned.description, 'Synced · Files unproven');
+    assert.match(unsigned.tooltip!, /Files: not verified, no signature of it covers the 1 record here yet/);
+    const none = peerNode({ ...base, verified: { state: 'none', since: null, rows: 0, sealedRows: null } }, NOW);
+    assert.equal(none.description, 'Synced');
+    assert.match(none.tooltip!, /Files: none here yet/);
+    // An engine that does not say: nothing said.
+    assert.doesNotMatch(peerNode(base, NOW).tooltip!, /Files/);
+  });
+
   it('puts peer-supplied text into tooltips as text: no links, images, HTML or headings, whatever it holds', () => {
     // Names, workspace keys, paths and tag descriptions come from other devices.
     const evil = 'x](https://evil.example/a) ![t](https://evil.example/t.png) <img src="https://evil.example/i.png"> *b* _i_ [r]: https://evil.example/r\n\n# big\n[r] https://evil.example/b www.evil.example me@evil.example &lt; \\`x`';
@@ -165,6 +189,7 @@ describe('views model', () => {
       albumNode({ id: 'A1', name: evil, description: evil, count: 1 }),
       albumItemNode({ id: 'A1', name: evil, description: null, count: 1 }, item),
       peerNode({ device: key, name: evil, publicKey: null, online: true, ready: true, state: 'ready', lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false }, NOW),
+      peerNode({ device: key, name: evil, publicKey: null, online: true, ready: true, state: 'ready', lastSeen: NOW, backfill: null, lag: 0, holdsLogUntil: null, paused: false, verified: { state: 'verified', since: NOW - 60_000, rows: 1, sealedRows: 1 } }, NOW),
     ];
     const flat = (s: string) => s.replace(/[\n\r]/g, ' ');
     for (const n of nodes) {

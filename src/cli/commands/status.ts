@@ -9,8 +9,9 @@ export const status: Command = {
   description: [
     'Shows the service (running or not, network), then for each library (or the one named',
     'with --library): sync state, partners (online or offline, last seen, the peer-log',
-    'entries each holds back and until when), backfill progress, peer-log size and its',
-    'absence horizon, parked records, counts per model and the canonical digest.',
+    'entries each holds back and until when, whether its files held here are exactly what',
+    'it signed), backfill progress, peer-log size and its absence horizon, parked records,',
+    'counts per model and the canonical digest.',
     'With --json, one object: {"service": {...}, "libraries": [{...}]} (fields are only',
     'ever added). Asks the running service if there is one, else reads the libraries',
     'directly (state "stopped").',

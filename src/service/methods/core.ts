@@ -3,7 +3,8 @@
  * creating a library, event subscriptions, suspend and resume.
  *
  *   ping                                  → {pid, dataDir, version}
- *   status       {library?, digest?}      → StatusReport (every library, or the one named)
+ *   status       {library?, digest?}      → StatusReport (every library, or the one named; per partner
+ *                                           `verified`: whether its files held here are exactly what it signed)
  *   libraries                             → LibraryInfo[]
  *   init         {name, deviceName?}      → LibraryInfo of the new library
  *   subscribe    {events?: string[]}      → {events}  (then {event, data} lines arrive)

@@ -7,7 +7,7 @@
  *
  *   peers → [{device, name, publicKey, online, ready, state, lastSeen: number|null,
  *             backfill: {received, announced}|null, lag: number, holdsLogUntil: number|null, cutOffUntil: number|null,
- *             paused: boolean}]
+ *             verified: {state, since: number|null, rows, sealedRows: number|null}, paused: boolean}]
  *       state: 'offline' | 'connecting' (link up, handshake) | 'backfilling' (pulling from it while this
  *       device's first or resync backfill runs) | 'catching-up' | 'ready' | 'paused'.
  *       (While the service is suspended every partner is 'paused'; `paused` says which the user paused one by one.)
@@ -20,6 +20,12 @@
  *       pruned and it gets a snapshot for them); null: no horizon.
  *       cutOffUntil: while it is cut off for sending more bad frames or records than the bound, until when
  *       its links are refused (ms; the time doubles each time it is cut off again); null otherwise.
+ *       verified: whether what this device holds of the partner's own rows (its device, volumes, locations,
+ *       entries) is exactly what it signed. state: 'verified' (since: when first found so, ms) | 'behind'
+ *       (it signed newer rows than held here: catching up) | 'unproven' (rows held that no signature of it
+ *       covers yet) | 'mismatch' (the rows held are not what it signed: forged or some missing; being
+ *       repaired) | 'none' (no rows and no signature of it here). rows: its rows held here; sealedRows: the
+ *       rows its newest signature held here states, null if none. As in `status` (PartnerStatus.verified).
  *   backfillFrom {device} → {}   starts a backfill round served by that partner (a full resync with it
  *       preferred: every device-owned checkpoint restarts and the shared rows are merged from a snapshot;
  *       nothing is deleted, merges are idempotent). Progress comes as 'progress' events. The partner must

@@ -34,6 +34,16 @@ export interface PartnerInput {
   holdsLogUntil?: number | null;
   /** Not in every engine version: until when its links are refused for sending bad records (ms), null: not cut off. */
   cutOffUntil?: number | null;
+  /** Not in every engine version: whether its files held here are exactly what it signed. */
+  verified?: VerifiedInput;
+}
+
+/** `verified` of a partner in `status` and `peers` (src/service/status.ts VerifiedStatus). */
+export interface VerifiedInput {
+  state: string;
+  since?: number | null;
+  rows?: number;
+  sealedRows?: number | null;
 }
 
 export interface LibraryStatusInput {
@@ -80,6 +90,8 @@ export interface PeerInput {
   holdsLogUntil?: number | null;
   /** Not in every engine version: until when its links are refused for sending bad records (ms), null: not cut off. */
   cutOffUntil?: number | null;
+  /** Not in every engine version: whether its files held here are exactly what it signed. */
+  verified?: VerifiedInput;
   paused?: boolean;
 }
 
@@ -265,6 +277,14 @@ export interface PeerView {
   holdsLog: boolean | null;
   /** Until when this device refuses its links because it sent too many bad frames or records (null: not cut off). */
   cutOffUntil: number | null;
+  /**
+   * Whether what this device holds of its files and folders is exactly what
+   * it signed: 'verified' (since when, ms), 'behind' (catching up),
+   * 'unproven', 'mismatch' (forged or missing records, being repaired),
+   * 'none' (nothing of it here); rows held and rows its newest signature
+   * states. Null: the engine does not say.
+   */
+  verified: { state: string; since: number | null; rows: number; sealedRows: number | null } | null;
   paused: boolean;
 }
 
@@ -453,6 +473,11 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
     return { lag: isFinite(lag) ? lag : null, holdsLogUntil, holdsLog };
   };
 
+  const verified = (v: VerifiedInput | undefined): PeerView['verified'] =>
+    v && typeof v === 'object' && typeof v.state === 'string'
+      ? { state: v.state, since: v.state === 'verified' && isFinite(v.since) ? v.since : null, rows: isFinite(v.rows) ? v.rows : 0, sealedRows: isFinite(v.sealedRows) ? v.sealedRows : null }
+      : null;
+
   let peers: StatusSnapshot['peers'];
   if (i.peers?.ok && Array.isArray(i.peers.value)) {
     peers = {
@@ -468,6 +493,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         backfill: p.backfill ? { ...p.backfill, percent: percentOf(p.backfill.received, p.backfill.announced) } : null,
         ...hold(!!p.online, p.lag, p.holdsLogUntil),
         cutOffUntil: isFinite(p.cutOffUntil) && p.cutOffUntil > i.now ? p.cutOffUntil : null,
+        verified: verified(p.verified),
         paused: !!p.paused,
       })),
     };
@@ -486,6 +512,7 @@ export function buildSnapshot(i: SnapshotInputs): StatusSnapshot {
         backfill: null,
         ...hold(!!p.online, p.lag, p.holdsLogUntil),
         cutOffUntil: isFinite(p.cutOffUntil) && p.cutOffUntil > i.now ? p.cutOffUntil : null,
+        verified: verified(p.verified),
         paused: false,
       })),
     };

@@ -409,9 +409,36 @@ export function peerStateText(p: PeerJson, now: number): string {
   }
 }
 
+/**
+ * Whether what this device holds of a partner's files and folders is exactly
+ * what it signed: words for the description ('' when nothing of it is here)
+ * and a line for the tooltip (both '' when the engine does not say).
+ */
+export function peerVerifiedText(p: PeerJson, now: number): { short: string; line: string } {
+  const v = p.verified;
+  switch (v?.state) {
+    case 'verified':
+      return {
+        short: 'Files verified',
+        line: `Files: verified, exactly what it signed${typeof v.since === 'number' ? ` (since ${md(new Date(v.since).toLocaleString())}, ${formatAgo(v.since, now)})` : ''}`,
+      };
+    case 'behind':
+      return { short: 'Files not verified yet', line: `Files: not verified yet, catching up (it signed ${formatCount(v.sealedRows ?? 0, 'record')}; ${formatNumber(v.rows)} here)` };
+    case 'unproven':
+      return { short: 'Files unproven', line: `Files: not verified, no signature of it covers the ${formatCount(v.rows, 'record')} here yet` };
+    case 'mismatch':
+      return { short: 'Files do NOT match', line: `Files: do **not** match what it signed (${formatCount(v.rows, 'record')} here, it signed ${formatNumber(v.sealedRows ?? 0)}): forged or missing records, being repaired` };
+    case 'none':
+      return { short: '', line: 'Files: none here yet' };
+    default:
+      return { short: '', line: '' };
+  }
+}
+
 export function peerNode(p: PeerJson, now: number): NodeSpec {
   const name = p.name || shortId(p.device);
-  const desc = [peerStateText(p, now), p.lag > 0 ? `${formatNumber(p.lag)} behind` : ''].filter(Boolean).join(' · ');
+  const verified = peerVerifiedText(p, now);
+  const desc = [peerStateText(p, now), p.lag > 0 ? `${formatNumber(p.lag)} behind` : '', verified.short].filter(Boolean).join(' · ');
   let icon: IconSpec;
   if (p.paused || p.state === 'paused') icon = { id: 'debug-pause', color: 'disabledForeground' };
   else if (p.state === 'backfilling' || p.state === 'catching-up') icon = { id: 'sync~spin', color: 'charts.blue' };
@@ -425,6 +452,7 @@ export function peerNode(p: PeerJson, now: number): NodeSpec {
   ];
   if (p.backfill) lines.push(`Backfill: ${formatNumber(p.backfill.received)} of ${formatNumber(p.backfill.announced)} records`);
   lines.push(p.lag > 0 ? `Not yet acknowledged by it: ${formatCount(p.lag, 'change')}` : 'Has every change of this device');
+  if (verified.line) lines.push(verified.line);
   lines.push(code(p.device));
   return {
     id: `peer/${p.device}`,
