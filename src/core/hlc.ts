@@ -215,3 +215,16 @@ export class HlcClock {
     }
   }
 }
+
+/** The 8-byte stamp time just before `t` (null before the first). */
+export function justBefore(t: Uint8Array): Uint8Array | null {
+  const out = Uint8Array.from(t);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i] > 0) {
+      out[i]--;
+      return out;
+    }
+    out[i] = 0xff;
+  }
+  return null;
+}

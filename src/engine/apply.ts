@@ -13,6 +13,7 @@ import { changeSigningBytes } from './records';
 import { checkMemberChange, memberId } from './members';
 import { isLetIn, keepStatement } from './member-statements';
 import type { Parking } from './parking';
+import type { OwnerUndo } from './owner-undo';
 import type { PeerLog } from './peer-log';
 import type { Registry } from './registry';
 import { entry, member } from '../models/catalog';
@@ -176,6 +177,8 @@ export class Applier {
   private readonly parents: Set<string>;
   /** The partner whose records are being applied (null: this device's own, or released ones); set by Library around an apply. */
   sender: Id | null = null;
+  /** Keeps what relayed rows replace, to put back if they prove not to be what their owner sealed (set by Library). */
+  undo: OwnerUndo | null = null;
 
   constructor(
     registry: Registry,
@@ -190,6 +193,7 @@ export class Applier {
 
   /** Applies already-validated device-owned state. */
   applyState(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[], report: ApplyReport): void {
+    this.undo?.record(w, model, records, this.sender);
     // In a library paired by invite, a device's own row (the root of all it owns) is taken only for a device of
     // the library: this one, a partner, or one with a member record. A stranger's waits for its member record
     // (bounded as any parked record), so no relay can fill the library with made-up devices (each named in every Hello).

@@ -21,7 +21,7 @@ import { changeSigningBytes } from './records';
 import { deviceIdOf, deviceKeyPair, isDeviceIdOf, isKeyPair, sign, SIGNATURE_BYTES, type DeviceKeyPair } from '../core/signing';
 import { InvalidChangeError, LibraryNotFoundError, NotAMemberError, NotFoundError } from './errors';
 import { TypedEmitter } from './events';
-import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, type Hlc } from '../core/hlc';
+import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, justBefore, type Hlc } from '../core/hlc';
 import { idEquals, idKey, idToString, INCARNATION_BYTES, newId, originId, toHex, type Id } from '../core/ids';
 import { readOwnerStates, rebuildOwnerStates, type OwnerState } from '../models/owner-state';
 import { readSharedStates, type SharedState } from '../models/shared-state';
@@ -33,6 +33,7 @@ import { MIGRATIONS } from './schema';
 import { hasStatements, isLiveMember, keepLetIn, readAnchors, readMembership, rebuildMembers, statementsPage, upgradeMembership, writeAnchors } from './member-statements';
 import { encodeAfter, type Anchor } from './membership';
 import { OwnerProofs, type OwnerProof } from './owner-proofs';
+import { OwnerUndo } from './owner-undo';
 import type { OwnerSeal } from './owner-seals';
 
 export const APP_VERSION = '0.1.0';
@@ -249,7 +250,15 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.parking = new Parking(registry, maxParked.all, maxParked.perPartner);
     this.applier = new Applier(registry, this.log, this.parking, deviceId);
     this.proofs = new OwnerProofs(id, deviceId, this.signsAsItself ? keyPair : null, () => encodeHlcTime(ownClock.now()));
+    this.undo = new OwnerUndo(registry, deviceId);
+    this.applier.undo = this.undo;
   }
+
+  private readonly undo: OwnerUndo;
+  /** Per owner (idKey): the partners that relayed rows of it since they last matched its seal here (in memory). */
+  private readonly relays = new Map<string, Map<string, Id>>();
+  /** Owners (idKey) with rows relayed before this run that do not match a seal yet: who relayed them is not known. */
+  private readonly relaysUnknown = new Set<string>();
 
   /** Seals: this device's own, every owner's newest, and whether what is held of each owner is what it sealed. */
   private readonly proofs: OwnerProofs;
@@ -336,6 +345,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
           w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('membership', 1)");
         });
       }
+      for (const [owner] of store.read((r) => r.rows('SELECT DISTINCT owner FROM owner_undo'))) lib.relaysUnknown.add(idKey(owner as Uint8Array));
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
       lib.announced = lib.announceDevice(opts).catch(() => undefined);
@@ -625,6 +635,17 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
     }, ownNewest);
+    for (const [k, o] of owners) {
+      if (idEquals(o, this.deviceId)) continue;
+      if (this.ownerProof(o).state === 'verified') {
+        this.relays.delete(k);
+        this.relaysUnknown.delete(k);
+      } else if (sender && !idEquals(sender, o) && report.applied) {
+        let m = this.relays.get(k);
+        if (!m) this.relays.set(k, (m = new Map()));
+        m.set(idKey(sender), sender);
+      }
+    }
     // Owners whose rows this device can now serve (or its own, changed through a partner: a new seal).
     const proven = [...owners].filter(([k, o]) => (idEquals(o, this.deviceId) ? report.applied > 0 : !servableBefore.get(k) && this.servable(o))).map(([, o]) => o);
     if (proven.length) this.emit('proven', proven);
@@ -1000,6 +1021,36 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return idEquals(owner, this.deviceId) || this.ownerProof(owner).state === 'verified';
   }
 
+  /** The partners that relayed rows of `owner` here since they last matched its seal; null if some did before this run (not known which). */
+  relaysSinceSealed(owner: Id): Id[] | null {
+    const k = idKey(owner);
+    if (this.relaysUnknown.has(k)) return null;
+    return [...(this.relays.get(k)?.values() ?? [])];
+  }
+
+  /**
+   * What is held of `owner`'s rows is not what it sealed: back to the rows
+   * that last matched its seal here (or none, never sealed here), with the
+   * watermarks, so a catch-up from another partner brings the rest again
+   * (owner-undo.ts). Returns whether there was such a seal.
+   */
+  async rollBack(owner: Id): Promise<boolean> {
+    if (idEquals(owner, this.deviceId)) throw new Error('a device never rolls back its own rows');
+    let sealed = false;
+    try {
+      await this.store.transaction((w) => {
+        const newest = this.proofs.sealedNewest(w, owner);
+        sealed = newest !== null;
+        this.undo.rollBack(w, owner, newest);
+      });
+    } finally {
+      this.parking.invalidate();
+    }
+    this.relays.delete(idKey(owner));
+    this.relaysUnknown.delete(idKey(owner));
+    return sealed;
+  }
+
   /** Whether records of `owner` wait here for a parent (then what is held of it is not all that was received). */
   hasParked(owner: Id): boolean {
     return this.store.read((r) => registry.deviceOwned.some((m) => this.parking.oldestStamp(r, owner, m.name) !== null));
@@ -1294,19 +1345,6 @@ function stampedOnly(row: SharedRow): SharedRow {
     data[k] = row.data[k] ?? null;
   }
   return { ...row, data, fieldHlcs };
-}
-
-/** The 8-byte stamp just before `t` (null before the first). */
-function justBefore(t: Uint8Array): Uint8Array | null {
-  const out = Uint8Array.from(t);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if (out[i] > 0) {
-      out[i]--;
-      return out;
-    }
-    out[i] = 0xff;
-  }
-  return null;
 }
 
 function isList<T>(x: ReadonlyMap<string, T> | readonly T[]): x is readonly T[] {

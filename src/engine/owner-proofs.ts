@@ -106,6 +106,8 @@ export class OwnerProofs {
     const held = stateOf(this.statesOf(w, owner));
     const seal = idEquals(owner, this.device) ? (this.ownSeal(w) ?? readSeal(w, owner)) : readSeal(w, owner);
     if (!held || !seal || !matches(held, seal)) return false;
+    // Exactly what the owner sealed: nothing relayed since needs undoing (owner-undo.ts).
+    w.run('DELETE FROM owner_undo WHERE owner = ?', [owner]);
     const prior = readVerified(w, owner);
     if (prior && sameSeal(prior.seal, seal)) return false;
     w.run(`INSERT OR REPLACE INTO owner_verified (${SEAL_COLUMNS}, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [...sealValues(seal), prior ? prior.since : now]);
@@ -128,6 +130,11 @@ export class OwnerProofs {
     else if (!held || compareBytes(held.newest, newest.newest) < 0) state = 'behind';
     else state = 'mismatch';
     return { owner, state, held, seal, newest, since: state === 'verified' && verified ? verified.since : null };
+  }
+
+  /** The newest stamp of the seal `owner`'s rows last matched here (null: never). */
+  sealedNewest(r: Reader, owner: Id): Uint8Array | null {
+    return readVerified(r, owner)?.seal.newest ?? null;
   }
 
   /** Every owner with rows or a seal here. */

@@ -130,6 +130,8 @@ export const MIGRATIONS: Migration[] = [
       // Per owner, the seal that what is held here was last found to be exactly (it may be older than the newest held), and since when (ms).
       'CREATE TABLE owner_verified (owner BLOB PRIMARY KEY, sealed_at BLOB NOT NULL, newest BLOB NOT NULL, rows INTEGER NOT NULL, digest BLOB NOT NULL, ' +
         'public_key BLOB NOT NULL, signature BLOB NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID',
+      // Per row a relay brought of an owner since its rows last matched a seal: the version it replaced (null: none), to put back (owner-undo.ts).
+      'CREATE TABLE owner_undo (owner BLOB NOT NULL, model TEXT NOT NULL, uuid BLOB NOT NULL, prior BLOB, PRIMARY KEY (owner, model, uuid)) WITHOUT ROWID',
     ],
   },
 ];

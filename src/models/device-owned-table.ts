@@ -110,11 +110,33 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
   }
 
   /** Feeds every row's (owner, uuid, stamp, deleted) to `add` (rebuilding owner states). */
-  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void {
-    for (const row of r.rows(`SELECT owner, hlc, deleted, ${this.cols}, uuid FROM ${this.table}`)) {
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void, owner?: Id): void {
+    const rows = owner
+      ? r.rows(`SELECT owner, hlc, deleted, ${this.cols}, uuid FROM ${this.table} WHERE owner = ?`, [owner])
+      : r.rows(`SELECT owner, hlc, deleted, ${this.cols}, uuid FROM ${this.table}`);
+    for (const row of rows) {
       const [owner, hlc, deleted] = row as [Id, Uint8Array, number];
       add(owner, rowVersion(this.name, row[row.length - 1] as Uint8Array, hlc, deleted === 1, row.slice(3, row.length - 1)), hlc, deleted === 1);
     }
+  }
+
+  restoreRow(w: Writer, prior: StateRecord): void {
+    const values = sqlValues(this.fields, prior.data, prior.deleted ? this.isIdentity : undefined);
+    const t = time(prior.hlc);
+    const names = this.fields.map((f) => f.name);
+    if (w.value(`SELECT 1 FROM ${this.table} WHERE uuid = ?`, [prior.uuid]) !== undefined) {
+      w.run(`UPDATE ${this.table} SET hlc = ?, deleted = ?, ${names.map((n) => `${n} = ?`).join(', ')} WHERE uuid = ?`, [t, prior.deleted ? 1 : 0, ...values, prior.uuid]);
+    } else {
+      w.run(`INSERT INTO ${this.table} (uuid, owner, hlc, deleted, ${this.cols}) VALUES (?, ?, ?, ?, ${names.map(() => '?').join(', ')})`, [prior.uuid, prior.hlc.device, t, prior.deleted ? 1 : 0, ...values]);
+    }
+  }
+
+  dropRow(w: Writer, uuid: Id): void {
+    w.run(`DELETE FROM ${this.table} WHERE uuid = ?`, [uuid]);
+  }
+
+  dropOwner(w: Writer, owner: Id): void {
+    w.run(`DELETE FROM ${this.table} WHERE owner = ?`, [owner]);
   }
 
   parentOf(rec: StateRecord): ParentRef | null {

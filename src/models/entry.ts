@@ -298,16 +298,65 @@ export class EntryTable implements DeviceOwnedModel {
     if (!delta.empty) delta.flush(w, (o) => this.newestStamp(w, o));
   }
 
-  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void {
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void, owner?: Id): void {
     const owners = new Map<number, Id>(r.rows('SELECT no, device FROM device_no').map((row) => [row[0] as number, row[1] as Id]));
-    const rows = r.rows(
+    const select =
       'SELECT e.owner_no, e.uuid, e.hlc, e.deleted, l.uuid, p.uuid, e.name, e.kind, e.size, e.mtime FROM entry e JOIN location l ON l.id = e.location_id ' +
-        'LEFT JOIN entry p ON p.id = e.parent_id WHERE e.hlc IS NOT NULL',
-    );
+      'LEFT JOIN entry p ON p.id = e.parent_id WHERE e.hlc IS NOT NULL';
+    const no = owner ? r.value('SELECT no FROM device_no WHERE device = ?', [owner]) : undefined;
+    if (owner && typeof no !== 'number') return;
+    const rows = owner ? r.rows(`${select} AND e.owner_no = ?`, [no as number]) : r.rows(select);
     for (const row of rows) {
       const deleted = row[3] === 1;
       add(owners.get(row[0] as number)!, rowVersion(this.name, row[1] as Uint8Array, row[2] as Uint8Array, deleted, row.slice(4)), row[2] as Uint8Array, deleted);
     }
+  }
+
+  /** The entries of a location stamped before `before` (what its deletion at that stamp removes). */
+  inLocation(r: Reader, location: Id, before: Uint8Array): StateRecord[] {
+    return r.rows(`${SELECT} WHERE l.uuid = ? AND e.hlc IS NOT NULL AND e.hlc < ?`, [location, before]).map((row) => this.toRecord(row));
+  }
+
+  restoreRow(w: Writer, prior: StateRecord): void {
+    const row = w.rows('SELECT id FROM entry WHERE uuid = ?', [prior.uuid])[0];
+    if (!row) {
+      this.applyState(w, [prior]);
+      return;
+    }
+    const d = prior.data;
+    const parent = prior.deleted ? null : ((d.parent as Uint8Array | null) ?? null);
+    const parentId = parent ? ((w.value('SELECT id FROM entry WHERE uuid = ?', [parent]) as number | undefined) ?? null) : null;
+    w.run('UPDATE entry SET hlc = ?, deleted = ?, parent_id = ?, name = ?, kind = ?, size = ?, mtime = ? WHERE id = ?', [
+      time(prior.hlc),
+      prior.deleted ? 1 : 0,
+      parentId,
+      prior.deleted ? null : (d.name as string),
+      prior.deleted ? null : (d.kind as number),
+      prior.deleted ? null : (d.size as number),
+      prior.deleted ? null : (d.mtime as number),
+      row[0] as number,
+    ]);
+  }
+
+  dropRow(w: Writer, uuid: Id): void {
+    // Back to a stub (no stamp, not live): a directory other rows point at keeps its row id.
+    w.run('UPDATE entry SET hlc = NULL, deleted = 0, parent_id = NULL, name = NULL, kind = NULL, size = NULL, mtime = NULL WHERE uuid = ?', [uuid]);
+  }
+
+  dropOwner(w: Writer, owner: Id): void {
+    const no = w.value('SELECT no FROM device_no WHERE device = ?', [owner]);
+    if (typeof no === 'number') w.run('DELETE FROM entry WHERE owner_no = ?', [no]);
+  }
+
+  /** `owner`'s stubs that nothing points at any more, or whose location is gone. */
+  dropLooseStubs(w: Writer, owner: Id): void {
+    const no = w.value('SELECT no FROM device_no WHERE device = ?', [owner]);
+    if (typeof no !== 'number') return;
+    w.run(
+      'DELETE FROM entry WHERE owner_no = ? AND hlc IS NULL AND (location_id NOT IN (SELECT id FROM location) OR ' +
+        'NOT EXISTS (SELECT 1 FROM entry c WHERE c.location_id = entry.location_id AND c.parent_id = entry.id))',
+      [no],
+    );
   }
 
   private ownerNo(w: Writer, device: Id): number {

@@ -118,9 +118,14 @@ export interface DeviceOwnedModel extends ModelBase {
   owners(r: Reader): Id[];
   /** The newest stamp (8-byte HLC time) of `owner`'s rows held here, tombstones included. */
   newestStamp(r: Reader, owner: Id): Uint8Array | null;
-  /** Feeds every row's (owner, uuid, stamp, deleted) to `add`, directory stubs left out (rebuilding owner states, owner-state.ts). */
-  /** Feeds every row version held (its row-version.ts bytes) to `add`, to compute owner states from the rows. */
-  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void): void;
+  /** Feeds every row version held (its row-version.ts bytes; directory stubs left out) to `add`, to compute owner states from the rows; only `owner`'s if given. */
+  scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void, owner?: Id): void;
+  /** Puts a row back as it was (`prior`, possibly older than what is held), in place (rows that point at it keep pointing at it). */
+  restoreRow(w: Writer, prior: StateRecord): void;
+  /** Takes a row away as if it had never arrived (a directory others point at stays as a stub). */
+  dropRow(w: Writer, uuid: Id): void;
+  /** Takes away every row of `owner`. */
+  dropOwner(w: Writer, owner: Id): void;
 }
 
 export interface SharedRow {

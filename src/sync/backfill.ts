@@ -122,13 +122,17 @@ export class Backfill {
    */
   async pullFrom(s: Session): Promise<void> {
     for (let running = this.loops.get(s); running; running = this.loops.get(s)) await running.catch(() => undefined);
-    const loop = this.loop(s);
-    this.loops.set(s, loop);
-    try {
-      await loop;
+    // The whole run is what a second caller waits for: waiting on the pull loop alone, settled while dropOrphans
+    // still awaited the disk, spun on a settled promise (microtasks only) and starved the I/O it waited for.
+    const run = (async () => {
+      await this.loop(s);
       await this.dropOrphans(s);
+    })();
+    this.loops.set(s, run);
+    try {
+      await run;
     } finally {
-      this.loops.delete(s);
+      if (this.loops.get(s) === run) this.loops.delete(s);
       this.finishRound();
     }
   }
@@ -257,8 +261,9 @@ export class Backfill {
     for (const w of hello.watermarks) {
       const key = `${idKey(w.owner)}/${w.model}`;
       const held = mine.get(key);
-      if (!held?.newest || !w.complete || compareBytes(w.hlc, held.newest) !== 0 || sameSum(w.sum, held.sum)) continue;
       const own = idEquals(w.owner, lib.deviceId);
+      // This device's own rows: whatever a partner holds of them it may have lost (a restore), complete there or not.
+      if (!held?.newest || (!w.complete && !own) || compareBytes(w.hlc, held.newest) !== 0 || sameSum(w.sum, held.sum)) continue;
       const mark = own ? held.newest : lib.watermark(w.owner, w.model);
       if (!mark || compareBytes(mark, held.newest) < 0) continue; // not complete here: a normal catch-up comes first
       const sum = toHex(w.sum);
@@ -308,23 +313,37 @@ export class Backfill {
       const sum = s.hello ? this.whole.get(s.hello)?.get(key) : undefined;
       if (sum !== undefined && a.from === null) this.reconciled.set(`${idKey(s.remote)}/${key}`, sum);
     }
-    if (relayed && pull.seal && !pull.incomplete) this.checkRelayed(s, owner, pull.seal);
+    if (!idEquals(owner, s.remote) && pull.seal && !pull.incomplete) await this.checkRelayed(s, owner, pull.seal, relayed);
   }
 
   /**
-   * This device held none of `owner`'s rows and took them all from the
-   * partner, which sent the owner's seal with them: when what is held now
-   * ends at that seal's newest row, it must be exactly what the seal
-   * states, or the partner relayed rows the owner did not write (or left
-   * some out). Then the partner is cut off. (Rows the owner sent live
-   * meanwhile end past the seal: no verdict; nor while some rows of the
-   * owner wait here for a parent.)
+   * The partner relayed `owner`'s rows and sent the owner's seal with
+   * them: when what is held now ends at that seal's newest row, it must be
+   * exactly what the seal states. If not, and this partner is the only one
+   * that relayed rows of the owner since they last matched a seal here,
+   * what it brought is put back as it was then (Library.rollBack; it still
+   * holds whatever was real of it, so nothing is lost), and a catch-up from
+   * another partner brings the rest; when this device held none of the
+   * owner's rows before, the partner is the one that lied, and it is cut
+   * off. Rows relayed by several partners since are left as they are (not
+   * served, shown as not matching): which of them lied cannot be told, and
+   * one may hold the only copy of rows the owner lost in a restore. (Rows
+   * the owner sent itself meanwhile end past the seal: no verdict; nor
+   * while some rows of the owner wait here for a parent.)
    */
-  private checkRelayed(s: Session, owner: Id, seal: OwnerSeal): void {
+  private async checkRelayed(s: Session, owner: Id, seal: OwnerSeal, fromEmpty: boolean): Promise<void> {
     const lib = this.host.library;
     const held = lib.ownerProof(owner).held;
     if (!held || compareBytes(held.newest, seal.newest) !== 0 || matches(held, seal) || lib.hasParked(owner)) return;
-    s.forged(`the rows of device ${idToString(owner)} it relayed are not what that device sealed (${held.rows} rows held, ${seal.rows} sealed, up to the same stamp)`);
+    const reason = `the rows of device ${idToString(owner)} it relayed are not what that device sealed (${held.rows} rows held, ${seal.rows} sealed, up to the same stamp)`;
+    const relays = lib.relaysSinceSealed(owner);
+    if (!relays || !relays.every((r) => idEquals(r, s.remote))) {
+      s.fail(new Error(`${reason}; other partners relayed rows of it too: left as they are, not served`));
+      return;
+    }
+    await this.host.exclusive(() => lib.rollBack(owner));
+    if (fromEmpty) s.forged(reason);
+    else s.fail(new Error(`${reason}; put back as they last matched a seal here`));
   }
 
   private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null, pull: Pull): Promise<boolean> {

@@ -8,6 +8,15 @@
  * - `claimed`: a change in another device's name with that origin's next
  *   sequence number, signed with the liar's own key;
  * - `foreign`: asked for one owner's rows, a page of rows that name another;
+ * - `forged`: asked for a third device's rows from scratch, a page with one
+ *   field of one row changed, its stamp and the owner's seal kept (what the
+ *   receiver holds does not match the seal: it puts back what the liar
+ *   brought, and names it when it held none of those rows before). Not in a
+ *   pull that continues (rows several relays brought that do not match are
+ *   left, shown as not matching, never served: issue 12 names the rest),
+ *   nor of the receiver's own rows (a device restored from an old copy
+ *   takes them back from its peers on their word);
+ * - `live-forged`: another device's rows sent as a live change of its own;
  * - `acks`: acknowledgements of made-up origins;
  * - `orphans`: more rows than one partner may leave waiting for a parent
  *   (locations of made-up devices, whose device row never comes);
@@ -15,9 +24,8 @@
  *
  * Honest devices must refuse every lie, name the liar (an error reported
  * against it), keep every acknowledged write and converge (the liar with
- * them, once it stops lying and its cut-offs expire). Lies it cannot be
- * caught in yet (a relay leaving rows out of a page, forged rows of
- * another owner sent live, member grants) wait for the rest of issue 12.
+ * them, once it stops lying and its cut-offs expire), and hold no forged
+ * row once healed.
  *
  * Seeded from its own stream, so schedules without a liar are unchanged.
  */
@@ -30,14 +38,14 @@ import { decodeMessage, encodeMessage, type Message } from '../../src/protocol';
 import { Random } from '../support/random';
 import type { MemoryNetwork } from './memory-network';
 
-export type Lie = 'altered' | 'claimed' | 'foreign' | 'acks' | 'garbage' | 'orphans';
+export type Lie = 'altered' | 'claimed' | 'foreign' | 'forged' | 'live-forged' | 'acks' | 'garbage' | 'orphans';
 
 /** Rows in one orphan flood: more than a partner's share in the liar's schedules (schedule.ts LIAR_PARKED_SHARE). */
 const ORPHANS_PER_FLOOD = 60;
 
 export class Liar {
   /** Lies told, by kind. */
-  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, acks: 0, garbage: 0, orphans: 0 };
+  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, forged: 0, 'live-forged': 0, acks: 0, garbage: 0, orphans: 0 };
   /** Partners (idKey) that were told at least one lie. */
   readonly victims = new Set<string>();
   private readonly rnd: Random;
@@ -61,13 +69,31 @@ export class Liar {
 
   start(): void {
     this.active = true;
-    this.net.tamper = (from, to, frame) => (this.active && idKey(from) === idKey(this.device) ? this.rewrite(to, frame) : [frame]);
+    this.net.tamper = (from, to, frame) => {
+      if (!this.active) return [frame];
+      if (idKey(from) === idKey(this.device)) return this.rewrite(to, frame);
+      if (idKey(to) === idKey(this.device)) this.observe(from, frame);
+      return [frame];
+    };
   }
 
   /** Tells no more lies (the network heals; its frames go out as its engine wrote them). */
   stop(): void {
     this.active = false;
     this.net.tamper = null;
+  }
+
+  /** `${requester}/${requestId}` of state requests from scratch (no `after`): the pages it forges (see `forged`). */
+  private readonly fromScratch = new Set<string>();
+
+  /** Notes what partners ask the liar (its engine answers; the rewrite then knows which answers go to a fresh pull). */
+  private observe(from: Id, frame: Uint8Array): void {
+    try {
+      const msg = decodeMessage(frame);
+      if (msg.type === 'state-request' && msg.after === null) this.fromScratch.add(`${idKey(from)}/${msg.requestId}`);
+    } catch {
+      // not a message: nothing to note
+    }
   }
 
   /** Locations of made-up devices: each waits for its device's row, which never comes. */
@@ -114,12 +140,29 @@ export class Liar {
         lie('claimed', encodeMessage({ type: 'shared-change', change: claimed }));
       }
     }
-    if (msg.type === 'state-response' && msg.records.length && this.rnd.chance(0.3)) {
-      const owner = this.rnd.pick(this.others().filter((d) => idKey(d) !== idKey(msg.owner)));
+    // Only pages of a pull from scratch, and not of the receiver's own rows: see `forged` above.
+    const scratch = msg.type === 'state-response' && this.fromScratch.delete(`${idKey(to)}/${msg.requestId}`);
+    if (msg.type === 'state-response' && scratch && msg.records.length && idKey(msg.owner) !== idKey(this.device) && idKey(msg.owner) !== idKey(to) && this.rnd.chance(0.4)) {
+      const live = msg.records.filter((r) => !r.deleted);
+      if (live.length && this.rnd.chance(0.6)) {
+        // One field of one row of another device changed, its stamp and the owner's seal kept.
+        const victim = this.rnd.pick(live);
+        const forged: StateRecord = { ...victim, data: { ...victim.data, name: `${String(victim.data.name)}~forged` } };
+        msg = { ...msg, records: msg.records.map((r) => (r === victim ? forged : r)) };
+        frame = encodeMessage(msg);
+        this.told.forged++;
+        this.victims.add(idKey(to));
+      } else {
+        // Another device's rows, as if they were a live change of the liar's own.
+        lie('live-forged', encodeMessage({ type: 'state-batch', model: msg.model, records: msg.records, seal: null }));
+      }
+    } else if (msg.type === 'state-response' && msg.records.length && this.rnd.chance(0.3)) {
+      const page = msg;
+      const owner = this.rnd.pick(this.others().filter((d) => idKey(d) !== idKey(page.owner)));
       if (owner) {
         // (A page whose rows name another owner than the page does cannot even be encoded: it names the other.)
-        const records: StateRecord[] = msg.records.map((r) => ({ ...r, hlc: { ...r.hlc, device: owner } }));
-        frame = encodeMessage({ ...msg, owner, records, seal: null });
+        const records: StateRecord[] = page.records.map((r) => ({ ...r, hlc: { ...r.hlc, device: owner } }));
+        frame = encodeMessage({ ...page, owner, records, seal: null });
         this.told.foreign++;
         this.victims.add(idKey(to));
       }
