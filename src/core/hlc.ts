@@ -152,6 +152,11 @@ export class HlcClock {
   readonly device: Uint8Array;
   readonly maxDriftMs: number;
   private readonly wall: () => number;
+
+  /** This clock's wall time (ms). */
+  wallMs(): number {
+    return this.wall();
+  }
   private ms = 0;
   private counter = 0;
 

@@ -249,7 +249,13 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.log = new PeerLog(registry, () => clock.last().ms);
     this.parking = new Parking(registry, maxParked.all, maxParked.perPartner);
     this.applier = new Applier(registry, this.log, this.parking, deviceId);
-    this.proofs = new OwnerProofs(id, deviceId, this.signsAsItself ? keyPair : null, () => encodeHlcTime(ownClock.now()));
+    this.proofs = new OwnerProofs(
+      id,
+      deviceId,
+      this.signsAsItself ? keyPair : null,
+      () => encodeHlcTime(ownClock.now()),
+      () => ownClock.wallMs() + ownClock.maxDriftMs,
+    );
     this.undo = new OwnerUndo(registry, deviceId);
     this.applier.undo = this.undo;
   }
@@ -640,7 +646,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       if (this.ownerProof(o).state === 'verified') {
         this.relays.delete(k);
         this.relaysUnknown.delete(k);
-      } else if (sender && !idEquals(sender, o) && report.applied) {
+      } else if (sender && !idEquals(sender, o) && (report.applied || report.parked)) {
         let m = this.relays.get(k);
         if (!m) this.relays.set(k, (m = new Map()));
         m.set(idKey(sender), sender);
@@ -1006,7 +1012,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
     return this.store.read((r) => this.proofs.proofs(r));
   }
 
-  /** Seals to give a partner: this device's own, and those of the owners whose rows it holds verified. */
+  /** Seals to give a partner: this device's own, and the newest of every other device held. */
   sealsToShare(): OwnerSeal[] {
     return this.store.read((r) => this.proofs.sealsToShare(r));
   }
@@ -1081,7 +1087,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       return this.store.read((r) => m.newestStamp(r, owner));
     }
     const mark = this.watermark(owner, model);
-    if (!mark || !this.servable(owner)) return null;
+    if (!mark) return null;
     const parked = this.store.read((r) => this.parking.oldestStamp(r, owner, model));
     if (!parked || compareBytes(parked, mark) > 0) return mark;
     return justBefore(parked);

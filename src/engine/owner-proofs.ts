@@ -14,8 +14,9 @@
  * verified here (Library.servable), so what leaves this device of another
  * device's data is what that device signed.
  */
-import { compareBytes } from '../core/hlc';
-import { idEquals, idKey, toHex, type Id } from '../core/ids';
+import { compareBytes, decodeHlcTime } from '../core/hlc';
+import { OwnershipError } from '../models/errors';
+import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { DeviceKeyPair } from '../core/signing';
 import { readOwnerStates, readOwnerStatesOf, type OwnerState } from '../models/owner-state';
 import type { Reader, Writer } from '../store';
@@ -54,6 +55,8 @@ export class OwnerProofs {
     private readonly key: DeviceKeyPair | null,
     /** A new stamp of this device's own clock (8-byte time), for a seal it makes. */
     private readonly tick: () => Uint8Array,
+    /** The latest `sealedAt` taken (ms): this device's wall clock plus the drift bound. */
+    private readonly latest: () => number,
   ) {}
 
   private statesOf(r: Reader, owner: Id): OwnerState[] {
@@ -78,15 +81,20 @@ export class OwnerProofs {
    * seals from its peers). Returns whether it was kept.
    */
   take(w: Writer, seal: OwnerSeal): boolean {
-    const sig = toHex(seal.signature);
-    if (!this.checked.has(sig)) {
-      checkSeal(this.library, seal);
-      if (this.checked.size >= CHECKED_MAX) this.checked.clear();
-      this.checked.add(sig);
-    }
-    // Only devices of the library: seals of made-up devices would fill the table and every Hello.
+    // Only devices of the library (checked before any signature: seals of made-up devices would cost a verification each).
     if (!idEquals(seal.owner, this.device) && !w.value('SELECT 1 FROM member WHERE device = ?', [seal.owner]) && !w.value('SELECT 1 FROM partner WHERE device = ?', [seal.owner])) {
       return false;
+    }
+    // The whole seal is what was checked: the same signature under other fields is another seal.
+    const key = toHex(Buffer.concat([seal.owner, seal.sealedAt, seal.newest, Buffer.from(String(seal.rows)), seal.digest, seal.publicKey, seal.signature]));
+    if (!this.checked.has(key)) {
+      checkSeal(this.library, seal);
+      if (this.checked.size >= CHECKED_MAX) this.checked.clear();
+      this.checked.add(key);
+    }
+    // A seal made (it says) after this device's clock plus the drift bound would outrank every later real one.
+    if (decodeHlcTime(seal.sealedAt).ms > this.latest()) {
+      throw new OwnershipError(`a seal of device ${idToString(seal.owner)} is dated ${decodeHlcTime(seal.sealedAt).ms - this.latest()} ms past this device's clock and the drift bound`);
     }
     const kept = readSeal(w, seal.owner);
     if (kept && !laterSeal(seal, kept)) return false;
@@ -145,7 +153,7 @@ export class OwnerProofs {
     return [...owners.values()].map((o) => this.proof(r, o));
   }
 
-  /** Seals to give a partner: this device's own, and those of owners whose rows are verified here. */
+  /** Seals to give a partner: this device's own, and the newest of every other device held (each checks itself). */
   sealsToShare(r: Reader): OwnerSeal[] {
     const out: OwnerSeal[] = [];
     const own = this.ownSeal(r);

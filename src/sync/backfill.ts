@@ -301,7 +301,7 @@ export class Backfill {
   private async pullOwner(s: Session, owner: Id): Promise<void> {
     const lib = this.host.library;
     // Rows of another device from a relay that this device held none of: at the end, they must be what the owner sealed.
-    const relayed = !idEquals(owner, s.remote) && lib.ownerProof(owner).held === null;
+    const relayed = !idEquals(owner, s.remote) && lib.ownerProof(owner).held === null && !lib.hasParked(owner);
     const pull: Pull = { seal: null };
     // ahead() lists models in dependency order.
     for (const a of this.ahead(s)) {
@@ -319,17 +319,17 @@ export class Backfill {
   /**
    * The partner relayed `owner`'s rows and sent the owner's seal with
    * them: when what is held now ends at that seal's newest row, it must be
-   * exactly what the seal states. If not, and this partner is the only one
-   * that relayed rows of the owner since they last matched a seal here,
-   * what it brought is put back as it was then (Library.rollBack; it still
-   * holds whatever was real of it, so nothing is lost), and a catch-up from
-   * another partner brings the rest; when this device held none of the
-   * owner's rows before, the partner is the one that lied, and it is cut
-   * off. Rows relayed by several partners since are left as they are (not
-   * served, shown as not matching): which of them lied cannot be told, and
-   * one may hold the only copy of rows the owner lost in a restore. (Rows
-   * the owner sent itself meanwhile end past the seal: no verdict; nor
-   * while some rows of the owner wait here for a parent.)
+   * exactly what the seal states. If this device held none of the owner's
+   * rows before and only this partner brought any, what is held is what
+   * the partner sent, so a mismatch is the partner's lie: its rows are
+   * taken away (Library.rollBack), a catch-up from another partner brings
+   * them, and it is cut off. Otherwise what is held is left as it is (not
+   * served, shown as not matching): the rows held before may be ones the
+   * owner lost in a restore from an old copy, which its newest seal does
+   * not have, and putting back what the partner brought kept this device
+   * from ever catching up (the simulator found it). (Rows the owner sent
+   * itself meanwhile end past the seal: no verdict; nor while some rows of
+   * the owner wait here for a parent.)
    */
   private async checkRelayed(s: Session, owner: Id, seal: OwnerSeal, fromEmpty: boolean): Promise<void> {
     const lib = this.host.library;
@@ -337,13 +337,12 @@ export class Backfill {
     if (!held || compareBytes(held.newest, seal.newest) !== 0 || matches(held, seal) || lib.hasParked(owner)) return;
     const reason = `the rows of device ${idToString(owner)} it relayed are not what that device sealed (${held.rows} rows held, ${seal.rows} sealed, up to the same stamp)`;
     const relays = lib.relaysSinceSealed(owner);
-    if (!relays || !relays.every((r) => idEquals(r, s.remote))) {
-      s.fail(new Error(`${reason}; other partners relayed rows of it too: left as they are, not served`));
+    if (!fromEmpty || !relays || !relays.every((r) => idEquals(r, s.remote))) {
+      s.fail(new Error(`${reason}; left as they are, not served`));
       return;
     }
     await this.host.exclusive(() => lib.rollBack(owner));
-    if (fromEmpty) s.forged(reason);
-    else s.fail(new Error(`${reason}; put back as they last matched a seal here`));
+    s.forged(reason);
   }
 
   private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null, pull: Pull): Promise<boolean> {
@@ -363,10 +362,15 @@ export class Backfill {
       if (resp.model !== model || !idEquals(resp.owner, owner)) {
         throw new Error(`asked for the ${model} rows of device ${idToString(owner)}, the partner answered with the ${resp.model} rows of device ${idToString(resp.owner)}`);
       }
+      const n = resp.records.length;
+      if (n && resp.seal && !idEquals(owner, s.remote)) {
+        // A relay sends another device's seal only with rows it holds exactly as sealed: none past its newest row.
+        if (resp.records.some((r) => compareBytes(encodeHlcTime(r.hlc), resp.seal!.newest) > 0)) {
+          throw new Error(`the partner relayed a ${model} row of device ${idToString(owner)} newer than that device's seal it sent`);
+        }
+      }
       // The partner's seal of the owner's rows, taken with the page (once per pull while it does not change).
       const seal = resp.seal && !(pull.seal && sameSeal(pull.seal, resp.seal)) ? resp.seal : null;
-      if (resp.seal) pull.seal = resp.seal;
-      const n = resp.records.length;
       const more = resp.hasMore && n > 0;
       if (more) {
         // Pipelined: the partner reads the next page while this one is written.
@@ -376,6 +380,8 @@ export class Backfill {
       if (n || seal) {
         const report = await s.apply(() => lib.applyState(model, resp.records, { owner, through: resp.completeThrough }, seal));
         if (report.deferred || report.rejected.length) pull.incomplete = true;
+        // Judged only against a seal that was taken (signed by its owner).
+        if (seal && report.badSeals.length === 0) pull.seal = seal;
         if (report.refused.length) return false;
       }
       count.received += n;

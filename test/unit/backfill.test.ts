@@ -5,6 +5,7 @@
  * concurrent edits and deletes of the same records.
  */
 import assert from 'node:assert/strict';
+import { rebuildOwnerStates } from '../../src/models/owner-state';
 import type { Library } from '../../src/engine/library';
 import { idKey, type Id } from '../../src/core/ids';
 import type { BackfillProgress } from '../../src/sync/backfill';
@@ -254,8 +255,12 @@ describe('backfill and catch-up scenarios', function () {
       await c.connectAll();
       await c.run(500);
       sameEverywhere(c, 'synced');
-      // Simulate damage: rows lost here without any stamp moving (e.g. a restored old copy of the database).
-      await me.library.store.transaction((w) => w.run(`DELETE FROM entry WHERE rowid % 7 = 0 AND kind = ${ENTRY_KIND.file}`));
+      // Simulate damage: rows lost here without any stamp moving (e.g. a restored old copy of the database, whose owner states
+      // describe the rows it has).
+      await me.library.store.transaction((w) => {
+        w.run(`DELETE FROM entry WHERE rowid % 7 = 0 AND kind = ${ENTRY_KIND.file}`);
+        rebuildOwnerStates(w, me.library.registry.deviceOwned);
+      });
       const lost = me.library.counts().entry;
       assert.ok(lost < 1500);
       const pages = { rows: 0, byModel: new Map<string, number>() };

@@ -98,6 +98,7 @@ describe('Library', () => {
         w.run('ALTER TABLE peer_log DROP COLUMN signature'); // migration 5
         w.run('DROP TABLE owner_seal'); // migration 9
         w.run('DROP TABLE owner_verified');
+        w.run('DROP TABLE owner_undo');
         w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
         w.run('DELETE FROM _migrations WHERE version IN (4, 5, 9)');
       });

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { idEquals } from '../../src/core/ids';
+import { encodeHlcTime } from '../../src/core/hlc';
 import { deviceIdOf, deviceKeyPair } from '../../src/core/signing';
 import { Library } from '../../src/engine/library';
 import { makeSeal, stateOf } from '../../src/engine/owner-seals';
@@ -68,7 +69,7 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
       assert.equal(proof.held?.rows, 5, 'device row, location, three files');
       assert.ok(typeof proof.since === 'number');
       assert.ok(p.servable(o.deviceId));
-      assert.ok(p.completeThrough(o.deviceId, 'entry'), 'it vouches for them');
+      assert.ok(p.sealFor(o.deviceId), 'it sends the seal with them');
       await relay(p, r, o.deviceId);
       assert.equal(r.ownerProof(o.deviceId).state, 'verified', 'and so does the next one, from the relay');
       assert.deepEqual(rowsOf(r, o.deviceId), rowsOf(o, o.deviceId));
@@ -77,7 +78,7 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
     }
   });
 
-  it('without a seal, relayed rows are unproven: the relay neither serves nor vouches for them', async () => {
+  it('without a seal, relayed rows are unproven: the relay sends no seal with them', async () => {
     const { o, p, close } = await quartet();
     try {
       for (const m of o.registry.deviceOwned) {
@@ -86,7 +87,6 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
       }
       assert.equal(p.ownerProof(o.deviceId).state, 'unproven');
       assert.ok(!p.servable(o.deviceId));
-      assert.equal(p.completeThrough(o.deviceId, 'entry'), null);
       assert.equal(p.sealFor(o.deviceId), null);
       // The seal arrives (in a Hello): now they are.
       await p.takeSeals([o.ownSeal()!]);
@@ -118,6 +118,28 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
     }
   });
 
+  it("a real seal's signature under other fields is refused, even once the real seal was checked; so is a seal dated past the drift bound", async () => {
+    const { o, r, keys, close } = await quartet();
+    try {
+      const real = o.ownSeal()!;
+      assert.equal((await r.takeSeals([real])).kept, 1, 'the real one is checked and kept');
+      const far = new Uint8Array(8).fill(0xff);
+      const reused = { ...real, sealedAt: far, rows: real.rows + 100 };
+      const { refused, kept } = await r.takeSeals([reused]);
+      assert.equal(kept, 0);
+      assert.equal(refused.length, 1);
+      assert.ok(refused[0] instanceof OwnershipError);
+      // Signed by the owner, but dated (it says) an hour ahead: it would outrank every later real seal.
+      const held = stateOf(o.ownerStates().filter((x) => idEquals(x.owner, o.deviceId)))!;
+      const ahead = makeSeal(o.id, keys[0], o.deviceId, Buffer.from(encodeHlcTime({ ms: Date.now() + 3_600_000, counter: 0 })), held);
+      const late = await r.takeSeals([ahead]);
+      assert.equal(late.kept, 0);
+      assert.match(late.refused[0]?.message ?? '', /past this device's clock/);
+    } finally {
+      await close();
+    }
+  });
+
   it('a relay that forges one field of one file, into a device that held none of them: it is put back to nothing, and the honest relay then brings them verified', async () => {
     const { o, p, l, r, files, close } = await quartet();
     try {
@@ -125,7 +147,8 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
       await relay(l, r, o.deviceId, (m, recs) => (m === 'entry' ? recs.map((x) => (idEquals(x.uuid, files[1].uuid) ? { ...x, data: { ...x.data, size: 999_999 } } : x)) : recs));
       const proof = r.ownerProof(o.deviceId);
       assert.equal(proof.state, 'mismatch', 'same newest row as the seal, other rows');
-      assert.ok(!r.servable(o.deviceId), 'never passed on');
+      assert.ok(!r.servable(o.deviceId), 'never passed on with a seal');
+      assert.equal(r.sealFor(o.deviceId), null);
       assert.deepEqual(r.relaysSinceSealed(o.deviceId)!.map((x) => Buffer.from(x).toString('hex')), [Buffer.from(l.deviceId).toString('hex')]);
       assert.equal(await r.rollBack(o.deviceId), false, 'never sealed here: nothing to go back to');
       assert.deepEqual(rowsOf(r, o.deviceId), [], 'every row of it goes, the forged one with them');
