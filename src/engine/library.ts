@@ -1018,10 +1018,9 @@ export class Library extends TypedEmitter<LibraryEvents> {
   }
 
   /**
-   * Whether this device serves `owner`'s rows to others and vouches for
-   * them: its own always; another's only while what it holds of them is
-   * exactly what that owner sealed, so it never passes on rows the owner
-   * did not write.
+   * Whether this device can vouch for `owner`'s rows, sending the owner's
+   * seal with them: its own always; another's only while what it holds of
+   * them is exactly what that owner sealed.
    */
   servable(owner: Id): boolean {
     return idEquals(owner, this.deviceId) || this.ownerProof(owner).state === 'verified';

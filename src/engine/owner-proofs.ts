@@ -10,9 +10,9 @@
  * - mismatch: the rows held end at the seal's newest stamp and are not what
  *   it states: rows were forged or some are missing.
  *
- * A relay serves and vouches for another owner's rows only while they are
- * verified here (Library.servable), so what leaves this device of another
- * device's data is what that device signed.
+ * A relay sends another owner's seal with its rows only while they are
+ * verified here (Library.sealFor), so a seal that leaves this device with
+ * another device's rows vouches for exactly what that device signed.
  */
 import { compareBytes, decodeHlcTime } from '../core/hlc';
 import { OwnershipError } from '../models/errors';
