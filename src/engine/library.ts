@@ -641,9 +641,15 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
     }, ownNewest);
+    // Owners whose rows this device can now vouch for (or its own, changed through a partner: a new seal).
+    const proven: Id[] = [];
     for (const [k, o] of owners) {
-      if (idEquals(o, this.deviceId)) continue;
-      if (this.ownerProof(o).state === 'verified') {
+      if (idEquals(o, this.deviceId)) {
+        if (report.applied > 0) proven.push(o);
+        continue;
+      }
+      if (this.servable(o)) {
+        if (!servableBefore.get(k)) proven.push(o);
         this.relays.delete(k);
         this.relaysUnknown.delete(k);
       } else if (sender && !idEquals(sender, o) && (report.applied || report.parked)) {
@@ -652,8 +658,6 @@ export class Library extends TypedEmitter<LibraryEvents> {
         m.set(idKey(sender), sender);
       }
     }
-    // Owners whose rows this device can now serve (or its own, changed through a partner: a new seal).
-    const proven = [...owners].filter(([k, o]) => (idEquals(o, this.deviceId) ? report.applied > 0 : !servableBefore.get(k) && this.servable(o))).map(([, o]) => o);
     if (proven.length) this.emit('proven', proven);
     return report;
   }
