@@ -193,7 +193,7 @@ export class Applier {
 
   /** Applies already-validated device-owned state. */
   applyState(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[], report: ApplyReport): void {
-    this.undo?.record(w, model, records, this.sender);
+    this.undo?.record(w, model, records);
     // In a library paired by invite, a device's own row (the root of all it owns) is taken only for a device of
     // the library: this one, a partner, or one with a member record. A stranger's waits for its member record
     // (bounded as any parked record), so no relay can fill the library with made-up devices (each named in every Hello).

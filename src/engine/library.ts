@@ -23,7 +23,7 @@ import { InvalidChangeError, LibraryNotFoundError, NotAMemberError, NotFoundErro
 import { TypedEmitter } from './events';
 import { ClockDriftError, compareBytes, compareHlc, decodeHlc, encodeHlc, encodeHlcTime, HlcClock, justBefore, type Hlc } from '../core/hlc';
 import { idEquals, idKey, idToString, INCARNATION_BYTES, newId, originId, toHex, type Id } from '../core/ids';
-import { readOwnerStates, rebuildOwnerStates, type OwnerState } from '../models/owner-state';
+import { readOwnerStates, readOwnerStatesOf, rebuildOwnerStates, type OwnerState } from '../models/owner-state';
 import { readSharedStates, type SharedState } from '../models/shared-state';
 import { deletePartner, memberId, readMembers, reconcilePartners, writePartner, type Member } from './members';
 import { Parking } from './parking';
@@ -34,7 +34,9 @@ import { hasStatements, isLiveMember, keepLetIn, readAnchors, readMembership, re
 import { encodeAfter, type Anchor } from './membership';
 import { OwnerProofs, type OwnerProof } from './owner-proofs';
 import { OwnerUndo } from './owner-undo';
-import type { OwnerSeal } from './owner-seals';
+import { checkSeal, matches, stateOf, type OwnerSeal } from './owner-seals';
+import { countSealedSince, sealedRowsOf, sealedSince, type SealedRows } from './sealed-rows';
+import { OwnSealHistory } from './own-seal-history';
 
 export const APP_VERSION = '0.1.0';
 
@@ -124,6 +126,13 @@ export interface Committed {
 }
 
 /** Moves the watermark with a page of `owner`'s rows, up to what the serving peer vouches for. */
+/**
+ * Rows in this device's own name a caller may apply: those of a whole set
+ * shown to hash to `seal`, a seal of its own; or, recovering rows it lost
+ * (Library.recoveryWindow), those stamped after `after` and up to `through`.
+ */
+export type OwnRows = { readonly seal: OwnerSeal } | { readonly after: Uint8Array; readonly through: Uint8Array };
+
 export interface StateCheckpoint {
   readonly owner: Id;
   /** The server's completeThrough: the watermark never passes it (null: it vouches for none). */
@@ -255,6 +264,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       this.signsAsItself ? keyPair : null,
       () => encodeHlcTime(ownClock.now()),
       () => ownClock.wallMs() + ownClock.maxDriftMs,
+      () => this.ownSeals.base,
     );
     this.undo = new OwnerUndo(registry, deviceId);
     this.applier.undo = this.undo;
@@ -265,6 +275,10 @@ export class Library extends TypedEmitter<LibraryEvents> {
   private readonly relays = new Map<string, Map<string, Id>>();
   /** Owners (idKey) with rows relayed before this run that do not match a seal yet: who relayed them is not known. */
   private readonly relaysUnknown = new Set<string>();
+  /** What this copy of its data knows of the seals it made of its own rows (set at open). */
+  private ownSeals!: OwnSealHistory;
+  /** Per owner: the sealed set last rebuilt to serve to that owner, with what it was rebuilt from (owner states and changed rows). */
+  private readonly sealedCache = new Map<string, { key: string; set: SealedRows | null }>();
 
   /** Seals: this device's own, every owner's newest, and whether what is held of each owner is what it sealed. */
   private readonly proofs: OwnerProofs;
@@ -289,6 +303,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
         set('device_id', deviceId);
         set('secret', secret);
         set('created_at', now);
+        // A new copy of its data: every seal of its own an earlier copy made (a re-join) is one it does not know.
+        set('own_sealed_at', OwnSealHistory.FRESH);
       });
       const info: LibraryInfo = { id: idToString(id), name: opts.name, createdAt: now };
       await fsp.writeFile(path.join(dir, 'library.json'), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
@@ -352,9 +368,19 @@ export class Library extends TypedEmitter<LibraryEvents> {
         });
       }
       for (const [owner] of store.read((r) => r.rows('SELECT DISTINCT owner FROM owner_undo'))) lib.relaysUnknown.add(idKey(owner as Uint8Array));
+      lib.ownSeals = new OwnSealHistory(meta, encodeHlcTime(ownClock.now()));
+      // Its own rows as they are now, sealed before anything is sent (every seal of its own is kept track of:
+      // own-seal-history.ts). Applied in memory at once; as with announceDevice below, not waited for to be durable.
+      const sealed = store.transaction((w) => {
+        lib.ownSeals.save(w);
+        lib.ownSeals.sealed(w, lib.proofs.ownSeal(w)?.sealedAt ?? null);
+      });
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
-      lib.announced = lib.announceDevice(opts).catch(() => undefined);
+      lib.announced = Promise.all([sealed, lib.announceDevice(opts)]).then(
+        () => undefined,
+        () => undefined,
+      );
       return lib;
     } catch (e) {
       await store.close();
@@ -417,6 +443,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (touchesMembers(committed.shared)) partnersChanged = this.foldMembers(w, report);
         w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         if (committed.state.size) w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('own_hlc', ?)", [encodeHlc(this.ownClock.last())]);
+        // Sealed here, in the transaction: every seal of its own this copy of the library made, it knows of (lostOwnSeal).
+        if (committed.state.size) this.ownSeals.sealed(w, this.proofs.ownSeal(w)?.sealedAt ?? null);
       });
     } catch (e) {
       // Rolled back: the log sequence must not skip. (The clock may stay ahead: that is harmless.)
@@ -594,15 +622,27 @@ export class Library extends TypedEmitter<LibraryEvents> {
   /**
    * Applies device-owned state received from a peer. Each record must be
    * stamped by its owner. Bad records are rejected one by one (reported,
-   * never thrown); stamps too far ahead are refused and reported.
+   * never thrown); stamps too far ahead are refused and reported. Rows in
+   * this device's own name are taken only as `own` allows (a device
+   * restored from an old copy takes back what it lost: OwnRows); else each
+   * is refused as a row this device cannot show it wrote.
    */
-  async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint, seal: OwnerSeal | null = null): Promise<ApplyReport> {
+  async applyState(modelName: string, records: readonly StateRecord[], checkpoint?: StateCheckpoint, seal: OwnerSeal | null = null, own: OwnRows | null = null): Promise<ApplyReport> {
     const sender = this.sender;
     const model = registry.deviceOwnedModel(modelName);
     const report = new ApplyReport();
     let foreign = false;
     const check = (rec: StateRecord) => {
       const checked = checkStateRecord(model, rec);
+      if (idEquals(checked.hlc.device, this.deviceId)) {
+        if (!own) throw new OwnershipError(`${model.name} ${idToString(checked.uuid)}: a row in this device's own name that it cannot show it sealed`);
+        if ('through' in own) {
+          const t = encodeHlcTime(checked.hlc);
+          if (compareBytes(t, own.through) > 0 || compareBytes(t, own.after) <= 0) {
+            throw new OwnershipError(`${model.name} ${idToString(checked.uuid)}: a row in this device's own name stamped where it lost none`);
+          }
+        }
+      }
       // A page asked of one owner's rows vouches for that owner only: another's row in it (and the watermark it would move) is refused.
       if (checkpoint && !idEquals(checked.hlc.device, checkpoint.owner)) {
         foreign = true;
@@ -640,6 +680,8 @@ export class Library extends TypedEmitter<LibraryEvents> {
         const through = checkpoint.through;
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
+      // Its own rows changed: sealed again, in the transaction.
+      if (ownNewest) this.ownSeals.sealed(w, this.proofs.ownSeal(w)?.sealedAt ?? null);
     }, ownNewest);
     // Owners whose rows this device can now vouch for (or its own, changed through a partner: a new seal).
     const proven: Id[] = [];
@@ -792,6 +834,12 @@ export class Library extends TypedEmitter<LibraryEvents> {
   stateSince(model: string, owner: Id, after: Uint8Array | null, limit: number): StateRecord[] {
     const m = registry.deviceOwnedModel(model);
     return this.store.read((r) => m.stateSince(r, owner, after, limit));
+  }
+
+  /** Whether this device holds the row `rec` is a version of, at its stamp or a newer one. */
+  holdsVersion(model: string, rec: StateRecord): boolean {
+    const held = this.store.read((r) => registry.deviceOwnedModel(model).get(r, rec.uuid));
+    return held !== null && compareHlc(held.hlc, rec.hlc) >= 0;
   }
 
   countStateSince(model: string, owner: Id, after: Uint8Array | null): number {
@@ -1058,6 +1106,69 @@ export class Library extends TypedEmitter<LibraryEvents> {
     this.relays.delete(idKey(owner));
     this.relaysUnknown.delete(idKey(owner));
     return sealed;
+  }
+
+  /**
+   * `owner`'s rows as they were when they last matched its seal here (its
+   * newest or an older one), to serve to that owner itself; null if they
+   * never matched or cannot be rebuilt (sealed-rows.ts).
+   */
+  sealedRows(owner: Id): SealedRows | null {
+    return this.store.read((r) => {
+      const seal = this.proofs.verifiedSeal(r, owner);
+      if (!seal) return null;
+      const undone = r.value('SELECT count(*) FROM owner_undo WHERE owner = ?', [owner]);
+      const key = `${toHex(seal.signature)}/${undone}/${readOwnerStatesOf(r, owner).map((s) => toHex(s.sum)).join(',')}`;
+      const k = idKey(owner);
+      const cached = this.sealedCache.get(k);
+      if (cached?.key === key) return cached.set;
+      const set = sealedRowsOf(r, registry, this.undo, owner, seal);
+      if (this.sealedCache.size >= 16) this.sealedCache.clear();
+      this.sealedCache.set(k, { key, set });
+      return set;
+    });
+  }
+
+  /** The sealed set's rows of `model` stamped after `after` (8-byte HLC time), oldest first. */
+  sealedStateSince(set: SealedRows, model: string, after: Uint8Array | null, limit: number): StateRecord[] {
+    return this.store.read((r) => sealedSince(r, registry.deviceOwnedModel(model), set, after, limit));
+  }
+
+  countSealedStateSince(set: SealedRows, model: string, after: Uint8Array | null): number {
+    return this.store.read((r) => countSealedSince(r, registry.deviceOwnedModel(model), set, after));
+  }
+
+  /**
+   * Whether `seal` is one of this device's own made by a copy of its data
+   * this one is not (a restore from an older copy, or a re-join), and what
+   * it holds now is not that seal's rows: it lost rows that seal has, and
+   * takes them back (Backfill.pullOwn). Checks the seal's signature
+   * (throws OwnershipError).
+   */
+  lostOwnSeal(seal: OwnerSeal): boolean {
+    if (!idEquals(seal.owner, this.deviceId)) return false;
+    if (!this.ownSeals.lost(seal, () => matches(this.store.read((r) => stateOf(readOwnerStatesOf(r, this.deviceId))), seal))) return false;
+    checkSeal(this.id, seal);
+    return true;
+  }
+
+  /**
+   * While recovering rows of its own these lost seals (lostOwnSeal) may
+   * have: the stamps such rows can have (after the earliest of their gaps'
+   * starts, up to this run's open; own-seal-history.ts). Rows of its own a
+   * partner holds in it that no seal it can show covers are taken back on
+   * that partner's word (Backfill.pullOwn). (Not bounded by the newest row
+   * a lost seal names: the seal of the rows a restored device lost may
+   * never have reached a partner whole, nor be kept once it seals again;
+   * the simulator found such rows.)
+   */
+  recoveryWindow(seals: readonly OwnerSeal[]): { after: Uint8Array; through: Uint8Array } | null {
+    return this.ownSeals.window(seals);
+  }
+
+  /** These lost seals' rows were taken back from a partner: they are not asked for again. */
+  async recovered(seals: readonly OwnerSeal[]): Promise<void> {
+    await this.store.transaction((w) => this.ownSeals.recover(w, seals));
   }
 
   /** Whether records of `owner` wait here for a parent (then what is held of it is not all that was received). */

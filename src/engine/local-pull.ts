@@ -6,6 +6,7 @@
  */
 import type { ApplyReport } from './apply';
 import { encodeHlcTime as encodeTime } from '../core/hlc';
+import { idEquals } from '../core/ids';
 import type { Library } from './library';
 
 export async function pullAll(from: Library, to: Library, pageSize = 1000): Promise<{ applied: number; parked: number }> {
@@ -24,6 +25,8 @@ export async function pullAll(from: Library, to: Library, pageSize = 1000): Prom
   for (const model of from.registry.deviceOwned) {
     const owners = from.read((r) => model.owners(r));
     for (const owner of owners) {
+      // Its own rows a device takes back only as a set it sealed (Backfill.pullOwn), never one by one.
+      if (idEquals(owner, to.deviceId)) continue;
       let after: Uint8Array | null = null;
       for (;;) {
         const rows = from.stateSince(model.name, owner, after, pageSize);

@@ -20,11 +20,11 @@ import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { DeviceKeyPair } from '../core/signing';
 import { readOwnerStates, readOwnerStatesOf, type OwnerState } from '../models/owner-state';
 import type { Reader, Writer } from '../store';
-import { checkSeal, keepSeal, laterSeal, makeSeal, matches, readSeal, readSeals, sameSeal, SEAL_COLUMNS, sealOf, sealValues, stateOf, type OwnerSeal, type SealedState } from './owner-seals';
+import { checkSeal, keepOrphan, keepSeal, laterSeal, readOrphan, makeSeal, matches, readSeal, readSeals, sameSeal, SEAL_COLUMNS, sealOf, sealValues, stateOf, type OwnerSeal, type SealedState } from './owner-seals';
 
 function readVerified(r: Reader, owner: Id): { seal: OwnerSeal; since: number } | null {
   const row = r.rows(`SELECT ${SEAL_COLUMNS}, since FROM owner_verified WHERE owner = ?`, [owner])[0];
-  return row ? { seal: sealOf(row), since: row[7] as number } : null;
+  return row ? { seal: sealOf(row), since: row[8] as number } : null;
 }
 
 export type ProofState = 'verified' | 'behind' | 'unproven' | 'mismatch';
@@ -57,6 +57,8 @@ export class OwnerProofs {
     private readonly tick: () => Uint8Array,
     /** The latest `sealedAt` taken (ms): this device's wall clock plus the drift bound. */
     private readonly latest: () => number,
+    /** The latest seal of its own this copy of its data knew of when it opened (OwnerSeal.base). */
+    private readonly base: () => Uint8Array,
   ) {}
 
   private statesOf(r: Reader, owner: Id): OwnerState[] {
@@ -68,7 +70,7 @@ export class OwnerProofs {
     if (!this.key) return null;
     const held = stateOf(this.statesOf(r, this.device));
     if (!held) return null;
-    if (!this.own || !matches(held, this.own)) this.own = makeSeal(this.library, this.key, this.device, this.tick(), held);
+    if (!this.own || !matches(held, this.own)) this.own = makeSeal(this.library, this.key, this.device, this.tick(), held, this.base());
     return this.own;
   }
 
@@ -98,6 +100,9 @@ export class OwnerProofs {
     }
     const kept = readSeal(w, seal.owner);
     if (kept && !laterSeal(seal, kept)) return false;
+    // The seal kept was made after the latest one the owner's copy that made this one knew of: by a copy it
+    // does not descend from (restored from an older one, or re-joined). Kept to show it: rows it had may be lost.
+    if (kept && !idEquals(seal.owner, this.device) && compareBytes(kept.sealedAt, seal.base) > 0) keepOrphan(w, kept);
     keepSeal(w, seal);
     this.check(w, seal.owner);
     return true;
@@ -118,7 +123,7 @@ export class OwnerProofs {
     w.run('DELETE FROM owner_undo WHERE owner = ?', [owner]);
     const prior = readVerified(w, owner);
     if (prior && sameSeal(prior.seal, seal)) return false;
-    w.run(`INSERT OR REPLACE INTO owner_verified (${SEAL_COLUMNS}, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [...sealValues(seal), prior ? prior.since : now]);
+    w.run(`INSERT OR REPLACE INTO owner_verified (${SEAL_COLUMNS}, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [...sealValues(seal), prior ? prior.since : now]);
     return true;
   }
 
@@ -145,6 +150,11 @@ export class OwnerProofs {
     return readVerified(r, owner)?.seal.newest ?? null;
   }
 
+  /** The seal `owner`'s rows last matched here (null: never). */
+  verifiedSeal(r: Reader, owner: Id): OwnerSeal | null {
+    return readVerified(r, owner)?.seal ?? null;
+  }
+
   /** Every owner with rows or a seal here. */
   proofs(r: Reader): OwnerProof[] {
     const owners = new Map<string, Id>();
@@ -160,8 +170,14 @@ export class OwnerProofs {
     if (own) out.push(own);
     for (const s of readSeals(r)) {
       if (idEquals(s.owner, this.device)) continue;
-      // The newest seal always (a partner learns the owner has newer rows), and the one the rows here match if older.
+      // The newest seal always (a partner learns the owner has newer rows), and the one the rows here last matched
+      // if older (an owner restored from an old copy learns from it that it lost rows, and asks for them).
       out.push(s);
+      const verified = readVerified(r, s.owner);
+      if (verified && !sameSeal(verified.seal, s)) out.push(verified.seal);
+      // And the latest of a copy of its data it does not descend from (it learns from it what it lost).
+      const orphan = readOrphan(r, s.owner);
+      if (orphan && !sameSeal(orphan, s) && !(verified && sameSeal(orphan, verified.seal))) out.push(orphan);
     }
     return out;
   }

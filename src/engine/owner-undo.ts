@@ -4,10 +4,13 @@
  *
  * Rows of an owner that a partner relays are applied as they come (a
  * backfill of a million rows cannot wait for the end), but until what is
- * held matches a seal of the owner again they are not served to anyone,
- * and the version each replaced is kept here (`owner_undo`, once per row:
- * the version of the last sealed state). Rows the owner sends itself need
- * no undo: its link is its key. When what is held is found not to be what
+ * held matches a seal of the owner again they are not vouched for, and the
+ * version each replaced is kept here (`owner_undo`, once per row: the
+ * version of the last sealed state). Rows the owner sends itself are kept
+ * too: an owner restored from an old copy of its data sends rows that do
+ * not add up to any seal with what is held here, and gets back what it
+ * lost only as the set it last sealed (`changed`: with the rows held now,
+ * that set is exactly rebuilt). When what is held is found not to be what
  * the owner sealed (forged rows, or rows left out), `rollBack` puts back
  * the last sealed state: every kept version back in place, every row that
  * had none taken away, the watermarks back to before every version
@@ -19,9 +22,12 @@ import { encodeHlcTime, justBefore } from '../core/hlc';
 import type { EntryTable } from '../models/entry';
 import type { DeviceOwnedModel, StateRecord } from '../models/model';
 import { computeOwnerStates } from '../models/owner-state';
-import type { Writer } from '../store';
+import type { Reader, Writer } from '../store';
 import { decodeWith, encodeWith, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
+
+/** Versions kept per owner, at most (a relay whose rows of an owner never match its seal again would keep them all). */
+export const MAX_UNDO_PER_OWNER = 50_000;
 
 export class OwnerUndo {
   constructor(
@@ -35,18 +41,17 @@ export class OwnerUndo {
   }
 
   /**
-   * Before `records` of `model` are applied from `sender` (null: released
-   * from waiting, sender unknown): keeps the version each replaces, for
-   * the rows of owners sealed here that the owner did not send itself.
+   * Before `records` of `model` are applied: keeps the version each
+   * replaces, for the rows of owners (other than this device) sealed here.
    */
-  record(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[], sender: Id | null): void {
+  record(w: Writer, model: DeviceOwnedModel, records: readonly StateRecord[]): void {
     const sealed = new Map<string, boolean>();
     for (const rec of records) {
       const owner = rec.hlc.device;
-      if (idEquals(owner, this.self) || (sender && idEquals(sender, owner))) continue;
+      if (idEquals(owner, this.self)) continue;
       const key = Buffer.from(owner).toString('hex');
       let s = sealed.get(key);
-      if (s === undefined) sealed.set(key, (s = this.sealedHere(w, owner)));
+      if (s === undefined) sealed.set(key, (s = this.sealedHere(w, owner) && this.room(w, owner, records.length)));
       if (!s) continue;
       this.keep(w, owner, model, rec.uuid);
       if (model.name === 'location' && rec.deleted) {
@@ -57,10 +62,41 @@ export class OwnerUndo {
     }
   }
 
+  /**
+   * Whether `n` more versions of `owner`'s rows fit (MAX_UNDO_PER_OWNER).
+   * If not, what is held of it stops being the last sealed state plus what
+   * is kept: the seal it last matched is dropped with what was kept (no
+   * rolling back to it, no serving it to its owner), until its rows match
+   * a seal again.
+   */
+  private room(w: Writer, owner: Id, n: number): boolean {
+    const kept = w.value('SELECT count(*) FROM owner_undo WHERE owner = ?', [owner]) as number;
+    if (kept + n <= MAX_UNDO_PER_OWNER) return true;
+    this.forget(w, owner);
+    w.run('DELETE FROM owner_verified WHERE owner = ?', [owner]);
+    return false;
+  }
+
   private keep(w: Writer, owner: Id, model: DeviceOwnedModel, uuid: Id, known?: StateRecord): void {
     if (w.value('SELECT 1 FROM owner_undo WHERE owner = ? AND model = ? AND uuid = ?', [owner, model.name, uuid]) !== undefined) return;
     const prior = known ?? model.get(w, uuid);
     w.run('INSERT INTO owner_undo (owner, model, uuid, prior) VALUES (?, ?, ?, ?)', [owner, model.name, uuid, prior ? encodeWith(stateRecordEncoding(model), prior) : null]);
+  }
+
+  /**
+   * Per model, the rows of `owner` changed since they last matched its
+   * seal here: each one's version then (`prior`, null: it had none) and
+   * now (`now`, null: gone).
+   */
+  changed(r: Reader, owner: Id): Map<string, { uuid: Id; prior: StateRecord | null; now: StateRecord | null }[]> {
+    const out = new Map<string, { uuid: Id; prior: StateRecord | null; now: StateRecord | null }[]>();
+    for (const [name, uuid, prior] of r.rows('SELECT model, uuid, prior FROM owner_undo WHERE owner = ?', [owner])) {
+      const m = this.registry.deviceOwnedModel(name as string);
+      let list = out.get(m.name);
+      if (!list) out.set(m.name, (list = []));
+      list.push({ uuid: uuid as Id, prior: prior ? decodeWith(stateRecordEncoding(m), prior as Uint8Array, 'undo record') : null, now: m.get(r, uuid as Id) });
+    }
+    return out;
   }
 
   /** What is held of `owner` is what it sealed: nothing to undo any more. */

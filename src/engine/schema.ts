@@ -134,4 +134,19 @@ export const MIGRATIONS: Migration[] = [
       'CREATE TABLE owner_undo (owner BLOB NOT NULL, model TEXT NOT NULL, uuid BLOB NOT NULL, prior BLOB, PRIMARY KEY (owner, model, uuid)) WITHOUT ROWID',
     ],
   },
+  {
+    version: 10,
+    name: "seals name the latest seal their owner's copy knew of when it opened",
+    statements: [
+      // Seals signed before `base` was part of what is signed no longer verify: gone (each owner's next one comes soon).
+      'DELETE FROM owner_seal',
+      'DELETE FROM owner_verified',
+      'DELETE FROM owner_undo',
+      'ALTER TABLE owner_seal ADD COLUMN base BLOB',
+      'ALTER TABLE owner_verified ADD COLUMN base BLOB',
+      // Per owner, the latest seal made by a copy of its data its newest seal's copy does not descend from (owner-proofs.ts).
+      'CREATE TABLE owner_orphan (owner BLOB PRIMARY KEY, sealed_at BLOB NOT NULL, newest BLOB NOT NULL, rows INTEGER NOT NULL, digest BLOB NOT NULL, ' +
+        'public_key BLOB NOT NULL, signature BLOB NOT NULL, base BLOB NOT NULL) WITHOUT ROWID',
+    ],
+  },
 ];

@@ -120,6 +120,10 @@ export class DeviceOwnedTable implements DeviceOwnedModel {
     }
   }
 
+  versionOf(rec: StateRecord): Uint8Array {
+    return rowVersion(this.name, rec.uuid, time(rec.hlc), rec.deleted, sqlValues(this.fields, rec.data, rec.deleted ? this.isIdentity : undefined));
+  }
+
   restoreRow(w: Writer, prior: StateRecord): void {
     const values = sqlValues(this.fields, prior.data, prior.deleted ? this.isIdentity : undefined);
     const t = time(prior.hlc);

@@ -317,6 +317,10 @@ export class EntryTable implements DeviceOwnedModel {
     return r.rows(`${SELECT} WHERE l.uuid = ? AND e.hlc IS NOT NULL AND e.hlc < ?`, [location, before]).map((row) => this.toRecord(row));
   }
 
+  versionOf(rec: StateRecord): Uint8Array {
+    return rowVersion(this.name, rec.uuid, time(rec.hlc), rec.deleted, hashValues(rec.data.location as Uint8Array, rec.deleted, rec.data));
+  }
+
   restoreRow(w: Writer, prior: StateRecord): void {
     const row = w.rows('SELECT id FROM entry WHERE uuid = ?', [prior.uuid])[0];
     if (!row) {

@@ -120,6 +120,8 @@ export interface DeviceOwnedModel extends ModelBase {
   newestStamp(r: Reader, owner: Id): Uint8Array | null;
   /** Feeds every row version held (its row-version.ts bytes; directory stubs left out) to `add`, to compute owner states from the rows; only `owner`'s if given. */
   scanRows(r: Reader, add: (owner: Id, version: Uint8Array, time: Uint8Array, deleted: boolean) => void, owner?: Id): void;
+  /** The row-version.ts bytes of a received record as it would be held (valid until the next call: hash them at once). */
+  versionOf(rec: StateRecord): Uint8Array;
   /** Puts a row back as it was (`prior`, possibly older than what is held), in place (rows that point at it keep pointing at it). */
   restoreRow(w: Writer, prior: StateRecord): void;
   /** Takes a row away as if it had never arrived (a directory others point at stays as a stub). */

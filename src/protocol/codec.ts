@@ -121,6 +121,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
   const seal = struct<OwnerSeal>('seal', {
     owner: id,
     sealedAt: hlcTime,
+    base: hlcTime,
     newest: hlcTime,
     rows: boundedUint('rows', 0, MAX_SAFE),
     digest: fixedBytes('digest', SEAL_DIGEST_BYTES),
@@ -141,7 +142,14 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
       }),
       shared: boundedArray('shared sums', sharedSum, { max: MAX_MODELS, minItemBytes: 2 + 1 + SUM_BYTES, uniqueBy: (x) => x.model }),
       settled: bool,
-      seals: boundedArray('seals', seal, { max: MAX_VECTOR_ENTRIES, minItemBytes: 16 + 8 + 8 + 1 + SEAL_DIGEST_BYTES + PUBLIC_KEY_BYTES + SIGNATURE_BYTES, uniqueBy: (x) => idKeyOf(x.owner) }),
+      seals: boundedArray('seals', seal, {
+        max: MAX_VECTOR_ENTRIES,
+        minItemBytes: 16 + 8 + 8 + 1 + SEAL_DIGEST_BYTES + PUBLIC_KEY_BYTES + SIGNATURE_BYTES,
+        uniqueBy: (x) => `${idKeyOf(x.owner)}/${idKeyOf(x.signature)}`,
+        // Per device, its newest seal, the one the sender's rows of it last matched, and the latest of a copy of
+        // its data its newest one does not descend from (OwnerProofs.sealsToShare).
+        perKey: { key: (x) => idKeyOf(x.owner), max: 3 },
+      }),
     }),
     'state-change': message('state-change', {
       model: models.deviceOwnedName,
@@ -161,6 +169,7 @@ function messageCodecs(models: ModelCodecs): MessageCodecTable {
       owner: id,
       after: optional(hlcTime),
       limit,
+      asHeld: bool,
     }),
     'state-response': message(
       'state-response',

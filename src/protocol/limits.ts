@@ -5,7 +5,7 @@
  */
 
 /** Travels in Hello; a peer speaking another version is refused with code 'version'. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Largest message (frame payload) sent or accepted: 8 MiB. */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;

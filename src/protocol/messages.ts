@@ -94,6 +94,12 @@ export interface StateRequestMessage {
   readonly after: Uint8Array | null;
   /** 1 … MAX_RECORDS. */
   readonly limit: number;
+  /**
+   * Asked by the owner itself: its rows as held here, not as it last sealed
+   * them (a device that lost rows in a restore takes back what no seal
+   * covers, within bounds: Backfill.pullOwn). Otherwise ignored.
+   */
+  readonly asHeld: boolean;
 }
 
 export interface StateResponseMessage {

@@ -204,17 +204,30 @@ export interface ArrayBounds<T> {
   minItemBytes: number;
   /** Elements must be distinct by this key. */
   uniqueBy?: (item: T) => string;
+  /** At most `max` elements may share this key. */
+  perKey?: { key: (item: T) => string; max: number };
 }
 
 export function boundedArray<T>(what: string, enc: Codec<T>, bounds: ArrayBounds<T>): Codec<readonly T[]> {
-  const { max, minItemBytes, uniqueBy } = bounds;
+  const { max, minItemBytes, uniqueBy, perKey } = bounds;
   const checkUnique = (list: readonly T[]) => {
-    if (!uniqueBy || list.length < 2) return;
-    const seen = new Set<string>();
-    for (const item of list) {
-      const k = uniqueBy(item);
-      if (seen.has(k)) fail('bad-record', `${what} lists the same entry twice`);
-      seen.add(k);
+    if (list.length < 2) return;
+    if (uniqueBy) {
+      const seen = new Set<string>();
+      for (const item of list) {
+        const k = uniqueBy(item);
+        if (seen.has(k)) fail('bad-record', `${what} lists the same entry twice`);
+        seen.add(k);
+      }
+    }
+    if (perKey) {
+      const counts = new Map<string, number>();
+      for (const item of list) {
+        const k = perKey.key(item);
+        const n = (counts.get(k) ?? 0) + 1;
+        if (n > perKey.max) fail('bad-record', `${what} lists more than ${perKey.max} entries for one key`);
+        counts.set(k, n);
+      }
     }
   };
   return {

@@ -15,9 +15,11 @@
  * received over rows received plus rows the partner says remain.
  *
  * This device's own rows are pulled too when a partner holds newer ones
- * than it does (it was restored from an old copy of its data, or re-joined:
- * its peers give back what it wrote since). And where a partner and this
- * device both hold an owner's rows complete up to the same newest stamp but
+ * than it does, or shows it a seal of its own made by a copy of its data
+ * this one is not (it was restored from an old copy, or re-joined: its
+ * peers give back what it wrote since). They are pulled as a whole set and
+ * taken only if it hashes to the seal of its own the partner sends with it
+ * (pullOwn says when else). And where a partner and this device both hold an owner's rows complete up to the same newest stamp but
  * their sums differ (models/owner-state.ts), one of them holds rows the
  * other lacks (rows a restored device wrote before it went back in time,
  * which it no longer has): the whole set is pulled and merged, once per
@@ -26,9 +28,10 @@
 import { compareBytes, encodeHlcTime } from '../core/hlc';
 import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import { sameSum, type OwnerState } from '../models/owner-state';
-import { matches, sameSeal, type OwnerSeal } from '../engine/owner-seals';
-import type { Library } from '../engine/library';
-import type { HelloMessage } from '../protocol';
+import { checkSeal, matches, sameSeal, stateOfRows, type OwnerSeal } from '../engine/owner-seals';
+import type { DeviceOwnedModel, StateRecord } from '../models/model';
+import type { Library, OwnRows } from '../engine/library';
+import type { HelloMessage, StateResponseMessage } from '../protocol';
 import type { Session, SessionOptions } from './session';
 
 export interface ModelProgress {
@@ -76,6 +79,10 @@ export class Backfill {
   private readonly reconciled = new Map<string, string>();
   /** Per Hello received: the (owner/model) sets to pull whole from its sender, with the sum it reported (decided once per Hello). */
   private whole = new WeakMap<HelloMessage, Map<string, string>>();
+  /** Per Hello received: the seals of this device's own in it whose rows this device lost (Library.lostOwnSeal), not yet asked of its sender. */
+  private lost = new WeakMap<HelloMessage, OwnerSeal[]>();
+  /** `${peer}/${signature}`: lost seals of its own already asked of that partner in this run (not again: it gave what it held). */
+  private readonly askedLost = new Set<string>();
 
   constructor(private readonly host: BackfillHost) {}
 
@@ -111,6 +118,7 @@ export class Backfill {
   restart(peer: Id | null): void {
     this.pulled = new WeakMap();
     this.whole = new WeakMap();
+    this.lost = new WeakMap();
     this.resync = true;
     this.preferred = peer ? idKey(peer) : null;
   }
@@ -225,6 +233,8 @@ export class Backfill {
     const mine = new Map(lib.ownerStates().map((o) => [`${idKey(o.owner)}/${o.model}`, o]));
     let whole = this.whole.get(hello);
     if (!whole) this.whole.set(hello, (whole = this.diverged(s, hello, mine)));
+    let lost = this.lost.get(hello);
+    if (!lost) this.lost.set(hello, (lost = hello.seals.filter((x) => !this.askedLost.has(`${idKey(s.remote)}/${toHex(x.signature)}`) && lostOwnSeal(lib, x))));
     for (const model of lib.registry.deviceOwned) {
       const listed = new Set<string>();
       for (const w of hello.watermarks) {
@@ -233,8 +243,13 @@ export class Backfill {
         listed.add(key);
         const own = idEquals(w.owner, lib.deviceId);
         const held = mine.get(`${key}/${model.name}`) ?? null;
-        // Own rows: everything up to the newest is here. Others': up to the watermark.
-        const from = own ? (held?.newest ?? null) : lib.watermark(w.owner, model.name);
+        if (own) {
+          // Own rows: the whole set (pullOwn), when the partner has newer ones, other ones, or ones this device lost.
+          if (lost.length || !held?.newest || compareBytes(w.hlc, held.newest) > 0 || whole.has(`${key}/${model.name}`)) out.push({ owner: w.owner, model: model.name, from: null });
+          continue;
+        }
+        // Others': from the watermark.
+        const from = lib.watermark(w.owner, model.name);
         if (!from || compareBytes(w.hlc, from) > 0) {
           out.push({ owner: w.owner, model: model.name, from });
           continue;
@@ -300,6 +315,7 @@ export class Backfill {
 
   private async pullOwner(s: Session, owner: Id): Promise<void> {
     const lib = this.host.library;
+    if (idEquals(owner, lib.deviceId)) return this.pullOwn(s);
     // Rows of another device from a relay that this device held none of: at the end, they must be what the owner sealed.
     const relayed = !idEquals(owner, s.remote) && lib.ownerProof(owner).held === null && !lib.hasParked(owner);
     const pull: Pull = { seal: null };
@@ -314,6 +330,165 @@ export class Backfill {
       if (sum !== undefined && a.from === null) this.reconciled.set(`${idKey(s.remote)}/${key}`, sum);
     }
     if (!idEquals(owner, s.remote) && pull.seal && !pull.incomplete) await this.checkRelayed(s, owner, pull.seal, relayed);
+  }
+
+  /**
+   * This device's own rows, from a partner that holds some it lacks. First
+   * the partner's whole set of them as this device last sealed them, every
+   * model, each page with that seal, taken (merged, the newer version of
+   * each row winning) only if the whole set hashes to the seal: then every
+   * row in it is one this device wrote. A set that does not, under one
+   * seal throughout (or more rows than the seal counts), is the partner's
+   * lie: it is cut off. Rows without a seal of this device's are a lie too
+   * (an honest partner sends none: Session serves a device its own rows
+   * only as sealed); a seal that changes while pulling (the partner matched
+   * a newer one meanwhile) leaves it for the next Hello.
+   *
+   * Then, only when the partner's Hello showed seals of its own it lost
+   * (Library.lostOwnSeal), the rows of its own the partner holds beyond
+   * that set, on its word, page by page: those stamped where this copy of
+   * its data may have lost rows (Library.recoveryWindow), never a version
+   * older than one it holds. A lost seal is not asked of the same partner
+   * twice in a run, and is recovered (not asked for again, after a restart
+   * either) once its whole set came, or rows no seal covers came with it.
+   */
+  private async pullOwn(s: Session): Promise<void> {
+    const lib = this.host.library;
+    const lost = (s.hello && this.lost.get(s.hello)) || [];
+    const sealed = await this.sealedOwnSet(s);
+    if (sealed === 'forged') return;
+    if (sealed && !(await this.applyOwn(s, sealed.sets, { seal: sealed.seal }))) return;
+    const window = lost.length ? lib.recoveryWindow(lost) : null;
+    let taken = 0;
+    if (window) {
+      const n = await this.heldOwnRows(s, window);
+      if (n === null) return;
+      taken = n;
+    }
+    for (const x of lost) this.askedLost.add(`${idKey(s.remote)}/${toHex(x.signature)}`);
+    // Recovered: the lost seal whose whole set came, and all it showed when it gave rows no seal covers.
+    const recovered = taken > 0 ? lost : lost.filter((x) => sealed && sameSeal(x, sealed.seal));
+    if (recovered.length) await this.host.exclusive(() => lib.recovered(recovered));
+    // A whole set pulled to reconcile a sum (diverged): not again for the same sum from this partner.
+    const whole = s.hello ? this.whole.get(s.hello) : undefined;
+    for (const [key, sum] of whole ?? []) if (key.startsWith(`${idKey(lib.deviceId)}/`)) this.reconciled.set(`${idKey(s.remote)}/${key}`, sum);
+  }
+
+  /**
+   * The partner's whole set of this device's own rows as this device last
+   * sealed them, with that seal, shown to hash to it; null when it has
+   * none to give or its seal changed meanwhile; 'forged' when it lied
+   * about them (cut off).
+   */
+  private async sealedOwnSet(s: Session): Promise<{ sets: { model: DeviceOwnedModel; records: StateRecord[] }[]; seal: OwnerSeal } | null | 'forged'> {
+    const lib = this.host.library;
+    const self = lib.deviceId;
+    const sets: { model: DeviceOwnedModel; records: StateRecord[] }[] = [];
+    let seal: OwnerSeal | null = null;
+    let rows = 0;
+    const forged = (reason: string): 'forged' => {
+      s.forged(reason);
+      return 'forged';
+    };
+    for (const model of lib.registry.deviceOwned) {
+      const records: StateRecord[] = [];
+      for await (const resp of this.ownPages(s, model.name, false)) {
+        const n = resp.records.length;
+        // An honest partner never sends them otherwise (Session.serveState): a lie, and it is cut off.
+        if (n && !resp.seal) return forged(`it sent ${n} ${model.name} row(s) in this device's own name without a seal of this device's`);
+        if (resp.seal && seal && !sameSeal(seal, resp.seal)) return null;
+        if (resp.seal && !seal) {
+          if (!idEquals(resp.seal.owner, self)) return forged(`it sent this device's own rows with a seal of device ${idToString(resp.seal.owner)}`);
+          try {
+            checkSeal(lib.id, resp.seal);
+          } catch (e) {
+            return forged(`it sent this device's own rows with a seal this device did not make: ${(e as Error).message}`);
+          }
+          seal = resp.seal;
+        }
+        rows += n;
+        // Held until the whole set is checked: never more than the seal counts.
+        if (seal && rows > seal.rows) return forged(`it sent more rows of this device's own than the seal it sent them with counts (${seal.rows})`);
+        for (const r of resp.records) records.push(r);
+      }
+      if (records.length) sets.push({ model, records });
+    }
+    if (!seal) return null;
+    const got = stateOfRows(sets);
+    if (!matches(got, seal)) return forged(`the rows of this device's own it sent are not what this device sealed (${got?.rows ?? 0} rows sent, ${seal.rows} sealed)`);
+    return { sets, seal };
+  }
+
+  /**
+   * The rows of this device's own the partner holds, as held, applied page
+   * by page where they may be rows this device lost (`window`): the number
+   * taken, or null if a stamp was refused (later models wait).
+   */
+  private async heldOwnRows(s: Session, window: { after: Uint8Array; through: Uint8Array }): Promise<number | null> {
+    const lib = this.host.library;
+    let taken = 0;
+    for (const model of lib.registry.deviceOwned) {
+      for await (const resp of this.ownPages(s, model.name, true)) {
+        // Rows it holds at that stamp or newer (its own writes of this run among them) need nothing; others only in the window.
+        const wanted = resp.records.filter((r) => {
+          const t = encodeHlcTime(r.hlc);
+          return compareBytes(t, window.after) > 0 && compareBytes(t, window.through) <= 0 && !lib.holdsVersion(model.name, r);
+        });
+        if (wanted.length === 0) continue;
+        const report = await s.apply(() => lib.applyState(model.name, wanted, undefined, null, window));
+        if (report.refused.length) return null;
+        taken += report.applied;
+      }
+    }
+    return taken;
+  }
+
+  /** The pages of this device's own `model` rows the partner serves, from the start (as last sealed, or `asHeld`), counted as progress. */
+  private async *ownPages(s: Session, model: string, asHeld: boolean): AsyncGenerator<StateResponseMessage> {
+    const self = this.host.library.deviceId;
+    const count = this.countFor(s, self, model);
+    let after: Uint8Array | null = null;
+    for (;;) {
+      const resp = await s.requestState(model, self, after, this.host.options.pageSize, asHeld);
+      if (resp.model !== model || !idEquals(resp.owner, self)) {
+        throw new Error(`asked for this device's own ${model} rows, the partner answered with the ${resp.model} rows of device ${idToString(resp.owner)}`);
+      }
+      const n = resp.records.length;
+      for (const c of count) {
+        c.received += n;
+        c.announced = c.received + resp.remaining;
+      }
+      this.report();
+      yield resp;
+      if (!resp.hasMore || n === 0) return;
+      after = encodeHlcTime(resp.records[n - 1].hlc);
+    }
+  }
+
+  /** Applies rows of this device's own as `own` allows, in dependency order; false if a stamp was refused (later models wait). */
+  private async applyOwn(s: Session, sets: readonly { model: DeviceOwnedModel; records: readonly StateRecord[] }[], own: OwnRows): Promise<boolean> {
+    const lib = this.host.library;
+    for (const { model, records } of sets) {
+      for (let i = 0; i < records.length; i += OWN_APPLY_ROWS) {
+        const part = records.slice(i, i + OWN_APPLY_ROWS);
+        const report = await s.apply(() => lib.applyState(model.name, part, undefined, null, own));
+        if (report.refused.length) return false;
+      }
+    }
+    return true;
+  }
+
+  /** The progress counts a pull of `owner`'s `model` rows from `s` adds to: this round's, and this partner's. */
+  private countFor(s: Session, owner: Id, model: string): ModelProgress[] {
+    const key = countKey(owner, model);
+    let count = this.counts.get(key);
+    if (!count) this.counts.set(key, (count = { received: 0, announced: 0 }));
+    const peerKey = idKey(s.remote);
+    let served = this.byPeer.get(peerKey);
+    if (!served) this.byPeer.set(peerKey, (served = new Map()));
+    let mine = served.get(key);
+    if (!mine) served.set(key, (mine = { received: 0, announced: 0 }));
+    return [count, mine];
   }
 
   /**
@@ -348,14 +523,7 @@ export class Backfill {
   private async pullModel(s: Session, owner: Id, model: string, from: Uint8Array | null, pull: Pull): Promise<boolean> {
     const lib = this.host.library;
     const { pageSize } = this.host.options;
-    const key = countKey(owner, model);
-    let count = this.counts.get(key);
-    if (!count) this.counts.set(key, (count = { received: 0, announced: 0 }));
-    const peerKey = idKey(s.remote);
-    let served = this.byPeer.get(peerKey);
-    if (!served) this.byPeer.set(peerKey, (served = new Map()));
-    const mine = served.get(key) ?? { received: 0, announced: 0 };
-    served.set(key, mine);
+    const [count, mine] = this.countFor(s, owner, model);
     let next = s.requestState(model, owner, from, pageSize);
     for (;;) {
       const resp = await next;
@@ -414,6 +582,18 @@ interface Pull {
   seal: OwnerSeal | null;
   /** Some rows were not taken (no room to wait for a parent, or refused): no verdict on the rest. */
   incomplete?: boolean;
+}
+
+/** Rows of this device's own taken back per apply (one transaction each). */
+const OWN_APPLY_ROWS = 2000;
+
+/** Whether a seal in a partner's Hello is one of this device's own whose rows it lost; one that does not verify is not (the Hello's seals are checked, and refused, as they are taken). */
+function lostOwnSeal(lib: Library, seal: OwnerSeal): boolean {
+  try {
+    return lib.lostOwnSeal(seal);
+  } catch {
+    return false;
+  }
 }
 
 function countKey(owner: Id, model: string): string {

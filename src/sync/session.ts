@@ -425,7 +425,7 @@ export class Session {
         return;
       case 'state-request':
         if (!this.admitRequest(msg.requestId)) return;
-        void this.serveState(msg.requestId, msg.model, msg.owner, msg.after, msg.limit);
+        void this.serveState(msg.requestId, msg.model, msg.owner, msg.after, msg.limit, msg.asHeld);
         return;
       case 'shared-change-request':
         if (!this.admitRequest(msg.requestId)) return;
@@ -557,8 +557,8 @@ export class Session {
   }
 
   /** Asks the partner for `owner`'s `model` rows stamped after `after`. */
-  requestState(model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<StateResponseMessage> {
-    return this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model as never, owner, after, limit });
+  requestState(model: string, owner: Id, after: Uint8Array | null, limit: number, asHeld = false): Promise<StateResponseMessage> {
+    return this.request<StateResponseMessage>({ type: 'state-request', requestId: this.nextRequestId++, model: model as never, owner, after, limit, asHeld });
   }
 
   /** Asks the partner for the shared changes this device lacks, or (with `snapshot`) a page of its shared rows. */
@@ -669,17 +669,20 @@ export class Session {
     return true;
   }
 
-  private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number): Promise<void> {
+  private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number, asHeld: boolean): Promise<void> {
     const lib = this.host.library;
     const max = Math.min(limit, MAX_RECORDS);
     try {
-      // Another owner's rows only while they are exactly what it sealed: else nothing, vouching for nothing.
-      const servable = this.serves(owner);
-      const records = servable ? lib.stateSince(model, owner, after, max) : [];
-      const completeThrough = servable ? lib.completeThrough(owner, model) : null;
-      const seal = servable ? lib.sealFor(owner) : null;
+      // To their owner, its rows as it last sealed them (it takes back no other, but in a recovery: Backfill.pullOwn), or none.
+      const toOwner = idEquals(owner, this.remote) && !asHeld;
+      const sealed = toOwner ? lib.sealedRows(owner) : null;
+      const servable = toOwner ? sealed !== null : this.serves(owner);
+      const records = !servable ? [] : sealed ? lib.sealedStateSince(sealed, model, after, max) : lib.stateSince(model, owner, after, max);
+      const completeThrough = servable && !sealed ? lib.completeThrough(owner, model) : null;
+      const seal = sealed ? sealed.seal : servable ? lib.sealFor(owner) : null;
+      const countSince = (t: Uint8Array | null) => (sealed ? lib.countSealedStateSince(sealed, model, t) : lib.countStateSince(model, owner, t));
       // Counting what is left costs a scan of it: count once per run of pages, then subtract.
-      const key = `${model}/${idKey(owner)}`;
+      const key = `${model}/${idKey(owner)}/${sealed ? 'sealed' : 'held'}`;
       const run = this.serving.get(key);
       const continues = run && after && compareBytes(run.next, after) === 0;
       let last = after;
@@ -688,7 +691,7 @@ export class Session {
       const { bytes } = encodeFitting(records, (part): Message => {
         sent = part.length;
         last = part.length ? encodeHlcTime(part[part.length - 1].hlc) : after;
-        remaining = !servable ? 0 : continues ? Math.max(0, run.remaining - part.length) : lib.countStateSince(model, owner, last);
+        remaining = !servable ? 0 : continues ? Math.max(0, run.remaining - part.length) : countSince(last);
         // Rows written since the count are not missed; nor those a full frame left out.
         const hasMore = remaining > 0 || part.length === max || part.length < records.length;
         return { type: 'state-response', requestId, model: model as never, owner, records: part, hasMore, remaining, completeThrough, seal };

@@ -14,9 +14,12 @@
  *   brought, and names it when it held none of those rows before). Not in a
  *   pull that continues (rows several relays brought that do not match are
  *   left, shown as not matching, never served: issue 12 names the rest),
- *   nor of the receiver's own rows (a device restored from an old copy
- *   takes them back from its peers on their word);
+ *   nor of the receiver's own rows (see `own-forged`);
  * - `live-forged`: another device's rows sent as a live change of its own;
+ * - `own-forged`: a Hello that says it holds newer rows of the receiver's
+ *   own, and then, in the page of them the receiver asks for, a location
+ *   in the receiver's name it never wrote (without a seal, or under the
+ *   receiver's real seal): the receiver must take none of it;
  * - `acks`: acknowledgements of made-up origins;
  * - `orphans`: more rows than one partner may leave waiting for a parent
  *   (locations of made-up devices, whose device row never comes);
@@ -25,10 +28,11 @@
  * Honest devices must refuse every lie, name the liar (an error reported
  * against it), keep every acknowledged write and converge (the liar with
  * them, once it stops lying and its cut-offs expire), and hold no forged
- * row once healed.
+ * or planted row once healed.
  *
  * Seeded from its own stream, so schedules without a liar are unchanged.
  */
+import { decodeHlcTime, encodeHlcTime } from '../../src/core/hlc';
 import { idKey, type Id } from '../../src/core/ids';
 import { sign, type DeviceKeyPair } from '../../src/core/signing';
 import { changeSigningBytes } from '../../src/engine/records';
@@ -36,9 +40,11 @@ import { registry } from '../../src/engine/registry';
 import type { SharedChange, StateRecord } from '../../src/models/model';
 import { decodeMessage, encodeMessage, type Message } from '../../src/protocol';
 import { Random } from '../support/random';
+import { EventEmitter } from 'node:events';
+import type { Link, Transport } from '../../src/engine/transport';
 import type { MemoryNetwork } from './memory-network';
 
-export type Lie = 'altered' | 'claimed' | 'foreign' | 'forged' | 'live-forged' | 'acks' | 'garbage' | 'orphans';
+export type Lie = 'altered' | 'claimed' | 'foreign' | 'forged' | 'live-forged' | 'own-forged' | 'acks' | 'garbage' | 'orphans';
 
 /**
  * Whether the liar forges rows of third devices it relays (`forged`). Off:
@@ -54,14 +60,19 @@ const ORPHANS_PER_FLOOD = 60;
 
 export class Liar {
   /** Lies told, by kind. */
-  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, forged: 0, 'live-forged': 0, acks: 0, garbage: 0, orphans: 0 };
+  readonly told: Record<Lie, number> = { altered: 0, claimed: 0, foreign: 0, forged: 0, 'live-forged': 0, 'own-forged': 0, acks: 0, garbage: 0, orphans: 0 };
+  /** Uuids (idKey) of rows it planted in another device's own name: no honest device may hold one. */
+  readonly planted = new Set<string>();
+  /** Per victim (idKey): the row in its own name to plant in the next page of its own locations it asks for. */
+  private readonly plants = new Map<string, StateRecord>();
   /** Partners (idKey) that were told at least one lie. */
   readonly victims = new Set<string>();
   private readonly rnd: Random;
   private active = false;
 
   constructor(
-    private readonly net: MemoryNetwork,
+    /** The simulated network whose frames it rewrites; null over a real transport (lyingTransport). */
+    private readonly net: MemoryNetwork | null,
     readonly device: Id,
     private readonly keyPair: DeviceKeyPair,
     private readonly libraryId: Id,
@@ -78,18 +89,21 @@ export class Liar {
 
   start(): void {
     this.active = true;
-    this.net.tamper = (from, to, frame) => {
-      if (!this.active) return [frame];
-      if (idKey(from) === idKey(this.device)) return this.rewrite(to, frame);
-      if (idKey(to) === idKey(this.device)) this.observe(from, frame);
-      return [frame];
-    };
+    if (this.net) this.net.tamper = (from, to, frame) => this.tamper(from, to, frame);
+  }
+
+  /** A frame from `from` to `to`: the frames that go instead (the liar's own rewritten, others' as they are, noted). */
+  tamper(from: Id, to: Id, frame: Uint8Array): Uint8Array[] {
+    if (!this.active) return [frame];
+    if (idKey(from) === idKey(this.device)) return this.rewrite(to, frame);
+    if (idKey(to) === idKey(this.device)) this.observe(from, frame);
+    return [frame];
   }
 
   /** Tells no more lies (the network heals; its frames go out as its engine wrote them). */
   stop(): void {
     this.active = false;
-    this.net.tamper = null;
+    if (this.net) this.net.tamper = null;
   }
 
   /** `${requester}/${requestId}` of state requests from scratch (no `after`): the pages it forges (see `forged`). */
@@ -148,6 +162,28 @@ export class Liar {
         const claimed: SharedChange = { ...body, signature: sign(this.keyPair, changeSigningBytes(this.libraryId, registry.sharedModel(body.model), body)) };
         lie('claimed', encodeMessage({ type: 'shared-change', change: claimed }));
       }
+    }
+    if (msg.type === 'hello' && this.rnd.chance(0.2)) {
+      // Says it holds a location of the receiver's own newer than any it has: the receiver asks for its rows.
+      const hello = msg;
+      const mark = hello.watermarks.find((w) => idKey(w.owner) === idKey(to) && w.model === 'location');
+      if (mark) {
+        const t = decodeHlcTime(mark.hlc);
+        const plant: StateRecord = { uuid: this.rnd.bytes(16), hlc: { ms: t.ms + 1, counter: 0, device: to }, deleted: false, data: { device: to, volume: null, path: '/planted', name: 'planted', workspace_key: 'planted', entry_count: 0, total_bytes: 0 } };
+        this.plants.set(idKey(to), plant);
+        msg = { ...hello, watermarks: hello.watermarks.map((w) => (w === mark ? { ...w, hlc: encodeHlcTime(plant.hlc), rows: w.rows + 1 } : w)) };
+        frame = encodeMessage(msg);
+      }
+    }
+    const plant = msg.type === 'state-response' && msg.model === 'location' && idKey(msg.owner) === idKey(to) ? this.plants.get(idKey(to)) : undefined;
+    if (plant && msg.type === 'state-response') {
+      this.plants.delete(idKey(to));
+      this.planted.add(idKey(plant.uuid));
+      // Under the receiver's own seal when the liar's engine sent one (the set no longer hashes to it), else with none.
+      msg = { ...msg, records: [...msg.records, plant], hasMore: false, remaining: 0, seal: this.rnd.chance(0.5) ? msg.seal : null };
+      frame = encodeMessage(msg);
+      this.told['own-forged']++;
+      this.victims.add(idKey(to));
     }
     // Only pages of a pull from scratch, and not of the receiver's own rows: see `forged` above.
     const scratch = msg.type === 'state-response' && this.fromScratch.delete(`${idKey(to)}/${msg.requestId}`);
@@ -208,5 +244,57 @@ function replaceChange(msg: Message, from: SharedChange, to: SharedChange): Mess
       return { ...msg, changes: msg.changes.map((c) => (c === from ? to : c)) };
     default:
       return msg;
+  }
+}
+
+/**
+ * The liar's device's transport with every frame it sends rewritten by the
+ * liar (and every frame it receives shown to it): the same lies over a
+ * real network (Hyperswarm) as over the simulated one.
+ */
+export function lyingTransport(inner: Transport, liar: Liar): Transport {
+  const events = new EventEmitter();
+  inner.on('link', (link) => events.emit('link', new LyingLink(link, liar)));
+  return {
+    setPartners: (devices) => inner.setPartners(devices),
+    on: (event: 'link', listener: (link: Link) => void) => void events.on(event, listener),
+    close: () => inner.close(),
+  };
+}
+
+class LyingLink implements Link {
+  constructor(
+    private readonly inner: Link,
+    private readonly liar: Liar,
+  ) {}
+
+  get remote(): Id {
+    return this.inner.remote;
+  }
+
+  get open(): boolean {
+    return this.inner.open;
+  }
+
+  get congested(): boolean {
+    return this.inner.congested;
+  }
+
+  send(frame: Uint8Array): boolean {
+    let taken = true;
+    for (const f of this.liar.tamper(this.liar.device, this.inner.remote, frame)) taken = this.inner.send(f) && taken;
+    return taken;
+  }
+
+  close(reason?: string): void {
+    this.inner.close(reason);
+  }
+
+  on(event: 'frame', listener: (frame: Uint8Array) => void): void;
+  on(event: 'drain', listener: () => void): void;
+  on(event: 'close', listener: (reason: string) => void): void;
+  on(event: 'frame' | 'drain' | 'close', listener: (arg: never) => void): void {
+    if (event === 'frame') this.inner.on('frame', (f: Uint8Array) => (this.liar.tamper(this.inner.remote, this.liar.device, f), (listener as (f: Uint8Array) => void)(f)));
+    else this.inner.on(event as 'drain', listener as () => void);
   }
 }

@@ -53,7 +53,7 @@ export interface Item {
 }
 
 export interface Violation {
-  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'author' | 'write-failed' | 'liar-unnamed';
+  invariant: 'phantom' | 'ghost' | 'acked-lost' | 'liveness' | 'diverged' | 'parked' | 'author' | 'write-failed' | 'liar-unnamed' | 'planted-held';
   node: string;
   detail: string;
 }

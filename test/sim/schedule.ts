@@ -67,8 +67,9 @@ export interface ScheduleResult {
   lostWrites: number;
   survivedWrites: number;
   excusedWrites: number;
-  /** Lies the lying device told (with `liar`), and how many devices reported it. */
+  /** Lies the lying device told (with `liar`), by kind and in all, and how many devices reported it. */
   lies?: number;
+  told?: Readonly<Record<string, number>>;
   liarBlamedBy?: number;
   /** Hash of what happened (events, store sequence numbers, final digests): equal for equal seeds. */
   trace: string;
@@ -368,10 +369,19 @@ export async function runSchedule(seed: number, opts: ScheduleOptions = {}): Pro
       const id = idKey(liar.device);
       const blamedBy = nodes.filter((n) => n !== nodes[0] && (n.blamed.get(id) ?? 0) > 0);
       result.lies = liar.lies;
+      result.told = { ...liar.told };
       result.liarBlamedBy = blamedBy.length;
       // Lies can be lost with their frames (drops, cut links, a victim's crash); many of them cannot all be.
       if (liar.lies >= 20 && blamedBy.length === 0) {
         violations.push({ invariant: 'liar-unnamed', node: nodes[0].name, detail: `it told ${liar.lies} lies (${JSON.stringify(liar.told)}) and no device reported it` });
+      }
+      // No honest device holds a row the liar planted in another device's own name.
+      for (const n of nodes) {
+        if (n === nodes[0] || n.down) continue;
+        // (Liar.planted: locations.)
+        for (const [uuid] of n.library.read((r) => r.rows('SELECT uuid FROM location'))) {
+          if (liar.planted.has(idKey(uuid as Uint8Array))) violations.push({ invariant: 'planted-held', node: n.name, detail: `it holds location ${idKey(uuid as Uint8Array)}, planted by the liar in another device's name` });
+        }
       }
     }
     for (const u of unexpected) violations.push({ invariant: 'write-failed', node: u.split(':')[0], detail: `a local transaction failed unexpectedly: ${u}` });

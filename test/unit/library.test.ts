@@ -99,8 +99,9 @@ describe('Library', () => {
         w.run('DROP TABLE owner_seal'); // migration 9
         w.run('DROP TABLE owner_verified');
         w.run('DROP TABLE owner_undo');
+        w.run('DROP TABLE owner_orphan'); // migration 10
         w.run("DELETE FROM meta WHERE key IN ('owner_state', 'own_hlc')");
-        w.run('DELETE FROM _migrations WHERE version IN (4, 5, 9)');
+        w.run('DELETE FROM _migrations WHERE version IN (4, 5, 9, 10)');
       });
       await old.close();
       const reopened = track(await Library.open({ dataDir, libraryId: a.id }));

@@ -4,7 +4,6 @@
  * sockets. Nothing here reaches the public DHT.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { idFromString, idToString } from '../../src/core/ids';
 import { deviceIdOf, deviceKeyPair } from '../../src/core/signing';
@@ -17,21 +16,11 @@ import type { InviteInfo } from '../../src/service/pairing-desk';
 import { EntryTree, fillRelayedTree } from '../../bench/entries';
 import { CliProcess, runCli } from '../support/cli-process';
 import { cliTestnet, libraryStatus } from '../support/cli-testnet';
+import { checkout } from '../support/checkout';
 import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A folder that is a checkout of `remote`, with `files` (relative path → content). */
-function checkout(remote: string, files: Record<string, string>): string {
-  const dir = tempDir('lls-ws-');
-  fs.mkdirSync(path.join(dir, '.git'));
-  fs.writeFileSync(path.join(dir, '.git', 'config'), `[remote "origin"]\n\turl = ${remote}\n`);
-  for (const [rel, body] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), body);
-  }
-  return dir;
-}
 
 describe('real peers: CLI processes on a local testnet', function () {
   this.timeout(180_000);

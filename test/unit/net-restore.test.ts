@@ -21,6 +21,7 @@ import type { InviteInfo } from '../../src/service/pairing-desk';
 import type { StatusReport } from '../../src/service/status';
 import { CliProcess, runCli } from '../support/cli-process';
 import { cliTestnet, controlCall, libraryStatus } from '../support/cli-testnet';
+import { checkout as checkoutOf } from '../support/checkout';
 import { tempDir } from '../support/tmp';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -28,16 +29,7 @@ const WAIT_MS = 60_000;
 const WORKSPACE = 'github.com/acme/restore';
 
 /** A checkout of WORKSPACE with `files` (relative path → content). */
-function checkout(files: Record<string, string>): string {
-  const dir = tempDir('lls-ws-');
-  fs.mkdirSync(path.join(dir, '.git'));
-  fs.writeFileSync(path.join(dir, '.git', 'config'), `[remote "origin"]\n\turl = git@github.com:acme/restore.git\n`);
-  for (const [rel, body] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), body);
-  }
-  return dir;
-}
+const checkout = (files: Record<string, string>) => checkoutOf('git@github.com:acme/restore.git', files);
 
 /** Copies a stopped device's data directory (its control socket, if one was left, is not data). */
 function copyDataDir(from: string, to: string): void {

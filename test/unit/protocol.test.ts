@@ -136,6 +136,7 @@ const sealArb = (owner?: Uint8Array) =>
   record({
     owner: owner ? fc.constant(owner) : idArb,
     sealedAt: timeArb,
+    base: timeArb,
     newest: timeArb,
     rows: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     digest: fc.uint8Array({ minLength: 32, maxLength: 32 }),
@@ -178,6 +179,7 @@ const arbs: { [T in MessageType]: fc.Arbitrary<Extract<Message, { type: T }>> } 
     owner: idArb,
     after: fc.option(timeArb, { nil: null }),
     limit: fc.integer({ min: 1, max: MAX_RECORDS }),
+    asHeld: fc.boolean(),
   }),
   'state-response': fc.tuple(deviceOwnedArb, idArb).chain(([m, owner]) =>
     record({
@@ -288,7 +290,7 @@ describe('protocol: message codecs', () => {
       const msgs: Message[] = [
         { type: 'state-change', model: m.name, record: records[0], seal: null },
         { type: 'state-batch', model: m.name, records, seal: null },
-        { type: 'state-request', requestId: 7, model: m.name, owner, after: new Uint8Array(8).fill(1), limit: MAX_RECORDS },
+        { type: 'state-request', requestId: 7, model: m.name, owner, after: new Uint8Array(8).fill(1), limit: MAX_RECORDS, asHeld: true },
         { type: 'state-response', requestId: 7, model: m.name, owner, records, hasMore: true, remaining: 123_456, completeThrough: new Uint8Array(8).fill(9), seal: null },
       ];
       for (const msg of msgs) assert.deepEqual(decodeMessage(encodeMessage(msg)), msg, `${m.name} ${msg.type}`);
@@ -373,9 +375,9 @@ describe('protocol: message codecs', () => {
     // A safe integer beyond compact-encoding's int range (±2^52) is refused by the encoder, not sent broken.
     const bigFile = { location: id(1), parent: null, name: 'big', kind: 0, size: 2 ** 52 + 5, mtime: 0 };
     expectProtocolError(enc({ type: 'state-change', model: 'entry', record: { uuid: id(2), hlc, deleted: false, data: bigFile } }), 'bad-record');
-    expectProtocolError(enc({ type: 'state-request', requestId: 0, model: 'entry', owner: id(1), after: null, limit: 10 }), 'bad-record');
-    expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: null, limit: MAX_RECORDS + 1 }), 'bad-record');
-    expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: new Uint8Array(7), limit: 1 }), 'bad-record');
+    expectProtocolError(enc({ type: 'state-request', requestId: 0, model: 'entry', owner: id(1), after: null, limit: 10, asHeld: false }), 'bad-record');
+    expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: null, limit: MAX_RECORDS + 1, asHeld: false }), 'bad-record');
+    expectProtocolError(enc({ type: 'state-request', requestId: 1, model: 'entry', owner: id(1), after: new Uint8Array(7), limit: 1, asHeld: false }), 'bad-record');
     expectProtocolError(enc({ type: 'hello', protocolVersion: PROTOCOL_VERSION + 1, libraryId: id(1), deviceId: id(2), vector: [], watermarks: [], shared: [], settled: true }), 'version');
     expectProtocolError(enc({ type: 'ack', vector: [{ origin: id(1), seq: 1 }, { origin: id(1), seq: 2 }] }), 'bad-record');
     expectProtocolError(enc({ type: 'ack', vector: Array.from({ length: MAX_VECTOR_ENTRIES + 1 }, () => ({ origin: id(1), seq: 1 })) }), 'too-large');
@@ -562,7 +564,7 @@ describe('protocol: decoding hostile input', () => {
       ['record of another owner in a response', concat(type('state-response'), uint(5), str('device'), id(1), uint(1), deviceRec, uint(0), uint(0), uint(0), uint(0)), 'not-owner'],
       [
         "another owner's seal in a response",
-        concat(type('state-response'), uint(5), str('device'), id(1), uint(0), uint(0), uint(0), uint(0), uint(1), id(2), new Uint8Array(8), new Uint8Array(8), uint(0), new Uint8Array(32), new Uint8Array(32), new Uint8Array(64)),
+        concat(type('state-response'), uint(5), str('device'), id(1), uint(0), uint(0), uint(0), uint(0), uint(1), id(2), new Uint8Array(8), new Uint8Array(8), new Uint8Array(8), uint(0), new Uint8Array(32), new Uint8Array(32), new Uint8Array(64)),
         'not-owner',
       ],
       ['seq 0', concat(type('shared-change'), str('tag'), tagChange({}, 'delete', 1).map((b, i) => (i === 40 ? 0 : b))), 'bad-record'],

@@ -66,7 +66,7 @@ describe(`simulation: ${SCHEDULES} random schedules`, function () {
     assert.equal(totals.failed, 0);
   });
 
-  it('with a paired device that lies (alters and claims others\' changes, answers for another owner, acks made-up origins, floods rows that never apply, sends garbage), every lie is refused, the liar is reported, and all converge', async () => {
+  it('with a paired device that lies (alters and claims others\' changes, answers for another owner, acks made-up origins, floods rows that never apply, sends garbage, plants rows in a device\'s own name), every lie is refused, the liar is reported, and all converge', async () => {
     const totals = eventTotals();
     try {
       await runSchedules(100_001, LIAR_SCHEDULES, JOBS, { liar: true }, (r) => totals.add(r));
