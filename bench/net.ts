@@ -67,6 +67,10 @@ import type { InviteInfo } from '../src/service/pairing-desk';
 import type { LibraryStatus, StatusReport } from '../src/service/status';
 import { createTestnet, type Testnet } from '../test/support/testnet';
 import { EntryTree, fillRelayedTree } from './entries';
+import { LtHash, lthashBackend } from '../src/core/lthash';
+import { encodeHlcTime } from '../src/core/hlc';
+import { registry } from '../src/engine/registry';
+import { checkSeal, makeSeal, stateOfRows } from '../src/engine/owner-seals';
 
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
@@ -417,6 +421,29 @@ interface BackfillResult {
   freshPeakRssMB: number;
   serverPeakRssMB: number;
   progressEvents: number;
+}
+
+/**
+ * What verifying a backfill costs the receiver, measured here on rows like
+ * the backfilled ones: each row's LtHash (its row version hashed and added,
+ * as every apply does for its owner's state), and checking one seal.
+ */
+function verificationCost(rows = 100_000): { hashUsPerRow: number; sealCheckUs: number } {
+  const tree = new EntryTree(rows);
+  const entry = registry.deviceOwnedModel('entry');
+  const records = [...tree.batches(rows)][0];
+  const sum = new LtHash();
+  for (const r of records.slice(0, 1000)) sum.add(entry.versionOf(r)); // warm
+  const t0 = performance.now();
+  for (const r of records) sum.add(entry.versionOf(r));
+  const hashUsPerRow = ((performance.now() - t0) * 1000) / rows;
+  const state = stateOfRows([{ model: entry, records }])!;
+  const library = randomBytes(16);
+  const seal = makeSeal(library, tree.key, tree.device, encodeHlcTime({ ms: Date.now(), counter: 0 }), state);
+  const checks = 200;
+  const t1 = performance.now();
+  for (let i = 0; i < checks; i++) checkSeal(library, seal);
+  return { hashUsPerRow, sealCheckUs: ((performance.now() - t1) * 1000) / checks };
 }
 
 async function backfill(): Promise<BackfillResult> {
@@ -779,6 +806,13 @@ async function main(): Promise<void> {
       `peak RSS server ${fmt(b.serverPeakRssMB)} MB, fresh ${fmt(b.freshPeakRssMB)} MB; ${b.progressEvents} progress events`,
   );
   say(`  the check afterwards ('status' with the digest on both, at once) took ${fmt(b.digestCheckMs)} ms (not timed)`);
+  const v = verificationCost();
+  const hashMs = (v.hashUsPerRow * N) / 1000;
+  say(
+    `  verification in it (measured in this process on the same rows): the LtHash of every row received, ${v.hashUsPerRow.toFixed(2)} µs/row (${lthashBackend}) = ` +
+      `${fmt(hashMs)} ms for ${fmt(N)} rows, ${((100 * hashMs) / b.freshCpuMs).toFixed(0)}% of the fresh service's CPU and ${((100 * hashMs) / b.ms).toFixed(0)}% of the backfill's time; ` +
+      `and one seal check per seal, ${fmt(v.sealCheckUs)} µs (a backfill's pages carry the same seal: checked once)`,
+  );
   Object.assign(figures, {
     backfillSeconds1M: r3(seconds),
     backfillRowsPerSec: Math.round(b.rowsPerSec),
@@ -796,6 +830,9 @@ async function main(): Promise<void> {
     serverOpenMs: Math.round(b.serverOpenMs),
     fillMs: Math.round(b.fillMs),
     digestCheckMs: Math.round(b.digestCheckMs),
+    verifyHashUsPerRow: r3(v.hashUsPerRow),
+    verifyHashMs: Math.round(hashMs),
+    verifySealCheckUs: r3(v.sealCheckUs),
   });
 
   // Live changes.
