@@ -7,7 +7,8 @@
 import { ControlClient } from '../../src/service/control-client';
 import { controlEndpoint } from '../../src/service/control-endpoint';
 import type { LibraryStatus, StatusReport } from '../../src/service/status';
-import { bundleCli, type CliProcess } from './cli-process';
+import assert from 'node:assert/strict';
+import { bundleCli, CliProcess, runCli } from './cli-process';
 import { createTestnet, type Testnet } from './testnet';
 import { cleanupTempDirs } from './tmp';
 
@@ -39,6 +40,21 @@ export function cliTestnet(): CliTestnet {
     cleanupTempDirs();
   });
   return t;
+}
+
+/** `leaderless ARGS --bootstrap <testnet>`, which must exit 0: its stdout. */
+export async function cliOk(net: CliTestnet, ...args: string[]): Promise<string> {
+  const r = await runCli(net.cli, [...args, '--bootstrap', net.bootstrap]);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `leaderless serve` on `dataDir` and the testnet, once it says it is serving (killed after the test). */
+export async function serveOn(net: CliTestnet, dataDir: string): Promise<CliProcess> {
+  const p = new CliProcess(net.cli, ['serve', '--data-dir', dataDir, '--bootstrap', net.bootstrap]);
+  net.procs.push(p);
+  await p.waitForStderr(/serving /);
+  return p;
 }
 
 /** One control call to the engine serving `dataDir` (a `serve` process), on a connection of its own. */

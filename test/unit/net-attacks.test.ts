@@ -21,8 +21,8 @@ import { SwarmHost } from '../../src/net/swarm-host';
 import type { InviteInfo } from '../../src/service/pairing-desk';
 import { PeerSync } from '../../src/sync/peer-sync';
 import { Liar, lyingTransport } from '../sim/byzantine';
-import { CliProcess, runCli } from '../support/cli-process';
-import { cliTestnet, controlCall, libraryStatus } from '../support/cli-testnet';
+import type { CliProcess } from '../support/cli-process';
+import { cliOk, cliTestnet, controlCall, libraryStatus, serveOn } from '../support/cli-testnet';
 import { checkout } from '../support/checkout';
 import { tempDir } from '../support/tmp';
 
@@ -39,18 +39,8 @@ describe('real peers: a paired device that lies (issue 12)', function () {
   this.timeout(240_000);
   const net = cliTestnet();
 
-  const ok = async (...args: string[]) => {
-    const r = await runCli(net.cli, [...args, '--bootstrap', net.bootstrap]);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-
-  async function serve(dataDir: string): Promise<CliProcess> {
-    const p = new CliProcess(net.cli, ['serve', '--data-dir', dataDir, '--bootstrap', net.bootstrap]);
-    net.procs.push(p);
-    await p.waitForStderr(/serving /);
-    return p;
-  }
+  const ok = (...args: string[]) => cliOk(net, ...args);
+  const serve = (dataDir: string) => serveOn(net, dataDir);
 
   async function until(what: string, fn: () => Promise<boolean>, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;

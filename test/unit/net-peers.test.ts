@@ -15,7 +15,7 @@ import { DEVICE_KEY_FILE } from '../../src/service/engine-service';
 import type { InviteInfo } from '../../src/service/pairing-desk';
 import { EntryTree, fillRelayedTree } from '../../bench/entries';
 import { CliProcess, runCli } from '../support/cli-process';
-import { cliTestnet, libraryStatus } from '../support/cli-testnet';
+import { cliOk, cliTestnet, libraryStatus, serveOn } from '../support/cli-testnet';
 import { checkout } from '../support/checkout';
 import { tempDir } from '../support/tmp';
 
@@ -30,18 +30,8 @@ describe('real peers: CLI processes on a local testnet', function () {
     const r = await runCli(net.cli, [...args, '--bootstrap', net.bootstrap]);
     return r;
   };
-  const ok = async (...args: string[]) => {
-    const r = await run(...args);
-    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-
-  async function serve(dataDir: string): Promise<CliProcess> {
-    const p = new CliProcess(net.cli, ['serve', '--data-dir', dataDir, '--bootstrap', net.bootstrap]);
-    net.procs.push(p);
-    await p.waitForStderr(/serving /);
-    return p;
-  }
+  const ok = (...args: string[]) => cliOk(net, ...args);
+  const serve = (dataDir: string) => serveOn(net, dataDir);
 
 
   async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
