@@ -142,6 +142,8 @@ export const MIGRATIONS: Migration[] = [
       'DELETE FROM owner_seal',
       'DELETE FROM owner_verified',
       'DELETE FROM owner_undo',
+      // Rows in this device's own name that waited for a parent were taken on a partner's word (it takes them only as sealed now).
+      "DELETE FROM parked WHERE owner = (SELECT value FROM meta WHERE key = 'device_id')",
       'ALTER TABLE owner_seal ADD COLUMN base BLOB',
       'ALTER TABLE owner_verified ADD COLUMN base BLOB',
       // Per owner, the latest seal made by a copy of its data its newest seal's copy does not descend from (owner-proofs.ts).
