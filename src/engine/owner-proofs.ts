@@ -88,7 +88,7 @@ export class OwnerProofs {
       return false;
     }
     // The whole seal is what was checked: the same signature under other fields is another seal.
-    const key = toHex(Buffer.concat([seal.owner, seal.sealedAt, seal.newest, Buffer.from(String(seal.rows)), seal.digest, seal.publicKey, seal.signature]));
+    const key = toHex(Buffer.concat([seal.owner, seal.sealedAt, seal.base, seal.newest, Buffer.from(String(seal.rows)), seal.digest, seal.publicKey, seal.signature]));
     if (!this.checked.has(key)) {
       checkSeal(this.library, seal);
       if (this.checked.size >= CHECKED_MAX) this.checked.clear();

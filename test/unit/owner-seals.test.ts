@@ -129,6 +129,11 @@ describe("owner seals: a device's own rows, whoever relays them (issue 12)", fun
       assert.equal(kept, 0);
       assert.equal(refused.length, 1);
       assert.ok(refused[0] instanceof OwnershipError);
+      // Only its base changed (what a partner's evidence of a restore rests on): refused too, though the rest was checked.
+      const rebased = { ...real, base: new Uint8Array(8).fill(0x7f) };
+      const other = await r.takeSeals([rebased]);
+      assert.equal(other.refused.length, 1, 'a seal whose base was changed is refused');
+      assert.ok(other.refused[0] instanceof OwnershipError);
       // Signed by the owner, but dated (it says) an hour ahead: it would outrank every later real seal.
       const held = stateOf(o.ownerStates().filter((x) => idEquals(x.owner, o.deviceId)))!;
       const ahead = makeSeal(o.id, keys[0], o.deviceId, Buffer.from(encodeHlcTime({ ms: Date.now() + 3_600_000, counter: 0 })), held);
