@@ -125,7 +125,6 @@ export interface Committed {
   shared: SharedChange[];
 }
 
-/** Moves the watermark with a page of `owner`'s rows, up to what the serving peer vouches for. */
 /**
  * Rows in this device's own name a caller may apply: those of a whole set
  * shown to hash to `seal`, a seal of its own; or, recovering rows it lost
@@ -133,6 +132,7 @@ export interface Committed {
  */
 export type OwnRows = { readonly seal: OwnerSeal } | { readonly after: Uint8Array; readonly through: Uint8Array };
 
+/** Moves the watermark with a page of `owner`'s rows, up to what the serving peer vouches for. */
 export interface StateCheckpoint {
   readonly owner: Id;
   /** The server's completeThrough: the watermark never passes it (null: it vouches for none). */
@@ -373,7 +373,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
       // own-seal-history.ts). Applied in memory at once; as with announceDevice below, not waited for to be durable.
       const sealed = store.transaction((w) => {
         lib.ownSeals.save(w);
-        lib.ownSeals.sealed(w, lib.proofs.ownSeal(w)?.sealedAt ?? null);
+        lib.sealOwn(w);
       });
       // Applied in memory now; its durability is not worth delaying the open for
       // (a failed journal write fails every later commit with StoreFailedError).
@@ -444,7 +444,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('hlc', ?)", [encodeHlc(this.clock.last())]);
         if (committed.state.size) w.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('own_hlc', ?)", [encodeHlc(this.ownClock.last())]);
         // Sealed here, in the transaction: every seal of its own this copy of the library made, it knows of (lostOwnSeal).
-        if (committed.state.size) this.ownSeals.sealed(w, this.proofs.ownSeal(w)?.sealedAt ?? null);
+        if (committed.state.size) this.sealOwn(w);
       });
     } catch (e) {
       // Rolled back: the log sequence must not skip. (The clock may stay ahead: that is harmless.)
@@ -681,7 +681,7 @@ export class Library extends TypedEmitter<LibraryEvents> {
         if (through) this.raiseWatermark(w, checkpoint.owner, model.name, compareBytes(through, last) < 0 ? through : last);
       }
       // Its own rows changed: sealed again, in the transaction.
-      if (ownNewest) this.ownSeals.sealed(w, this.proofs.ownSeal(w)?.sealedAt ?? null);
+      if (ownNewest) this.sealOwn(w);
     }, ownNewest);
     // Owners whose rows this device can now vouch for (or its own, changed through a partner: a new seal).
     const proven: Id[] = [];
@@ -1164,6 +1164,11 @@ export class Library extends TypedEmitter<LibraryEvents> {
    */
   recoveryWindow(seals: readonly OwnerSeal[]): { after: Uint8Array; through: Uint8Array } | null {
     return this.ownSeals.window(seals);
+  }
+
+  /** Seals this device's own rows as they are in the transaction `w`, and records when (own-seal-history.ts). */
+  private sealOwn(w: Writer): void {
+    this.ownSeals.sealed(w, this.proofs.ownSeal(w)?.sealedAt ?? null);
   }
 
   /** These lost seals' rows were taken back from a partner: they are not asked for again. */

@@ -20,6 +20,7 @@ import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
 import type { DeviceKeyPair } from '../core/signing';
 import { readOwnerStates, readOwnerStatesOf, type OwnerState } from '../models/owner-state';
 import type { Reader, Writer } from '../store';
+import { forgetUndo } from './owner-undo';
 import { checkSeal, keepOrphan, keepSeal, laterSeal, readOrphan, makeSeal, matches, readSeal, readSeals, sameSeal, SEAL_COLUMNS, sealOf, sealValues, stateOf, type OwnerSeal, type SealedState } from './owner-seals';
 
 function readVerified(r: Reader, owner: Id): { seal: OwnerSeal; since: number } | null {
@@ -119,8 +120,8 @@ export class OwnerProofs {
     const held = stateOf(this.statesOf(w, owner));
     const seal = idEquals(owner, this.device) ? (this.ownSeal(w) ?? readSeal(w, owner)) : readSeal(w, owner);
     if (!held || !seal || !matches(held, seal)) return false;
-    // Exactly what the owner sealed: nothing relayed since needs undoing (owner-undo.ts).
-    w.run('DELETE FROM owner_undo WHERE owner = ?', [owner]);
+    // Exactly what the owner sealed: nothing relayed since needs undoing.
+    forgetUndo(w, owner);
     const prior = readVerified(w, owner);
     if (prior && sameSeal(prior.seal, seal)) return false;
     w.run(`INSERT OR REPLACE INTO owner_verified (${SEAL_COLUMNS}, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [...sealValues(seal), prior ? prior.since : now]);

@@ -26,6 +26,11 @@ import type { Reader, Writer } from '../store';
 import { decodeWith, encodeWith, stateRecordEncoding } from './records';
 import type { Registry } from './registry';
 
+/** What is held of `owner` is what it sealed: nothing relayed since needs undoing. */
+export function forgetUndo(w: Writer, owner: Id): void {
+  w.run('DELETE FROM owner_undo WHERE owner = ?', [owner]);
+}
+
 /** Versions kept per owner, at most (a relay whose rows of an owner never match its seal again would keep them all). */
 export const MAX_UNDO_PER_OWNER = 50_000;
 
@@ -72,7 +77,7 @@ export class OwnerUndo {
   private room(w: Writer, owner: Id, n: number): boolean {
     const kept = w.value('SELECT count(*) FROM owner_undo WHERE owner = ?', [owner]) as number;
     if (kept + n <= MAX_UNDO_PER_OWNER) return true;
-    this.forget(w, owner);
+    forgetUndo(w, owner);
     w.run('DELETE FROM owner_verified WHERE owner = ?', [owner]);
     return false;
   }
@@ -97,11 +102,6 @@ export class OwnerUndo {
       list.push({ uuid: uuid as Id, prior: prior ? decodeWith(stateRecordEncoding(m), prior as Uint8Array, 'undo record') : null, now: m.get(r, uuid as Id) });
     }
     return out;
-  }
-
-  /** What is held of `owner` is what it sealed: nothing to undo any more. */
-  forget(w: Writer, owner: Id): void {
-    w.run('DELETE FROM owner_undo WHERE owner = ?', [owner]);
   }
 
   /**
@@ -143,7 +143,7 @@ export class OwnerUndo {
       }
     }
     (this.registry.deviceOwnedModel('entry') as EntryTable).dropLooseStubs(w, owner);
-    this.forget(w, owner);
+    forgetUndo(w, owner);
     w.run('DELETE FROM parked WHERE owner = ?', [owner]);
     // The watermarks go back to before every version undone, so a catch-up asks for them again (never forward).
     const before = oldest ? justBefore(oldest) : null;

@@ -74,6 +74,12 @@ interface Stored {
 }
 
 /** An entry's field values in field order, as row-version.ts hashes them (a tombstone keeps only its location). */
+/** The number `device` is stored under in entry.owner_no (device_no), or null if it owns none yet. */
+function ownerNoOf(r: Reader, device: Id): number | null {
+  const no = r.value('SELECT no FROM device_no WHERE device = ?', [device]);
+  return typeof no === 'number' ? no : null;
+}
+
 function hashValues(location: Uint8Array, deleted: boolean, d: Record<string, unknown>): SqlValue[] {
   if (deleted) return [location, null, null, null, null, null];
   return [location, (d.parent as Uint8Array | null) ?? null, d.name as string, d.kind as number, d.size as number, d.mtime as number];
@@ -303,9 +309,9 @@ export class EntryTable implements DeviceOwnedModel {
     const select =
       'SELECT e.owner_no, e.uuid, e.hlc, e.deleted, l.uuid, p.uuid, e.name, e.kind, e.size, e.mtime FROM entry e JOIN location l ON l.id = e.location_id ' +
       'LEFT JOIN entry p ON p.id = e.parent_id WHERE e.hlc IS NOT NULL';
-    const no = owner ? r.value('SELECT no FROM device_no WHERE device = ?', [owner]) : undefined;
-    if (owner && typeof no !== 'number') return;
-    const rows = owner ? r.rows(`${select} AND e.owner_no = ?`, [no as number]) : r.rows(select);
+    const no = owner ? ownerNoOf(r, owner) : null;
+    if (owner && no === null) return;
+    const rows = no !== null ? r.rows(`${select} AND e.owner_no = ?`, [no]) : r.rows(select);
     for (const row of rows) {
       const deleted = row[3] === 1;
       add(owners.get(row[0] as number)!, rowVersion(this.name, row[1] as Uint8Array, row[2] as Uint8Array, deleted, row.slice(4)), row[2] as Uint8Array, deleted);
@@ -348,14 +354,14 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   dropOwner(w: Writer, owner: Id): void {
-    const no = w.value('SELECT no FROM device_no WHERE device = ?', [owner]);
-    if (typeof no === 'number') w.run('DELETE FROM entry WHERE owner_no = ?', [no]);
+    const no = ownerNoOf(w, owner);
+    if (no !== null) w.run('DELETE FROM entry WHERE owner_no = ?', [no]);
   }
 
   /** `owner`'s stubs that nothing points at any more, or whose location is gone. */
   dropLooseStubs(w: Writer, owner: Id): void {
-    const no = w.value('SELECT no FROM device_no WHERE device = ?', [owner]);
-    if (typeof no !== 'number') return;
+    const no = ownerNoOf(w, owner);
+    if (no === null) return;
     w.run(
       'DELETE FROM entry WHERE owner_no = ? AND hlc IS NULL AND (location_id NOT IN (SELECT id FROM location) OR ' +
         'NOT EXISTS (SELECT 1 FROM entry c WHERE c.location_id = entry.location_id AND c.parent_id = entry.id))',
@@ -364,10 +370,10 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   private ownerNo(w: Writer, device: Id): number {
-    const no = w.value('SELECT no FROM device_no WHERE device = ?', [device]);
-    if (typeof no === 'number') return no;
+    const no = ownerNoOf(w, device);
+    if (no !== null) return no;
     w.run('INSERT INTO device_no (device) VALUES (?)', [device]);
-    return w.value('SELECT no FROM device_no WHERE device = ?', [device]) as number;
+    return ownerNoOf(w, device)!;
   }
 
   /** A row of SELECT (or of SINCE, with its location and owner looked up). */
@@ -391,8 +397,8 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   stateSince(r: Reader, owner: Id, after: Uint8Array | null, limit: number): StateRecord[] {
-    const no = r.value('SELECT no FROM device_no WHERE device = ?', [owner]);
-    if (typeof no !== 'number') return [];
+    const no = ownerNoOf(r, owner);
+    if (no === null) return [];
     // Serving a backfill reads a million of these: the location's uuid and the owner are the same for
     // whole pages, so they are looked up once per page rather than read (and allocated) per row.
     const locations = new Map<number, Uint8Array>();
@@ -405,8 +411,8 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   countSince(r: Reader, owner: Id, after: Uint8Array | null): number {
-    const no = r.value('SELECT no FROM device_no WHERE device = ?', [owner]);
-    if (typeof no !== 'number') return 0;
+    const no = ownerNoOf(r, owner);
+    if (no === null) return 0;
     return Number(r.value('SELECT count(*) FROM entry WHERE owner_no = ? AND hlc > ?', [no, after ?? new Uint8Array(0)]));
   }
 
@@ -420,8 +426,8 @@ export class EntryTable implements DeviceOwnedModel {
   }
 
   newestStamp(r: Reader, owner: Id): Uint8Array | null {
-    const no = r.value('SELECT no FROM device_no WHERE device = ?', [owner]);
-    if (typeof no !== 'number') return null;
+    const no = ownerNoOf(r, owner);
+    if (no === null) return null;
     const v = r.value('SELECT max(hlc) FROM entry WHERE owner_no = ?', [no]);
     return v instanceof Uint8Array ? v : null;
   }

@@ -19,11 +19,12 @@
  * this one is not (it was restored from an old copy, or re-joined: its
  * peers give back what it wrote since). They are pulled as a whole set and
  * taken only if it hashes to the seal of its own the partner sends with it
- * (pullOwn says when else). And where a partner and this device both hold an owner's rows complete up to the same newest stamp but
- * their sums differ (models/owner-state.ts), one of them holds rows the
- * other lacks (rows a restored device wrote before it went back in time,
- * which it no longer has): the whole set is pulled and merged, once per
- * sum the partner reports.
+ * (pullOwn says when else). And where a partner and this device both hold
+ * an owner's rows complete up to the same newest stamp but their sums
+ * differ (models/owner-state.ts), one of them holds rows the other lacks
+ * (rows a restored device wrote before it went back in time, which it no
+ * longer has): the whole set is pulled and merged, once per sum the
+ * partner reports.
  */
 import { compareBytes, encodeHlcTime } from '../core/hlc';
 import { idEquals, idKey, idToString, toHex, type Id } from '../core/ids';
@@ -234,7 +235,7 @@ export class Backfill {
     let whole = this.whole.get(hello);
     if (!whole) this.whole.set(hello, (whole = this.diverged(s, hello, mine)));
     let lost = this.lost.get(hello);
-    if (!lost) this.lost.set(hello, (lost = hello.seals.filter((x) => !this.askedLost.has(`${idKey(s.remote)}/${toHex(x.signature)}`) && lostOwnSeal(lib, x))));
+    if (!lost) this.lost.set(hello, (lost = hello.seals.filter((x) => !this.askedLost.has(askedKey(s, x)) && lostOwnSeal(lib, x))));
     for (const model of lib.registry.deviceOwned) {
       const listed = new Set<string>();
       for (const w of hello.watermarks) {
@@ -365,7 +366,7 @@ export class Backfill {
       if (n === null) return;
       taken = n;
     }
-    for (const x of lost) this.askedLost.add(`${idKey(s.remote)}/${toHex(x.signature)}`);
+    for (const x of lost) this.askedLost.add(askedKey(s, x));
     // Recovered: the lost seal whose whole set came, and all it showed when it gave rows no seal covers.
     const recovered = taken > 0 ? lost : lost.filter((x) => sealed && sameSeal(x, sealed.seal));
     if (recovered.length) await this.host.exclusive(() => lib.recovered(recovered));
@@ -582,6 +583,11 @@ interface Pull {
   seal: OwnerSeal | null;
   /** Some rows were not taken (no room to wait for a parent, or refused): no verdict on the rest. */
   incomplete?: boolean;
+}
+
+/** A lost seal of its own asked of the partner of `s` (Backfill.askedLost). */
+function askedKey(s: Session, seal: OwnerSeal): string {
+  return `${idKey(s.remote)}/${toHex(seal.signature)}`;
 }
 
 /** Rows of this device's own taken back per apply (one transaction each). */

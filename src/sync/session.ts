@@ -274,8 +274,8 @@ export class Session {
       deviceId: lib.deviceId,
       vector: lib.have(),
       watermarks: lib.ownerStates().flatMap((o) => {
-        // Another owner's rows are offered only while they are exactly what it sealed (Library.servable), or to that owner.
-        if (!o.newest || !this.serves(o.owner)) return [];
+        // Every owner's rows held are offered, as serveState serves them.
+        if (!o.newest) return [];
         // Complete: every row up to the newest is here (its own rows always; others' once caught up to it).
         const mark = idEquals(o.owner, lib.deviceId) ? o.newest : lib.watermark(o.owner, o.model);
         return [{ owner: o.owner, model: o.model as never, hlc: o.newest, rows: o.rows, sum: o.sum, complete: !!mark && compareBytes(mark, o.newest) >= 0 }];
@@ -657,26 +657,18 @@ export class Session {
     return report;
   }
 
-  /**
-   * Whether this device serves the partner `owner`'s rows. Every owner's,
-   * for now: a relay whose rows of a device do not match that device's
-   * newest seal may hold the only copy of rows it lost in a restore from an
-   * old copy (the simulator found devices that never caught up when only
-   * verified rows were served). What it holds verified goes with the seal
-   * (sealFor), so a device pulling into nothing can tell a forger.
-   */
-  private serves(_owner: Id): boolean {
-    return true;
-  }
-
   private async serveState(requestId: number, model: string, owner: Id, after: Uint8Array | null, limit: number, asHeld: boolean): Promise<void> {
     const lib = this.host.library;
     const max = Math.min(limit, MAX_RECORDS);
     try {
       // To their owner, its rows as it last sealed them (it takes back no other, but in a recovery: Backfill.pullOwn), or none.
+      // Any other owner's as held, unverified ones too: a relay whose rows of a device do not match that device's newest seal
+      // may hold the only copy of rows it lost in a restore (the simulator found devices that never caught up when only
+      // verified rows were served). What it holds verified goes with the seal (sealFor), so a device pulling into nothing
+      // can tell a forger.
       const toOwner = idEquals(owner, this.remote) && !asHeld;
       const sealed = toOwner ? lib.sealedRows(owner) : null;
-      const servable = toOwner ? sealed !== null : this.serves(owner);
+      const servable = !toOwner || sealed !== null;
       const records = !servable ? [] : sealed ? lib.sealedStateSince(sealed, model, after, max) : lib.stateSince(model, owner, after, max);
       const completeThrough = servable && !sealed ? lib.completeThrough(owner, model) : null;
       const seal = sealed ? sealed.seal : servable ? lib.sealFor(owner) : null;

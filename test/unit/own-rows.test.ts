@@ -147,7 +147,7 @@ describe("a device's own rows come back only as it sealed them (issue 12)", func
       await c.run(1000);
       assert.equal(m.library.ownerProof(a.library.deviceId).state, 'verified', 'the partner holds them as sealed');
       // From now on the partner lies to a: its Hello says it holds newer rows of a's own, and every page of
-      // a's own locations it serves gets one more, stamped as a's (within the drift bound), the seal kept.
+      // a's own locations it serves gets one more, stamped as a's (within the drift bound), and no seal.
       const aId = a.library.deviceId;
       const forgedUuid = newId();
       const stamp = { ms: Date.now() + 60_000, counter: 0, device: aId };
@@ -177,7 +177,7 @@ describe("a device's own rows come back only as it sealed them (issue 12)", func
       const own = a.library.ownerProof(aId);
       assert.equal(own.held?.rows, 4, 'its device row, the location and two files: nothing added');
       assert.ok((a.blamed.get(idKey(m.library.deviceId)) ?? 0) > 0, `the lie is reported against the partner: ${a.errors.map((e) => e.message).join('; ')}`);
-      assert.ok(a.errors.length < 50, `and it is not asked again and again (${a.errors.length} errors: ${[...new Set(a.errors.map((e) => e.message))].join("; ")})`);
+      assert.ok(a.errors.length < 50, `and it is not asked again and again (${a.errors.length} errors: ${[...new Set(a.errors.map((e) => e.message))].join('; ')})`);
       assert.ok(decodeHlcTime(own.held!.newest).ms < stamp.ms, 'nor sealed its stamp');
     } finally {
       await c.close();
